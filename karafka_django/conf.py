@@ -1,0 +1,178 @@
+"""The one place the ``KARAFKA`` setting is read.
+
+Parsing never raises: every problem becomes a :class:`Problem` that ``checks.py`` reports as a
+``karafka.E0xx`` error and that ``karafka_server`` refuses to start with. Everything else in the
+package reads the typed :class:`KarafkaConfig`, never ``settings.KARAFKA`` itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+#: librdkafka settings we own as defaults; anything in ``KARAFKA["KAFKA"]`` wins over them.
+KAFKA_DEFAULTS: dict[str, Any] = {
+    # Offsets are stored by the listener only after a job processed them (at-least-once);
+    # librdkafka then auto-commits what was stored.
+    "enable.auto.offset.store": False,
+    "enable.auto.commit": True,
+    # The 1000 ms default throttles a consumer that drains its queue quickly.
+    "fetch.queue.backoff.ms": 10,
+    # Lag and throughput for reports come from librdkafka's statistics.
+    "statistics.interval.ms": 5000,
+    "enable.partition.eof": False,
+}
+
+DEFAULTS: dict[str, Any] = {
+    "KAFKA": {},
+    "CLIENT_ID": "karafka",
+    "CONCURRENCY": 5,
+    "MAX_MESSAGES": 100,
+    "MAX_WAIT_TIME_MS": 1000,
+    "SHUTDOWN_TIMEOUT_MS": 60000,
+    "PAUSE_TIMEOUT_MS": 1000,
+    "PAUSE_MAX_TIMEOUT_MS": 30000,
+    "PAUSE_WITH_EXPONENTIAL_BACKOFF": True,
+    "STATUS_INTERVAL_MS": 5000,
+    "ROUTES": [],
+}
+
+ROUTE_KEYS = (
+    "topic",
+    "consumer",
+    "consumer_group",
+    "subscription_group",
+    "deserializer",
+    "initial_offset",
+    "active",
+    "manual_offset_management",
+)
+INITIAL_OFFSETS = ("earliest", "latest")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A configuration error: ``id`` is the system check id (``karafka.E0xx``)."""
+
+    id: str
+    msg: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class KarafkaConfig:
+    kafka: dict[str, Any]
+    client_id: str
+    concurrency: int
+    max_messages: int
+    max_wait_time_ms: int
+    shutdown_timeout_ms: int
+    pause_timeout_ms: int
+    pause_max_timeout_ms: int
+    pause_with_exponential_backoff: bool
+    status_interval_ms: int
+    routes: list[dict[str, Any]]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def bootstrap_servers(self) -> str | None:
+        return self.kafka.get("bootstrap.servers")
+
+
+def _positive_int(raw: dict, key: str, problems: list[Problem], check_id: str) -> int:
+    value = raw.get(key, DEFAULTS[key])
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problems.append(Problem(check_id, f"KARAFKA['{key}'] must be an integer >= 1, got {value!r}."))
+        return DEFAULTS[key]
+    return value
+
+
+def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"Did you mean '{close[0]}'?" if close else None
+
+
+def _parse_routes(raw_routes: Any, problems: list[Problem]) -> list[dict[str, Any]]:
+    if not isinstance(raw_routes, (list, tuple)):
+        problems.append(Problem("karafka.E010", "KARAFKA['ROUTES'] must be a list of dicts."))
+        return []
+    routes = []
+    for index, item in enumerate(raw_routes):
+        if not isinstance(item, dict):
+            problems.append(Problem("karafka.E010", f"KARAFKA['ROUTES'][{index}] must be a dict, got {item!r}."))
+            continue
+        for key in item:
+            if key not in ROUTE_KEYS:
+                problems.append(
+                    Problem("karafka.E011", f"KARAFKA['ROUTES'][{index}] has an unknown key '{key}'.",
+                            did_you_mean(key, ROUTE_KEYS))
+                )
+        if not item.get("topic") or not item.get("consumer"):
+            problems.append(
+                Problem("karafka.E012", f"KARAFKA['ROUTES'][{index}] needs both 'topic' and 'consumer'.")
+            )
+            continue
+        routes.append(dict(item))
+    return routes
+
+
+def parse(raw: Any) -> KarafkaConfig:
+    """Turn a raw ``KARAFKA`` dict into a typed config, collecting problems instead of raising."""
+    problems: list[Problem] = []
+    if not isinstance(raw, dict):
+        problems.append(Problem("karafka.E001", "settings.KARAFKA must be a dict."))
+        raw = {}
+    for key in raw:
+        if key not in DEFAULTS:
+            problems.append(Problem("karafka.E002", f"KARAFKA has an unknown key '{key}'.",
+                                    did_you_mean(key, list(DEFAULTS))))
+    user_kafka = raw.get("KAFKA", {})
+    if not isinstance(user_kafka, dict):
+        problems.append(Problem("karafka.E003", "KARAFKA['KAFKA'] must be a dict of librdkafka settings."))
+        user_kafka = {}
+    if not user_kafka.get("bootstrap.servers"):
+        problems.append(
+            Problem("karafka.E004", "KARAFKA['KAFKA']['bootstrap.servers'] is required.",
+                    "Point it at your Kafka cluster, e.g. 'kafka1:9092,kafka2:9092'.")
+        )
+    client_id = str(raw.get("CLIENT_ID", DEFAULTS["CLIENT_ID"]))
+    kafka = {**KAFKA_DEFAULTS, "client.id": client_id, **user_kafka}
+    return KarafkaConfig(
+        kafka=kafka,
+        client_id=client_id,
+        concurrency=_positive_int(raw, "CONCURRENCY", problems, "karafka.E005"),
+        max_messages=_positive_int(raw, "MAX_MESSAGES", problems, "karafka.E006"),
+        max_wait_time_ms=_positive_int(raw, "MAX_WAIT_TIME_MS", problems, "karafka.E007"),
+        shutdown_timeout_ms=_positive_int(raw, "SHUTDOWN_TIMEOUT_MS", problems, "karafka.E008"),
+        pause_timeout_ms=_positive_int(raw, "PAUSE_TIMEOUT_MS", problems, "karafka.E009"),
+        pause_max_timeout_ms=_positive_int(raw, "PAUSE_MAX_TIMEOUT_MS", problems, "karafka.E009"),
+        pause_with_exponential_backoff=bool(
+            raw.get("PAUSE_WITH_EXPONENTIAL_BACKOFF", DEFAULTS["PAUSE_WITH_EXPONENTIAL_BACKOFF"])
+        ),
+        status_interval_ms=_positive_int(raw, "STATUS_INTERVAL_MS", problems, "karafka.E009"),
+        routes=_parse_routes(raw.get("ROUTES", []), problems),
+        problems=problems,
+    )
+
+
+_cached: KarafkaConfig | None = None
+
+
+def get_config() -> KarafkaConfig:
+    global _cached
+    if _cached is None:
+        _cached = parse(getattr(settings, "KARAFKA", {}))
+    return _cached
+
+
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    global _cached
+    if setting == "KARAFKA":
+        _cached = None
+
+
+setting_changed.connect(_reset)

@@ -1,0 +1,66 @@
+"""Owns one ``confluent_kafka.Consumer``: the only code that calls it.
+
+Every method is called from the owning listener thread (rebalance and statistics callbacks also
+run there, inside ``consume``). Failures of offset calls are returned or logged, never raised
+into the poll loop: a failed store or commit means re-delivery, not loss.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+logger = logging.getLogger("karafka_django.client")
+
+
+class Client:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        on_stats: Callable[[str], None],
+        on_error: Callable[[Any], None],
+    ):
+        self.config = config
+        self._consumer = Consumer({**config, "stats_cb": on_stats, "error_cb": on_error})
+
+    def subscribe(self, topics: list[str], on_assign: Callable, on_revoke: Callable) -> None:
+        self._consumer.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke)
+
+    def consume(self, num_messages: int, timeout: float) -> list:
+        return self._consumer.consume(num_messages, timeout)
+
+    def pause(self, topic: str, partition: int) -> None:
+        self._consumer.pause([TopicPartition(topic, partition)])
+
+    def resume(self, topic: str, partition: int) -> None:
+        self._consumer.resume([TopicPartition(topic, partition)])
+
+    def seek(self, topic: str, partition: int, offset: int) -> bool:
+        try:
+            self._consumer.seek(TopicPartition(topic, partition, offset))
+            return True
+        except KafkaException as exc:
+            logger.warning("seek %s/%s@%s failed: %s", topic, partition, offset, exc)
+            return False
+
+    def store_offsets(self, offsets: list[tuple[str, int, int]]) -> None:
+        try:
+            self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for t, p, o in offsets])
+        except KafkaException as exc:  # e.g. a partition revoked a moment ago
+            logger.debug("store_offsets failed: %s", exc)
+
+    def commit(self, offsets: list[tuple[str, int, int]]) -> bool:
+        """Synchronously commit ``offsets``; True when the broker accepted them."""
+        if not offsets:
+            return True
+        try:
+            self._consumer.commit(offsets=[TopicPartition(t, p, o) for t, p, o in offsets], asynchronous=False)
+            return True
+        except KafkaException as exc:
+            logger.warning("commit of %s failed: %s", offsets, exc)
+            return False
+
+    def close(self) -> None:
+        self._consumer.close()

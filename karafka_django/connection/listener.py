@@ -1,0 +1,221 @@
+"""One thread per subscription group: the poll loop and the rebalance callbacks.
+
+The listener is the single owner of its client. It never runs user code on the hot path: it
+fetches, hands batches to coordinators (which hand jobs to the workers), and between polls
+applies what coordinators recorded: seeks, fetch pauses/resumes and offsets to store.
+librdkafka auto-commits the stored offsets; revocation and shutdown commit synchronously.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from ..conf import KarafkaConfig
+from ..instrumentation import Monitor
+from ..processing import db
+from ..processing.coordinator import FETCH_BATCH, Backoff, Coordinator
+from ..processing.executor import Executor
+from ..processing.jobs_queue import JobsQueue
+from ..routing import SubscriptionGroup
+from .client import Client
+
+logger = logging.getLogger("karafka_django.listener")
+
+#: Poll timeout while something time-based is pending (a backoff, a pause, a full buffer).
+TICK_S = 0.05
+
+
+class Listener(threading.Thread):
+    def __init__(
+        self,
+        subscription_group: SubscriptionGroup,
+        config: KarafkaConfig,
+        jobs: JobsQueue,
+        executor: Executor,
+        monitor: Monitor,
+    ):
+        super().__init__(name=f"karafka.listener-{subscription_group.name}", daemon=True)
+        self.subscription_group = subscription_group
+        self.config = config
+        self.jobs = jobs
+        self.executor = executor
+        self.monitor = monitor
+        self.kafka_config = subscription_group.kafka_config(config.kafka)
+        self.backoff = Backoff(config.pause_timeout_ms, config.pause_max_timeout_ms, config.pause_with_exponential_backoff)
+        self.revoke_wait_s = int(self.kafka_config.get("max.poll.interval.ms", 300000)) / 1000
+        self.coordinators: dict[tuple[str, int], Coordinator] = {}
+        self.lag: dict[tuple[str, int], int] = {}
+        self.last_poll_at = time.monotonic()
+        self.clean_exit = True
+        self.quiet = False
+        self._stopping = threading.Event()
+        self._deadline = float("inf")
+        self.client: Client | None = None
+
+    # -- control, from the server thread ---------------------------------------------------------
+
+    def stop(self, deadline: float) -> None:
+        """Finish in-flight jobs until ``deadline`` (monotonic), commit, leave the group."""
+        self._deadline = deadline
+        self._stopping.set()
+
+    def go_quiet(self) -> None:
+        """Take no new work but stay in the group (Karafka's quiet mode)."""
+        self.quiet = True
+
+    # -- the thread ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            self.client = Client(self.kafka_config, self._on_stats, self._on_error)
+            self.client.subscribe(self.subscription_group.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+            while not self._stopping.is_set():
+                self._poll_once()
+            self._shutdown()
+        except Exception as exc:
+            self.clean_exit = False
+            self.monitor.instrument(
+                "error.occurred", type="connection.listener.fetch_loop", subscription_group=self.subscription_group.name,
+                error=f"{type(exc).__name__}: {exc}", exception=exc,
+            )
+        finally:
+            db.close_thread_connections()
+
+    def _poll_once(self) -> None:
+        now = time.monotonic()
+        waiting = self.quiet or any(c.needs_ticks(now) for c in self.coordinators.values())
+        timeout = TICK_S if waiting else self.config.max_wait_time_ms / 1000
+        messages = self.client.consume(FETCH_BATCH, timeout)
+        self.last_poll_at = time.monotonic()
+        if messages:
+            self._distribute(messages)
+        self._maintain(self.last_poll_at)
+
+    def _distribute(self, messages: list) -> None:
+        """Split a fetch into per-partition runs and give each to its coordinator."""
+        runs: dict[tuple[str, int], list] = {}
+        for message in messages:
+            if message.error() is not None:
+                self._on_message_error(message)
+                continue
+            key = (message.topic(), message.partition())
+            run = runs.get(key)
+            if run is None:
+                runs[key] = [message]
+            else:
+                run.append(message)
+        for key, run in runs.items():
+            coordinator = self.coordinators.get(key)
+            if coordinator is None:
+                continue  # not ours any more; the new owner reads it from the committed offset
+            job = coordinator.add(run)
+            if job is not None:
+                self.jobs.put(job)
+
+    def _maintain(self, now: float) -> None:
+        """Apply what coordinators recorded since the last poll."""
+        client = self.client
+        to_store = []
+        for (topic, partition), coordinator in self.coordinators.items():
+            if self.quiet and not coordinator.closing:
+                coordinator.close()
+            if coordinator.seek_to is not None:
+                client.seek(topic, partition, coordinator.seek_to)
+                coordinator.seek_applied()
+            job = coordinator.due_job(now)
+            if job is not None:
+                self.jobs.put(job)
+            wants_paused = coordinator.wants_fetch_paused(now)
+            if wants_paused != coordinator.fetch_paused:
+                (client.pause if wants_paused else client.resume)(topic, partition)
+                coordinator.fetch_paused = wants_paused
+            marked = coordinator.marked
+            if marked is not None and marked != coordinator.stored:
+                to_store.append((topic, partition, marked))
+                coordinator.stored = marked
+        if to_store:
+            client.store_offsets(to_store)
+
+    # -- rebalance callbacks (run inside consume, on this thread) ---------------------------------
+
+    def _on_assign(self, _consumer: Any, partitions: list) -> None:
+        for tp in partitions:
+            route = self.subscription_group.route_for(tp.topic)
+            coordinator = Coordinator(tp.topic, tp.partition, route, self.config.max_messages, self.backoff)
+            if self.quiet or self._stopping.is_set():
+                coordinator.close()
+            self.coordinators[(tp.topic, tp.partition)] = coordinator
+        self.monitor.instrument(
+            "connection.listener.partitions_assigned",
+            subscription_group=self.subscription_group.name,
+            partitions=",".join(f"{tp.topic}/{tp.partition}" for tp in partitions),
+        )
+
+    def _on_revoke(self, _consumer: Any, partitions: list) -> None:
+        revoked = [self.coordinators.pop((tp.topic, tp.partition)) for tp in partitions
+                   if (tp.topic, tp.partition) in self.coordinators]
+        for coordinator in revoked:
+            coordinator.revoke()
+        self._finish(revoked, time.monotonic() + self.revoke_wait_s, hook="revoked")
+        self.monitor.instrument(
+            "connection.listener.partitions_revoked",
+            subscription_group=self.subscription_group.name,
+            partitions=",".join(f"{tp.topic}/{tp.partition}" for tp in partitions),
+        )
+
+    def _finish(self, coordinators: list[Coordinator], deadline: float, hook: str) -> bool:
+        """Wait for in-flight jobs (until ``deadline``), commit their marks, run ``hook``.
+
+        Returns True when every job finished in time. A job still running at the deadline
+        keeps running, but its later marks are not committed: its messages are re-delivered.
+        """
+        finished = True
+        for coordinator in coordinators:
+            finished &= coordinator.idle.wait(max(0.0, deadline - time.monotonic()))
+        self.client.commit([(c.topic, c.partition, c.marked) for c in coordinators if c.marked is not None])
+        for coordinator in coordinators:
+            self.executor.run_hook(coordinator, hook)
+        return finished
+
+    # -- shutdown --------------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        coordinators = list(self.coordinators.values())
+        for coordinator in coordinators:
+            coordinator.close()
+        # Keep polling (paused) so the member stays alive while jobs finish.
+        while any(c.busy for c in coordinators) and time.monotonic() < self._deadline:
+            self._maintain(time.monotonic())
+            self.client.consume(FETCH_BATCH, TICK_S)
+        self.coordinators = {}
+        self.clean_exit &= self._finish(coordinators, self._deadline, hook="shutdown")
+        self.client.close()
+
+    # -- librdkafka callbacks --------------------------------------------------------------------
+
+    def _on_stats(self, raw: str) -> None:
+        stats = json.loads(raw)
+        lag = {}
+        for topic, topic_stats in stats.get("topics", {}).items():
+            for partition, p in topic_stats.get("partitions", {}).items():
+                if (topic, int(partition)) in self.coordinators and p.get("consumer_lag", -1) >= 0:
+                    lag[(topic, int(partition))] = p["consumer_lag"]
+        self.lag = lag
+        if self.monitor.has_subscribers("statistics.emitted"):
+            self.monitor.instrument("statistics.emitted", subscription_group=self.subscription_group.name, statistics=stats)
+
+    def _on_error(self, error: Any) -> None:
+        self.monitor.instrument(
+            "error.occurred", type="connection.client.error", subscription_group=self.subscription_group.name,
+            error=str(error), fatal=error.fatal(),
+        )
+
+    def _on_message_error(self, message: Any) -> None:
+        self.monitor.instrument(
+            "error.occurred", type="connection.listener.message_error", subscription_group=self.subscription_group.name,
+            topic=message.topic(), partition=message.partition(), error=str(message.error()),
+        )

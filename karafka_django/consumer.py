@@ -1,0 +1,80 @@
+"""BaseConsumer: the class users subclass to consume a topic.
+
+One instance exists per assigned topic-partition and lives across batches until the partition
+is revoked or the server stops, so it may keep state (a buffer, a cache) between batches.
+``consume`` always runs on a worker thread, never concurrently with itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .messages import Message, Messages
+
+if TYPE_CHECKING:
+    from .processing.coordinator import Coordinator
+
+
+class BaseConsumer:
+    #: The current batch (also passed to :meth:`consume`).
+    messages: Messages
+    #: How many times the current batch failed before (0 on a first run).
+    attempt: int = 0
+
+    _coordinator: "Coordinator"
+
+    def _attach(self, coordinator: "Coordinator") -> None:
+        self._coordinator = coordinator
+
+    @property
+    def topic(self) -> str:
+        return self._coordinator.topic
+
+    @property
+    def partition(self) -> int:
+        return self._coordinator.partition
+
+    # -- the user's API --------------------------------------------------------------------------
+
+    def consume(self, messages: Messages) -> None:
+        """Process one batch of this partition. Raise to have it retried after a backoff."""
+        raise NotImplementedError(f"{type(self).__name__} must implement consume(messages)")
+
+    def initialized(self) -> None:
+        """Called once, on a worker, before the first batch of this partition."""
+
+    def revoked(self) -> None:
+        """Called when the partition was taken away by a rebalance (after its offsets were committed)."""
+
+    def shutdown(self) -> None:
+        """Called when the server stops, after in-flight work finished and offsets were committed."""
+
+    def mark_as_consumed(self, message: Message) -> None:
+        """Everything up to and including ``message`` is processed and may be committed."""
+        self._coordinator.mark(message.offset + 1)
+
+    def seek(self, offset: int) -> None:
+        """After this batch, continue reading this partition from ``offset``."""
+        self._coordinator.request_seek(offset)
+
+    def pause(self, offset: int | None = None, timeout_ms: int | None = None) -> None:
+        """Take no new batches for ``timeout_ms`` (default: ``PAUSE_TIMEOUT_MS``).
+
+        With ``offset``, reading continues from there when the pause ends; without it, from
+        the message after this batch.
+        """
+        millis = self._coordinator.backoff.timeout_ms if timeout_ms is None else timeout_ms
+        self._coordinator.request_pause(millis / 1000, offset)
+
+    def resume(self) -> None:
+        self._coordinator.request_resume()
+
+    def produce_sync(self, topic: str, value: Any, **kwargs: Any) -> Any:
+        from .producer import producer
+
+        return producer.produce_sync(topic, value, **kwargs)
+
+    def produce_async(self, topic: str, value: Any, **kwargs: Any) -> Any:
+        from .producer import producer
+
+        return producer.produce_async(topic, value, **kwargs)

@@ -1,0 +1,23 @@
+"""Exceptions raised by karafka_django."""
+
+
+class KarafkaError(Exception):
+    """Base class."""
+
+
+class DeserializationError(KarafkaError):
+    """A payload could not be deserialized; raised where ``.payload`` is first read."""
+
+    def __init__(self, topic: str, partition: int, offset: int, cause: BaseException):
+        self.topic, self.partition, self.offset, self.cause = topic, partition, offset, cause
+        super().__init__(
+            f"could not deserialize {topic}/{partition}@{offset}: {type(cause).__name__}: {cause}"
+        )
+
+
+class ProduceError(KarafkaError):
+    """A message was not delivered by the producer."""
+
+
+class ConfigurationError(KarafkaError):
+    """Settings are invalid; the message lists the ``karafka.E0xx`` problems."""

@@ -1,0 +1,64 @@
+"""The logging listener: one structured ``event key=value ...`` line per notable event.
+
+Quiet by default: lifecycle, rebalances, errors and the periodic status at INFO/ERROR;
+per-batch lines only at DEBUG (and only subscribed when DEBUG is enabled).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .monitor import Monitor
+
+logger = logging.getLogger("karafka_django")
+
+INFO_EVENTS = (
+    "app.running",
+    "app.quieting",
+    "app.stopping",
+    "app.stopped",
+    "app.status",
+    "process.notice_signal",
+    "connection.listener.partitions_assigned",
+    "connection.listener.partitions_revoked",
+)
+
+
+def _format(value: Any) -> str:
+    text = str(value)
+    return f'"{text}"' if " " in text or not text else text
+
+
+def format_line(event: str, payload: dict[str, Any]) -> str:
+    fields = " ".join(f"{k}={_format(v)}" for k, v in payload.items() if k not in ("exception", "consumer"))
+    return f"{event} {fields}".rstrip()
+
+
+class LoggingListener:
+    def subscribe_to(self, monitor: Monitor) -> None:
+        for event in INFO_EVENTS:
+            monitor.subscribe(event, self.info)
+        monitor.subscribe("error.occurred", self.error)
+        if logger.isEnabledFor(logging.DEBUG):
+            monitor.subscribe("consumer.consumed", self.debug)
+
+    def info(self, event: str, payload: dict[str, Any]) -> None:
+        logger.info(format_line(event, payload))
+
+    def debug(self, event: str, payload: dict[str, Any]) -> None:
+        logger.debug(format_line(event, payload))
+
+    def error(self, event: str, payload: dict[str, Any]) -> None:
+        exc = payload.get("exception")
+        logger.error(format_line(event, payload), exc_info=(type(exc), exc, exc.__traceback__) if exc else None)
+
+
+def ensure_console_logging(level: int = logging.INFO) -> None:
+    """Give the server a console at INFO unless the project's LOGGING already configured one."""
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)

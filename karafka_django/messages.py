@@ -1,0 +1,124 @@
+"""Message and Messages: thin, lazy views over confluent-kafka messages.
+
+Nothing is copied or decoded until a consumer reads it: a batch wraps the list the listener
+fetched, a ``Message`` is created only while iterating, and the payload is deserialized on
+first access and cached. That keeps the per-message cost of the framework near zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
+
+from .errors import DeserializationError
+
+_UNSET = object()
+
+
+class Message:
+    __slots__ = ("_raw", "_deserializer", "_payload")
+
+    def __init__(self, raw: Any, deserializer: Callable[["Message"], Any]):
+        self._raw = raw
+        self._deserializer = deserializer
+        self._payload = _UNSET
+
+    @property
+    def payload(self) -> Any:
+        """The deserialized payload; a failure raises :class:`DeserializationError` here."""
+        if self._payload is _UNSET:
+            try:
+                self._payload = self._deserializer(self)
+            except Exception as exc:
+                raise DeserializationError(self.topic, self.partition, self.offset, exc) from exc
+        return self._payload
+
+    @property
+    def raw_payload(self) -> bytes | None:
+        return self._raw.value()
+
+    @property
+    def raw_key(self) -> bytes | None:
+        return self._raw.key()
+
+    @property
+    def key(self) -> str | None:
+        key = self._raw.key()
+        return key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+
+    @property
+    def headers(self) -> dict[str, str | None]:
+        return {
+            name: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            for name, value in (self._raw.headers() or ())
+        }
+
+    @property
+    def topic(self) -> str:
+        return self._raw.topic()
+
+    @property
+    def partition(self) -> int:
+        return self._raw.partition()
+
+    @property
+    def offset(self) -> int:
+        return self._raw.offset()
+
+    @property
+    def timestamp(self) -> datetime | None:
+        kind, millis = self._raw.timestamp()
+        if kind == TIMESTAMP_NOT_AVAILABLE:
+            return None
+        return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+
+    def __repr__(self) -> str:
+        return f"<Message {self.topic}/{self.partition}@{self.offset}>"
+
+
+@dataclass(frozen=True)
+class BatchMetadata:
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+    size: int
+
+
+class Messages:
+    """A batch of one topic-partition, in offset order."""
+
+    __slots__ = ("_raw", "_deserializer", "metadata")
+
+    def __init__(self, raw: list, deserializer: Callable[[Message], Any]):
+        self._raw = raw
+        self._deserializer = deserializer
+        first, last = raw[0], raw[-1]
+        self.metadata = BatchMetadata(first.topic(), first.partition(), first.offset(), last.offset(), len(raw))
+
+    def __iter__(self) -> Iterator[Message]:
+        deserializer = self._deserializer
+        for raw in self._raw:
+            yield Message(raw, deserializer)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __getitem__(self, index: int) -> Message:
+        return Message(self._raw[index], self._deserializer)
+
+    def first(self) -> Message:
+        return self[0]
+
+    def last(self) -> Message:
+        return self[-1]
+
+    def payloads(self) -> list[Any]:
+        return [message.payload for message in self]
+
+    def __repr__(self) -> str:
+        m = self.metadata
+        return f"<Messages {m.topic}/{m.partition} {m.first_offset}..{m.last_offset} ({m.size})>"

@@ -1,0 +1,23 @@
+"""The queue between listeners (and finishing workers) and the worker pool."""
+
+from __future__ import annotations
+
+import queue
+
+from .coordinator import Job
+
+
+class JobsQueue:
+    """FIFO of jobs; ``None`` is the sentinel that stops one worker."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+
+    def put(self, job: Job | None) -> None:
+        self._queue.put(job)
+
+    def get(self) -> Job | None:
+        return self._queue.get()
+
+    def __len__(self) -> int:
+        return self._queue.qsize()

@@ -1,0 +1,70 @@
+"""The shared worker pool: CONCURRENCY threads that run jobs from the jobs queue.
+
+A worker never dies of a job: the executor catches what a consumer raises, and anything that
+escapes it is logged and reported as a critical error so the server shuts down gracefully.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from . import db
+from .executor import Executor
+from .jobs_queue import JobsQueue
+
+logger = logging.getLogger("karafka_django.worker")
+
+
+class Worker(threading.Thread):
+    def __init__(self, index: int, jobs: JobsQueue, executor: Executor, on_critical: Callable[[BaseException], None]):
+        super().__init__(name=f"karafka.worker-{index}", daemon=True)
+        self.jobs = jobs
+        self.executor = executor
+        self.on_critical = on_critical
+        self.busy = False
+        self.processed = 0  # messages; written only by this thread
+
+    def run(self) -> None:
+        try:
+            while True:
+                job = self.jobs.get()
+                if job is None:
+                    return
+                self.busy = True
+                try:
+                    self.processed += self.executor.run(job)
+                except BaseException as exc:  # critical (SystemExit, MemoryError, ...)
+                    logger.critical("critical error in %s, shutting down", self.name, exc_info=True)
+                    self.on_critical(exc)
+                finally:
+                    self.busy = False
+        finally:
+            db.close_thread_connections()
+
+
+class WorkerPool:
+    def __init__(self, concurrency: int, jobs: JobsQueue, executor: Executor, on_critical: Callable[[BaseException], None]):
+        self.jobs = jobs
+        self.workers = [Worker(i, jobs, executor, on_critical) for i in range(concurrency)]
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Ask every worker to finish; True when all of them ended in time."""
+        for _ in self.workers:
+            self.jobs.put(None)
+        for worker in self.workers:
+            worker.join(timeout)
+        return not any(w.is_alive() for w in self.workers)
+
+    @property
+    def busy(self) -> int:
+        return sum(w.busy for w in self.workers)
+
+    @property
+    def processed(self) -> int:
+        return sum(w.processed for w in self.workers)

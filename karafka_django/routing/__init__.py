@@ -1,0 +1,7 @@
+"""Routing: which topics are consumed, by which consumer class, in which groups."""
+
+from .builder import Routing, build_routing
+from .registry import route
+from .route import ConsumerGroup, Route, SubscriptionGroup
+
+__all__ = ["ConsumerGroup", "Route", "Routing", "SubscriptionGroup", "build_routing", "route"]

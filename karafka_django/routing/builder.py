@@ -1,0 +1,128 @@
+"""Builds consumer groups and subscription groups from settings and ``@route`` declarations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from django.utils.module_loading import import_string
+
+from ..conf import INITIAL_OFFSETS, ROUTE_KEYS, KarafkaConfig, Problem, did_you_mean
+from .registry import declared_routes
+from .route import ConsumerGroup, Route, SubscriptionGroup
+
+
+@dataclass
+class Routing:
+    consumer_groups: list[ConsumerGroup] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def subscription_groups(self) -> list[SubscriptionGroup]:
+        return [sg for cg in self.consumer_groups for sg in cg.subscription_groups]
+
+    @property
+    def routes(self) -> list[Route]:
+        return [r for sg in self.subscription_groups for r in sg.routes]
+
+    def select(
+        self,
+        consumer_groups: list[str] | None = None,
+        subscription_groups: list[str] | None = None,
+        topics: list[str] | None = None,
+    ) -> list[SubscriptionGroup]:
+        """The subscription groups a server runs, narrowed like ``karafka server --include-*``."""
+        selected = []
+        for sg in self.subscription_groups:
+            if consumer_groups and sg.consumer_group not in consumer_groups:
+                continue
+            if subscription_groups and sg.name not in subscription_groups:
+                continue
+            routes = [r for r in sg.routes if r.active and (not topics or r.topic in topics)]
+            if routes:
+                selected.append(SubscriptionGroup(sg.name, sg.consumer_group, routes))
+        return selected
+
+
+def _resolve(value: Any, what: str, where: str, problems: list[Problem], check_id: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return import_string(value)
+    except ImportError as exc:
+        problems.append(Problem(check_id, f"{where}: cannot import {what} '{value}': {exc}"))
+        return None
+
+
+def _build_route(raw: dict[str, Any], config: KarafkaConfig, where: str, problems: list[Problem]) -> Route | None:
+    from ..consumer import BaseConsumer
+    from ..deserializers import json_deserializer
+
+    consumer_class = _resolve(raw["consumer"], "consumer", where, problems, "karafka.E020")
+    if consumer_class is None:
+        return None
+    if not (isinstance(consumer_class, type) and issubclass(consumer_class, BaseConsumer)):
+        problems.append(Problem("karafka.E021", f"{where}: consumer {consumer_class!r} is not a BaseConsumer subclass."))
+        return None
+    deserializer: Callable | None = _resolve(
+        raw.get("deserializer", json_deserializer), "deserializer", where, problems, "karafka.E022"
+    )
+    if deserializer is None:
+        return None
+    initial_offset = raw.get("initial_offset", "earliest")
+    if initial_offset not in INITIAL_OFFSETS:
+        problems.append(Problem("karafka.E023", f"{where}: initial_offset must be one of {INITIAL_OFFSETS}, got {initial_offset!r}."))
+        return None
+    consumer_group = str(raw.get("consumer_group") or config.client_id)
+    return Route(
+        topic=str(raw["topic"]),
+        consumer_class=consumer_class,
+        consumer_group=consumer_group,
+        subscription_group=str(raw.get("subscription_group") or consumer_group),
+        deserializer=deserializer,
+        initial_offset=initial_offset,
+        active=bool(raw.get("active", True)),
+        manual_offset_management=bool(raw.get("manual_offset_management", False)),
+    )
+
+
+def build_routing(config: KarafkaConfig) -> Routing:
+    problems: list[Problem] = []
+    candidates = [(r, f"KARAFKA['ROUTES'][{i}]") for i, r in enumerate(config.routes)]
+    for raw in declared_routes():
+        where = f"@route('{raw['topic']}') on {raw['consumer'].__module__}.{raw['consumer'].__qualname__}"
+        for key in raw:
+            if key not in ROUTE_KEYS:
+                problems.append(Problem("karafka.E011", f"{where} has an unknown option '{key}'.", did_you_mean(key, ROUTE_KEYS)))
+        candidates.append((raw, where))
+
+    groups: dict[str, ConsumerGroup] = {}
+    seen: dict[tuple[str, str], str] = {}
+    for raw, where in candidates:
+        route = _build_route(raw, config, where, problems)
+        if route is None:
+            continue
+        key = (route.consumer_group, route.topic)
+        if key in seen:
+            problems.append(Problem(
+                "karafka.E024",
+                f"{where}: topic '{route.topic}' is already routed in consumer group '{route.consumer_group}' by {seen[key]}.",
+                "A topic can be consumed once per consumer group; use another consumer_group to read it twice.",
+            ))
+            continue
+        seen[key] = where
+        group = groups.setdefault(route.consumer_group, ConsumerGroup(route.consumer_group))
+        sub = next((s for s in group.subscription_groups if s.name == route.subscription_group), None)
+        if sub is None:
+            sub = SubscriptionGroup(route.subscription_group, route.consumer_group)
+            group.subscription_groups.append(sub)
+        elif sub.initial_offset != route.initial_offset:
+            problems.append(Problem(
+                "karafka.E025",
+                f"{where}: initial_offset '{route.initial_offset}' differs from '{sub.initial_offset}' of the other "
+                f"routes in subscription group '{sub.name}' (one librdkafka consumer has one auto.offset.reset).",
+                "Put this route in its own subscription_group.",
+            ))
+            continue
+        sub.routes.append(route)
+    return Routing(list(groups.values()), problems)

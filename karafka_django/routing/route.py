@@ -1,0 +1,58 @@
+"""What to consume: one route maps a topic to a consumer class inside a consumer group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Route:
+    topic: str
+    consumer_class: type
+    consumer_group: str
+    subscription_group: str
+    deserializer: Callable[[Any], Any]
+    initial_offset: str = "earliest"
+    active: bool = True
+    manual_offset_management: bool = False
+
+    @property
+    def consumer_path(self) -> str:
+        return f"{self.consumer_class.__module__}.{self.consumer_class.__qualname__}"
+
+
+@dataclass
+class SubscriptionGroup:
+    """Routes that share one ``confluent_kafka.Consumer`` (and so one listener thread)."""
+
+    name: str
+    consumer_group: str
+    routes: list[Route] = field(default_factory=list)
+
+    @property
+    def topics(self) -> list[str]:
+        return [r.topic for r in self.routes]
+
+    @property
+    def initial_offset(self) -> str:
+        return self.routes[0].initial_offset
+
+    def route_for(self, topic: str) -> Route:
+        for candidate in self.routes:
+            if candidate.topic == topic:
+                return candidate
+        raise KeyError(topic)
+
+    def kafka_config(self, base: dict[str, Any]) -> dict[str, Any]:
+        """The librdkafka config of this group's consumer: the user's settings win."""
+        config = {"group.id": self.consumer_group, "auto.offset.reset": self.initial_offset}
+        config.update(base)
+        config["group.id"] = self.consumer_group
+        return config
+
+
+@dataclass
+class ConsumerGroup:
+    name: str
+    subscription_groups: list[SubscriptionGroup] = field(default_factory=list)

@@ -1,0 +1,148 @@
+"""The consumer server process: listeners + worker pool + signals + graceful shutdown.
+
+Threads: one listener per subscription group, CONCURRENCY workers, and the producer's report
+thread once something produces. Database connections: at most one per worker and one per
+listener (hooks run there), so never more than CONCURRENCY + subscription groups per alias;
+this main thread closes its own before starting and touches the database no more.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from django.db import connections
+
+from .conf import KarafkaConfig
+from .connection.listener import Listener
+from .instrumentation import Monitor
+from .instrumentation import monitor as default_monitor
+from .processing.executor import Executor
+from .processing.jobs_queue import JobsQueue
+from .processing.worker import WorkerPool
+from .producer import producer
+from .routing import SubscriptionGroup
+
+EXIT_OK, EXIT_ERROR, EXIT_FORCED = 0, 1, 2
+#: A repeated stop signal within this window is the same request delivered twice (to the
+#: process and to its group, as `timeout` and some supervisors do), not an order to force.
+REPEATED_SIGNAL_WINDOW_S = 1.0
+
+
+class Server:
+    def __init__(
+        self,
+        config: KarafkaConfig,
+        subscription_groups: list[SubscriptionGroup],
+        concurrency: int | None = None,
+        monitor: Monitor = default_monitor,
+    ):
+        self.config = config
+        self.subscription_groups = subscription_groups
+        self.concurrency = concurrency or config.concurrency
+        self.monitor = monitor
+        self.jobs = JobsQueue()
+        self.executor = Executor(self.jobs, monitor)
+        self.workers = WorkerPool(self.concurrency, self.jobs, self.executor, self._on_critical)
+        self.listeners = [Listener(sg, config, self.jobs, self.executor, monitor) for sg in subscription_groups]
+        self.state = "initialized"
+        self._stop_requested = threading.Event()
+        self._exit_code = EXIT_OK
+        self._first_stop_signal_at: float | None = None
+
+    @property
+    def db_connection_bound(self) -> int:
+        return self.concurrency + len(self.listeners)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until a signal (or a critical error) stops the server; returns the exit code."""
+        connections.close_all()
+        self._install_signal_handlers()
+        self.workers.start()
+        for listener in self.listeners:
+            listener.start()
+        self.state = "running"
+        self.monitor.instrument(
+            "app.running", pid=os.getpid(), concurrency=self.concurrency,
+            subscription_groups=",".join(sg.name for sg in self.subscription_groups),
+            topics=",".join(t for sg in self.subscription_groups for t in sg.topics),
+            db_connection_bound=self.db_connection_bound,
+        )
+        self._supervise()
+        return self._shutdown()
+
+    def stop(self) -> None:
+        self._stop_requested.set()
+
+    def quiet(self) -> None:
+        self.state = "quiet"
+        for listener in self.listeners:
+            listener.go_quiet()
+        self.monitor.instrument("app.quieting", pid=os.getpid())
+
+    def _supervise(self) -> None:
+        interval = self.config.status_interval_ms / 1000
+        last_processed, last_at = 0, time.monotonic()
+        while not self._stop_requested.wait(interval):
+            if any(not listener.is_alive() for listener in self.listeners):
+                self._exit_code = EXIT_ERROR
+                break
+            processed, now = self.workers.processed, time.monotonic()
+            self.monitor.instrument("app.status", **self.status(), rate=round((processed - last_processed) / (now - last_at)))
+            last_processed, last_at = processed, now
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "processed": self.workers.processed,
+            "busy": self.workers.busy,
+            "queued": len(self.jobs),
+            "partitions": sum(len(listener.coordinators) for listener in self.listeners),
+            "lag": sum(sum(listener.lag.values()) for listener in self.listeners),
+        }
+
+    def _shutdown(self) -> int:
+        self.state = "stopping"
+        self.monitor.instrument("app.stopping", pid=os.getpid(), timeout_ms=self.config.shutdown_timeout_ms)
+        deadline = time.monotonic() + self.config.shutdown_timeout_ms / 1000
+        for listener in self.listeners:
+            listener.stop(deadline)
+        for listener in self.listeners:
+            listener.join(max(0.0, deadline - time.monotonic()))
+        clean = all(not listener.is_alive() and listener.clean_exit for listener in self.listeners)
+        clean &= self.workers.stop(max(0.1, deadline - time.monotonic()))
+        undelivered = producer.close(max(1.0, deadline - time.monotonic()))
+        code = self._exit_code if clean and not undelivered else EXIT_FORCED
+        self.state = "stopped"
+        self.monitor.instrument("app.stopped", pid=os.getpid(), exit_code=code, processed=self.workers.processed)
+        return code
+
+    # -- signals and critical errors -------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGTSTP, self._on_quiet_signal)
+
+    def _on_stop_signal(self, signum: int, _frame: Any) -> None:
+        now = time.monotonic()
+        self.monitor.instrument("process.notice_signal", signal=signal.Signals(signum).name)
+        if self._first_stop_signal_at is None:
+            self._first_stop_signal_at = now
+        elif now - self._first_stop_signal_at > REPEATED_SIGNAL_WINDOW_S:
+            self.monitor.instrument("app.stopped", pid=os.getpid(), exit_code=EXIT_FORCED, forced=True)
+            os._exit(EXIT_FORCED)
+        self.stop()
+
+    def _on_quiet_signal(self, signum: int, _frame: Any) -> None:
+        self.monitor.instrument("process.notice_signal", signal=signal.Signals(signum).name)
+        self.quiet()
+
+    def _on_critical(self, error: BaseException) -> None:
+        self._exit_code = EXIT_ERROR
+        self.stop()

@@ -1,0 +1,43 @@
+"""The shop's consumers: orders and payments events written with the ORM.
+
+Delivery is at-least-once, so both consumers are idempotent: a re-delivered batch (after a
+crash or a rebalance) changes nothing the first delivery already wrote.
+"""
+
+from decimal import Decimal
+
+from django.db import transaction
+
+from karafka_django import BaseConsumer, route
+
+from .models import Order, Payment
+
+
+@route("orders", subscription_group="orders")
+class OrdersConsumer(BaseConsumer):
+    def consume(self, messages):
+        orders = [
+            Order(
+                number=m.payload["number"],
+                customer=m.payload["customer"],
+                total=Decimal(str(m.payload["total"])),
+                kafka_partition=m.partition,
+                kafka_offset=m.offset,
+            )
+            for m in messages
+        ]
+        Order.objects.bulk_create(orders, ignore_conflicts=True)
+
+
+class PaymentsConsumer(BaseConsumer):
+    """Routed in settings.KARAFKA['ROUTES'] (the other way to declare a route)."""
+
+    def consume(self, messages):
+        with transaction.atomic():
+            for m in messages:
+                payment, created = Payment.objects.get_or_create(
+                    reference=m.payload["reference"],
+                    defaults={"order_number": m.payload["order_number"], "amount": Decimal(str(m.payload["amount"]))},
+                )
+                if created:
+                    Order.objects.filter(number=payment.order_number).update(paid=True)

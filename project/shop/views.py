@@ -1,0 +1,20 @@
+"""A view that produces through the process-wide producer, as any Django view can."""
+
+import json
+import uuid
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from karafka_django import producer
+
+
+@csrf_exempt
+@require_POST
+def place_order(request: HttpRequest) -> JsonResponse:
+    data = json.loads(request.body or b"{}")
+    number = data.get("number") or uuid.uuid4().hex[:12]
+    order = {"number": number, "customer": data.get("customer", "anonymous"), "total": data.get("total", "0")}
+    delivery = producer.produce_sync("orders", order, key=number)
+    return JsonResponse({"number": number, "partition": delivery.partition, "offset": delivery.offset}, status=201)
