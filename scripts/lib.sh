@@ -1,0 +1,24 @@
+# Shared by scripts/demo and scripts/test.
+
+find_python() {  # print a python executable for version $1 (e.g. 3.11), or fail
+  local v=$1 candidate
+  for candidate in "python$v" "$(pyenv root 2>/dev/null)/versions/$v"*/bin/"python$v"; do
+    if command -v "$candidate" >/dev/null 2>&1; then command -v "$candidate"; return 0; fi
+    if [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+  done
+  if [ "$v" = 3.11 ] && python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    command -v python3; return 0
+  fi
+  return 1
+}
+
+ensure_venv() {  # venv dir, python, django requirement, package spec; reinstalls when pyproject changes
+  local venv=$1 python=$2 django=$3 spec=$4 stamp
+  stamp="$(sha1sum pyproject.toml | cut -c1-12) $django $spec"
+  if [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "$stamp" ]; then return 0; fi
+  echo "== installing $spec with $django into $venv ($("$python" -V))"
+  [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" "$django"
+  echo "$stamp" > "$venv/.installed"
+}

@@ -1,0 +1,49 @@
+import os
+
+import pytest
+from django.db import connection
+
+from karafka_django.broker import EmbeddedBroker
+from tests.integration.harness import Kafka, ServerProcess, unique
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    """One memory-only Tansu broker for the session; tests use their own topics and groups."""
+    with EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log") as running:
+        yield running
+
+
+@pytest.fixture
+def kafka(broker):
+    return Kafka(broker.bootstrap_servers)
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def server_env(broker, transactional_db):
+    """Environment of a server subprocess: the test broker and the test database."""
+    return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers, "DATABASE_URL": database_url(),
+            "DJANGO_SETTINGS_MODULE": "tests.settings"}
+
+
+@pytest.fixture
+def make_server(server_env, tmp_path):
+    """Build servers (each with a unique consumer group unless given); all are killed at the end."""
+    servers: list[ServerProcess] = []
+    group = unique("group")
+
+    def make(routes: list[dict], args: list[str] = (), **overrides) -> ServerProcess:
+        overrides.setdefault("CLIENT_ID", group)
+        server = ServerProcess(tmp_path / f"server-{len(servers)}.log", server_env, {"ROUTES": routes, **overrides}, list(args))
+        servers.append(server)
+        return server
+
+    make.group = group
+    yield make
+    for server in servers:
+        server.kill()

@@ -1,0 +1,193 @@
+"""Helpers for integration tests: a real server process, topics, produce, offsets, DB connections."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import psutil
+import psycopg
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Kafka:
+    """Admin, producing and offset look-ups against the test broker."""
+
+    def __init__(self, bootstrap_servers: str):
+        self.bootstrap_servers = bootstrap_servers
+        self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+
+    def create_topic(self, name: str, partitions: int) -> str:
+        for future in self.admin.create_topics([NewTopic(name, partitions, 1)]).values():
+            future.result(15)
+        wait_until(lambda: name in self.admin.list_topics(timeout=5).topics, 10, f"topic {name}")
+        return name
+
+    def produce(self, topic: str, messages: Iterable[tuple[int, bytes | None, bytes | None]]) -> dict[int, int]:
+        """Produce ``(partition, key, value)``; returns partition -> end offset (last + 1)."""
+        producer = Producer({"bootstrap.servers": self.bootstrap_servers, "linger.ms": 5})
+        ends: dict[int, int] = {}
+        errors: list = []
+
+        def report(err, msg):
+            if err is not None:
+                errors.append(err)
+            else:
+                ends[msg.partition()] = max(ends.get(msg.partition(), 0), msg.offset() + 1)
+
+        for partition, key, value in messages:
+            while True:
+                try:
+                    producer.produce(topic, value=value, key=key, partition=partition, on_delivery=report)
+                    break
+                except BufferError:
+                    producer.poll(0.1)
+        assert producer.flush(30) == 0 and not errors, errors
+        return ends
+
+    def produce_json(self, topic: str, partitions: int, count: int, payload: Any = None) -> dict[int, int]:
+        body = json.dumps(payload if payload is not None else {}).encode()
+        return self.produce(topic, ((i % partitions, str(i).encode(), body) for i in range(count)))
+
+    def committed(self, group: str, topic: str, partitions: int) -> dict[int, int]:
+        consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": group})
+        try:
+            found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+            return {tp.partition: tp.offset for tp in found}
+        finally:
+            consumer.close()
+
+    def read_all(self, topic: str, partitions: int, timeout: float = 30) -> list:
+        """Every message of ``topic``, read to the end of each partition (true EOF, not ListOffsets)."""
+        consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": unique("reader"),
+                             "enable.partition.eof": True, "enable.auto.commit": False})
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        messages, at_eof, deadline = [], set(), time.monotonic() + timeout
+        try:
+            while len(at_eof) < partitions and time.monotonic() < deadline:
+                for message in consumer.consume(1000, 0.5):
+                    if message.error():
+                        at_eof.add(message.partition())
+                    else:
+                        at_eof.discard(message.partition())
+                        messages.append(message)
+            return messages
+        finally:
+            consumer.close()
+
+
+class ServerProcess:
+    """``manage.py karafka_server`` in a subprocess, with its log captured in a file."""
+
+    def __init__(self, log_path: Path, env: dict[str, str], overrides: dict[str, Any], args: list[str] = ()):
+        self.log_path = log_path
+        self.env = {**env, "KARAFKA_TEST_OVERRIDES": json.dumps(overrides)}
+        self.args = list(args)
+        self.process: subprocess.Popen | None = None
+        self._log_offset = 0
+
+    def start(self) -> "ServerProcess":
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ROOT / "manage.py"), "karafka_server", *self.args],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        """The log of the current run."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self._log_offset)
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for_log(self, text: str, timeout: float = 30, count: int = 1) -> None:
+        try:
+            wait_until(lambda: self.log().count(text) >= count or self.process.poll() is not None, timeout, text)
+        except AssertionError:
+            raise AssertionError(f"no '{text}' in {timeout}s; the server's log:\n{self.log()}") from None
+        assert self.log().count(text) >= count, f"server exited ({self.process.returncode}) before '{text}':\n{self.log()}"
+
+    def wait_assigned(self, subscription_groups: int = 1, timeout: float = 30) -> None:
+        self.wait_for_log("partitions_assigned", timeout, subscription_groups)
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 40) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process.poll() is None:
+            self.signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+
+class ConnectionSampler(threading.Thread):
+    """Samples, from pg_stat_activity, how many connections a process holds to the test database.
+
+    A backend belongs to the process when its client port is one of the process's local TCP
+    ports (psutil): the database's own view, attributed without trusting the process.
+    """
+
+    def __init__(self, dsn: str, database: str, pid: int, pg_port: int, interval: float = 0.02):
+        super().__init__(daemon=True)
+        self.dsn, self.database, self.pid, self.pg_port, self.interval = dsn, database, pid, pg_port, interval
+        self.peak = 0
+        self.samples = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        process = psutil.Process(self.pid)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self._done.is_set():
+                try:
+                    ports = [c.laddr.port for c in process.net_connections(kind="tcp") if c.raddr and c.raddr.port == self.pg_port]
+                except psutil.NoSuchProcess:
+                    return
+                count = 0
+                if ports:
+                    count = conn.execute(
+                        "select count(*) from pg_stat_activity where datname = %s and client_port = any(%s)",
+                        (self.database, ports),
+                    ).fetchone()[0]
+                self.peak = max(self.peak, count)
+                self.samples += 1
+                self._done.wait(self.interval)
+
+    def stop(self) -> int:
+        self._done.set()
+        self.join(5)
+        return self.peak

@@ -1,0 +1,55 @@
+"""Settings for the test suite and for the servers it starts (``manage.py karafka_server``).
+
+PostgreSQL is the database (connections are counted); the broker address comes from the
+environment set by the test session. ``KARAFKA_TEST_OVERRIDES`` (JSON) is how a test gives the
+server process it starts its own routes and settings.
+"""
+
+import json
+
+import environ
+
+env = environ.Env()
+
+SECRET_KEY = "tests"
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "karafka_django",
+    "tests.testapp",
+]
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:55432/karafka")}
+DATABASES["default"]["CONN_MAX_AGE"] = 60
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+KARAFKA = {
+    "CLIENT_ID": "karafka-tests",
+    "CONCURRENCY": 4,
+    "MAX_WAIT_TIME_MS": 500,
+    "STATUS_INTERVAL_MS": 1000,
+    "PAUSE_TIMEOUT_MS": 200,
+    "PAUSE_MAX_TIMEOUT_MS": 1000,
+    "SHUTDOWN_TIMEOUT_MS": 30000,
+    "KAFKA": {
+        "bootstrap.servers": env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092"),
+        # The broker waits about half a session for a group to form: keep both short.
+        "session.timeout.ms": 6000,
+        "max.poll.interval.ms": 10000,
+        "statistics.interval.ms": 1000,
+    },
+    "ROUTES": [],
+}
+_overrides = json.loads(env("KARAFKA_TEST_OVERRIDES", default="{}"))
+KARAFKA["KAFKA"].update(_overrides.pop("KAFKA", {}))
+KARAFKA.update(_overrides)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {},
+    "loggers": {"karafka_django": {"handlers": ["console"], "level": env("KARAFKA_LOG_LEVEL", default="INFO")}},
+}
