@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Iterable
 
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
@@ -119,7 +119,6 @@ class Listener(threading.Thread):
     def _maintain(self, now: float) -> None:
         """Apply what coordinators recorded since the last poll."""
         client = self.client
-        to_store = []
         for (topic, partition), coordinator in self.coordinators.items():
             if self.quiet and not coordinator.closing:
                 coordinator.close()
@@ -133,12 +132,18 @@ class Listener(threading.Thread):
             if wants_paused != coordinator.fetch_paused:
                 (client.pause if wants_paused else client.resume)(topic, partition)
                 coordinator.fetch_paused = wants_paused
+        self._store(self.coordinators.values())
+
+    def _store(self, coordinators: Iterable[Coordinator]) -> None:
+        """Hand newly marked offsets to librdkafka, which commits them (auto-commit, close)."""
+        to_store = []
+        for coordinator in coordinators:
             marked = coordinator.marked
             if marked is not None and marked != coordinator.stored:
-                to_store.append((topic, partition, marked))
+                to_store.append((coordinator.topic, coordinator.partition, marked))
                 coordinator.stored = marked
         if to_store:
-            client.store_offsets(to_store)
+            self.client.store_offsets(to_store)
 
     # -- rebalance callbacks (run inside consume, on this thread) ---------------------------------
 
@@ -176,6 +181,9 @@ class Listener(threading.Thread):
         finished = True
         for coordinator in coordinators:
             finished &= coordinator.idle.wait(max(0.0, deadline - time.monotonic()))
+        # Store too: librdkafka commits stored offsets on close and unassign, and an older
+        # stored offset would move the committed one back.
+        self._store(coordinators)
         self.client.commit([(c.topic, c.partition, c.marked) for c in coordinators if c.marked is not None])
         for coordinator in coordinators:
             self.executor.run_hook(coordinator, hook)

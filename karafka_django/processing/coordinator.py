@@ -147,11 +147,11 @@ class Coordinator:
             self.busy = False
             self.attempt = 0
             self.last_processed_at = time.time()
-            if self.revoked:
-                self.idle.set()
-                return None
             if mark_last:
                 self.mark(job.raw[-1].offset() + 1)
+            if self.revoked:  # the listener waits for this job and commits its mark
+                self.idle.set()
+                return None
             if self._requested_seek is not None:
                 self.seek_to, self._requested_seek = self._requested_seek, None
                 self._buffer.clear()
