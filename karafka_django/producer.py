@@ -46,10 +46,10 @@ class Delivery:
 
     __slots__ = ("_done", "error", "topic", "partition", "offset")
 
-    def __init__(self) -> None:
+    def __init__(self, topic: str) -> None:
         self._done = threading.Event()
         self.error: KafkaError | None = None
-        self.topic: str | None = None
+        self.topic = topic
         self.partition: int | None = None
         self.offset: int | None = None
 
@@ -107,7 +107,7 @@ class Producer:
         partition: int | None = None,
     ) -> Delivery:
         """Queue a message; the returned :class:`Delivery` tells when and where it landed."""
-        delivery = Delivery()
+        delivery = Delivery(topic)
         kwargs: dict[str, Any] = {"value": serialize(value), "key": key, "on_delivery": delivery._report}
         if headers:
             kwargs["headers"] = headers

@@ -1,0 +1,52 @@
+"""Messages are lazy: payloads are deserialized on first read, errors name the offset."""
+
+import pytest
+from confluent_kafka import TIMESTAMP_CREATE_TIME
+
+from karafka_django.deserializers import json_deserializer
+from karafka_django.errors import DeserializationError
+from karafka_django.messages import Messages
+from karafka_django.producer import serialize
+
+
+class Raw:
+    def __init__(self, offset, value, key=b"k", headers=None):
+        self._offset, self._value, self._key, self._headers = offset, value, key, headers
+
+    def topic(self): return "orders"
+    def partition(self): return 2
+    def offset(self): return self._offset
+    def value(self): return self._value
+    def key(self): return self._key
+    def headers(self): return self._headers
+    def timestamp(self): return (TIMESTAMP_CREATE_TIME, 1_700_000_000_000)
+
+
+def test_payload_is_parsed_once_and_only_when_read():
+    calls = []
+
+    def counting(message):
+        calls.append(message.offset)
+        return json_deserializer(message)
+
+    messages = Messages([Raw(5, b'{"a": 1}'), Raw(6, b"not json")], counting)
+    first = messages.first()
+    assert calls == []
+    assert first.payload == {"a": 1} and first.payload == {"a": 1}
+    assert calls == [5]
+    assert messages.metadata.first_offset == 5 and messages.metadata.last_offset == 6 and len(messages) == 2
+    with pytest.raises(DeserializationError, match="orders/2@6"):
+        messages.last().payload
+
+
+def test_message_fields():
+    message = Messages([Raw(1, None, key=b"k1", headers=[("trace", b"abc")])], json_deserializer).first()
+    assert message.payload is None  # tombstone
+    assert (message.key, message.raw_key, message.headers) == ("k1", b"k1", {"trace": "abc"})
+    assert message.timestamp.year == 2023
+
+
+def test_serialize_values_for_the_producer():
+    assert serialize({"a": 1}) == b'{"a":1}'
+    assert serialize("é") == "é".encode()
+    assert serialize(b"raw") == b"raw" and serialize(None) is None

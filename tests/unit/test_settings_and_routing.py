@@ -1,0 +1,104 @@
+"""Settings parsing, routing and the karafka.E0xx system checks."""
+
+import pytest
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from karafka_django import BaseConsumer
+from karafka_django.conf import get_config, parse
+from karafka_django.routing import build_routing
+
+CONSUMER = "tests.testapp.consumers.RecordingConsumer"
+BASE = {"KAFKA": {"bootstrap.servers": "k:9092"}}
+
+
+def ids(karafka: dict) -> list[str]:
+    with override_settings(KARAFKA=karafka):
+        return sorted(m.id for m in run_checks(tags=["karafka"]))
+
+
+def test_defaults_and_librdkafka_defaults_that_the_user_can_override():
+    config = parse({"KAFKA": {"bootstrap.servers": "k:9092", "fetch.queue.backoff.ms": 500}, "CLIENT_ID": "shop"})
+    assert (config.concurrency, config.max_messages, config.max_wait_time_ms, config.shutdown_timeout_ms) == (5, 100, 1000, 60000)
+    assert config.kafka["enable.auto.offset.store"] is False
+    assert config.kafka["fetch.queue.backoff.ms"] == 500
+    assert config.kafka["client.id"] == "shop"
+    assert not config.problems
+
+
+@pytest.mark.parametrize(
+    "karafka, expected",
+    [
+        ({"KAFKA": {}}, ["karafka.E004"]),
+        ({**BASE, "CONCURRENCY": 0}, ["karafka.E005"]),
+        ({**BASE, "CONCURRENCY": "4"}, ["karafka.E005"]),
+        ({**BASE, "CONCURENCY": 4}, ["karafka.E002"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": "tests.testapp.consumers.Nope"}]}, ["karafka.E020"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": "tests.testapp.models.Record"}]}, ["karafka.E021"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER}, {"topic": "a", "consumer": CONSUMER}]}, ["karafka.E024"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "subscription_grup": "x"}]}, ["karafka.E011"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "initial_offset": "first"}]}, ["karafka.E023"]),
+        ({**BASE, "ROUTES": [{"topic": "a"}]}, ["karafka.E012"]),
+        (
+            {**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER}, {"topic": "b", "consumer": CONSUMER, "initial_offset": "latest"}]},
+            ["karafka.E025"],
+        ),
+        ({**BASE, "ROUTES": []}, ["karafka.W001"]),
+    ],
+)
+def test_invalid_settings_fail_the_checks(karafka, expected):
+    assert ids(karafka) == expected
+
+
+def test_unknown_route_key_suggests_the_right_one():
+    with override_settings(KARAFKA={**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "subscription_grup": "x"}]}):
+        [message] = run_checks(tags=["karafka"])
+    assert message.hint == "Did you mean 'subscription_group'?"
+
+
+def test_manage_py_check_fails_on_errors():
+    with override_settings(KARAFKA={"KAFKA": {}}):
+        with pytest.raises(SystemCheckError, match="karafka.E004"):
+            call_command("check")
+
+
+def test_the_same_topic_in_two_consumer_groups_is_fine_and_groups_split_as_declared():
+    karafka = {**BASE, "CLIENT_ID": "app", "ROUTES": [
+        {"topic": "a", "consumer": CONSUMER},
+        {"topic": "a", "consumer": CONSUMER, "consumer_group": "audit"},
+        {"topic": "b", "consumer": CONSUMER, "subscription_group": "slow"},
+        {"topic": "c", "consumer": CONSUMER, "active": False},
+    ]}
+    routing = build_routing(parse(karafka))
+    assert not routing.problems
+    assert [(sg.consumer_group, sg.name, sg.topics) for sg in routing.subscription_groups] == [
+        ("app", "app", ["a", "c"]), ("app", "slow", ["b"]), ("audit", "audit", ["a"]),
+    ]
+    assert [sg.topics for sg in routing.select()] == [["a"], ["b"], ["a"]]
+    assert [sg.topics for sg in routing.select(consumer_groups=["app"], topics=["b"])] == [["b"]]
+    kafka = routing.subscription_groups[0].kafka_config(parse(karafka).kafka)
+    assert kafka["group.id"] == "app" and kafka["auto.offset.reset"] == "earliest"
+
+
+def test_decorated_routes_merge_with_settings_routes():
+    from karafka_django.routing import registry
+
+    class Decorated(BaseConsumer):
+        pass
+
+    before = list(registry._declared)
+    try:
+        registry.route("decorated", subscription_group="deco")(Decorated)
+        routing = build_routing(parse({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER}]}))
+    finally:
+        registry._declared[:] = before
+    assert {(r.topic, r.consumer_class) for r in routing.routes} >= {("decorated", Decorated)}
+    assert len(routing.routes) == 2
+
+
+def test_config_is_reread_when_settings_change():
+    with override_settings(KARAFKA={**BASE, "CONCURRENCY": 7}):
+        assert get_config().concurrency == 7
+    assert get_config().concurrency == 4
