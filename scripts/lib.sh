@@ -1,14 +1,14 @@
 # Shared by scripts/demo and scripts/test.
 
-find_python() {  # print a python executable for version $1 (e.g. 3.11), or fail
+find_python() {  # print a working python executable for version $1 (e.g. 3.11), or fail
   local v=$1 candidate
-  for candidate in "python$v" "$(pyenv root 2>/dev/null)/versions/$v"*/bin/"python$v"; do
-    if command -v "$candidate" >/dev/null 2>&1; then command -v "$candidate"; return 0; fi
-    if [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+  for candidate in "$(pyenv root 2>/dev/null)/versions/$v"*/bin/"python$v" "$(command -v "python$v" || true)" python3; do
+    if [ -x "$candidate" ] || command -v "$candidate" >/dev/null 2>&1; then
+      if "$candidate" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$v'.split('.'))))" 2>/dev/null; then
+        echo "$candidate"; return 0
+      fi
+    fi
   done
-  if [ "$v" = 3.11 ] && python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-    command -v python3; return 0
-  fi
   return 1
 }
 

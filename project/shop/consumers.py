@@ -27,6 +27,9 @@ class OrdersConsumer(BaseConsumer):
             for m in messages
         ]
         Order.objects.bulk_create(orders, ignore_conflicts=True)
+        # A payment may have arrived first (another topic, another partition): settle it now.
+        paid = Payment.objects.filter(order_number__in=[o.number for o in orders]).values("order_number")
+        Order.objects.filter(number__in=paid, paid=False).update(paid=True)
 
 
 class PaymentsConsumer(BaseConsumer):
