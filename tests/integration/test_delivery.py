@@ -1,6 +1,7 @@
 """At-least-once across crashes and stops: kill -9, SIGTERM under load, slow jobs."""
 
 import signal
+import time
 
 import pytest
 from django.db.models import Count, Max
@@ -84,3 +85,31 @@ def test_job_longer_than_max_poll_interval_keeps_the_partition(kafka, make_serve
     assert log.count("partitions_revoked") == 1, "revoked before shutdown: the member was kicked out"
     assert Record.objects.count() == 201
     assert Record.objects.aggregate(m=Max("attempt"))["m"] == 0
+
+
+def _server_stuck_in_a_long_batch(kafka, make_server, **overrides):
+    topic = kafka.create_topic(unique("stuck"), 1)
+    kafka.produce(topic, [(0, b"k", b'{"sleep": 30}')])
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], **overrides).start()
+    server.wait_assigned()
+    wait_until(lambda: "busy=1" in server.log(), 20, "the long batch running")
+    return topic, server
+
+
+def test_shutdown_timeout_exits_non_zero_and_commits_nothing_unfinished(kafka, make_server):
+    topic, server = _server_stuck_in_a_long_batch(kafka, make_server, SHUTDOWN_TIMEOUT_MS=2000)
+    started = time.monotonic()
+    assert server.stop() == 2
+    assert time.monotonic() - started < 10
+    assert kafka.committed(make_server.group, topic, 1) == {0: -1001}
+    assert Record.objects.count() == 0
+
+
+def test_a_second_stop_signal_forces_exit(kafka, make_server):
+    _, server = _server_stuck_in_a_long_batch(kafka, make_server)
+    server.signal(signal.SIGTERM)
+    server.wait_for_log("app.stopping")
+    time.sleep(1.2)  # a repeat within a second is taken as the same request
+    server.signal(signal.SIGTERM)
+    assert server.process.wait(10) == 2
+    assert "forced=True" in server.log()

@@ -1,0 +1,51 @@
+"""Rebalances hand partitions over without loss or redo; quiet mode stops taking work."""
+
+import signal
+import time
+
+import pytest
+from django.db.models import Count
+
+from tests.integration.harness import unique, wait_until
+from tests.testapp.models import HookCall, Record
+
+pytestmark = pytest.mark.integration
+
+CONSUMER = "tests.testapp.consumers.RecordingConsumer"
+
+
+def test_a_second_server_joining_takes_over_partitions_without_loss_or_redo(kafka, make_server):
+    topic = kafka.create_topic(unique("rebalance"), 6)
+    kafka.produce_json(topic, 6, 6000, {"sleep": 0.003})
+    routes = [{"topic": topic, "consumer": CONSUMER}]
+    first = make_server(routes, MAX_MESSAGES=20).start()
+    wait_until(lambda: Record.objects.count() >= 600, 60, "the first server under way")
+    second = make_server(routes, MAX_MESSAGES=20).start()
+    second.wait_assigned(timeout=60)
+    wait_until(lambda: Record.objects.count() >= 6000, 120, "every message")
+    assert first.stop() == 0 and second.stop() == 0
+
+    assert "partitions_revoked" in first.log().split("app.stopping")[0], "the first server was never rebalanced"
+    assert HookCall.objects.filter(name="revoked").exists()
+    assert Record.objects.values("partition", "offset").distinct().count() == 6000
+    redone = Record.objects.values("partition", "offset").annotate(n=Count("id")).filter(n__gt=1).count()
+    assert redone == 0, "revocation must commit finished batches so the new owner does not redo them"
+    assert "partitions_assigned" in second.log()
+
+
+def test_quiet_mode_finishes_in_flight_work_and_takes_no_more(kafka, make_server):
+    topic = kafka.create_topic(unique("quiet"), 3)
+    kafka.produce_json(topic, 3, 3000, {"sleep": 0.003})
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], MAX_MESSAGES=20).start()
+    wait_until(lambda: Record.objects.count() >= 200, 60, "processing under way")
+    server.signal(signal.SIGTSTP)
+    server.wait_for_log("app.quieting")
+    time.sleep(1)  # in-flight batches (20 x 3 ms) are long done by now
+    settled = Record.objects.count()
+    time.sleep(2)
+    assert Record.objects.count() == settled < 3000, "quiet mode still took new work"
+    assert server.process.poll() is None, "quiet mode must keep the process in the group"
+    assert server.stop() == 0
+    committed = kafka.committed(make_server.group, topic, 3)
+    written = dict(Record.objects.values_list("partition").annotate(n=Count("id")))
+    assert {p: committed[p] for p in written} == written
