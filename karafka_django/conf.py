@@ -27,8 +27,20 @@ KAFKA_DEFAULTS: dict[str, Any] = {
     "enable.partition.eof": False,
 }
 
+#: Consumer-only settings of KARAFKA['KAFKA'] left out of the producer's config
+#: (librdkafka warns about them there); KARAFKA['PRODUCER'] is for producer-only settings.
+CONSUMER_ONLY_KEYS = {
+    "enable.auto.offset.store", "enable.auto.commit", "fetch.queue.backoff.ms", "enable.partition.eof",
+    "group.id", "auto.offset.reset", "session.timeout.ms", "max.poll.interval.ms", "auto.commit.interval.ms",
+    "heartbeat.interval.ms", "partition.assignment.strategy", "group.instance.id", "fetch.min.bytes",
+    "fetch.max.bytes", "fetch.wait.max.ms", "queued.min.messages", "queued.max.messages.kbytes",
+    "max.partition.fetch.bytes", "isolation.level", "statistics.interval.ms",
+}
+
+
 DEFAULTS: dict[str, Any] = {
     "KAFKA": {},
+    "PRODUCER": {},
     "CLIENT_ID": "karafka",
     "CONCURRENCY": 5,
     "MAX_MESSAGES": 100,
@@ -50,8 +62,10 @@ ROUTE_KEYS = (
     "initial_offset",
     "active",
     "manual_offset_management",
+    "dead_letter_queue",
 )
 INITIAL_OFFSETS = ("earliest", "latest")
+DEAD_LETTER_QUEUE_KEYS = ("topic", "max_retries", "independent")
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class Problem:
 @dataclass(frozen=True)
 class KarafkaConfig:
     kafka: dict[str, Any]
+    producer_kafka: dict[str, Any]
     client_id: str
     concurrency: int
     max_messages: int
@@ -139,10 +154,19 @@ def parse(raw: Any) -> KarafkaConfig:
             Problem("karafka.E004", "KARAFKA['KAFKA']['bootstrap.servers'] is required.",
                     "Point it at your Kafka cluster, e.g. 'kafka1:9092,kafka2:9092'.")
         )
+    user_producer = raw.get("PRODUCER", {})
+    if not isinstance(user_producer, dict):
+        problems.append(Problem("karafka.E003", "KARAFKA['PRODUCER'] must be a dict of librdkafka settings."))
+        user_producer = {}
     client_id = str(raw.get("CLIENT_ID", DEFAULTS["CLIENT_ID"]))
     kafka = {**KAFKA_DEFAULTS, "client.id": client_id, **user_kafka}
     return KarafkaConfig(
         kafka=kafka,
+        producer_kafka={
+            "client.id": client_id,
+            **{k: v for k, v in user_kafka.items() if k not in CONSUMER_ONLY_KEYS},
+            **user_producer,
+        },
         client_id=client_id,
         concurrency=_positive_int(raw, "CONCURRENCY", problems, "karafka.E005"),
         max_messages=_positive_int(raw, "MAX_MESSAGES", problems, "karafka.E006"),

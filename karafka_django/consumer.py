@@ -34,6 +34,11 @@ class BaseConsumer:
     def partition(self) -> int:
         return self._coordinator.partition
 
+    @property
+    def errors_tracker(self) -> tuple[BaseException, ...]:
+        """The errors of this partition since it last recovered, oldest first (at most 100)."""
+        return tuple(self._coordinator.errors)
+
     # -- the user's API --------------------------------------------------------------------------
 
     def consume(self, messages: Messages) -> None:

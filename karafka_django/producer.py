@@ -22,16 +22,6 @@ from .errors import ProduceError
 
 logger = logging.getLogger("karafka_django.producer")
 
-#: Consumer-only settings that librdkafka warns about when given to a producer.
-CONSUMER_ONLY_KEYS = {
-    "enable.auto.offset.store", "enable.auto.commit", "fetch.queue.backoff.ms", "enable.partition.eof",
-    "group.id", "auto.offset.reset", "session.timeout.ms", "max.poll.interval.ms", "auto.commit.interval.ms",
-    "heartbeat.interval.ms", "partition.assignment.strategy", "group.instance.id", "fetch.min.bytes",
-    "fetch.max.bytes", "fetch.wait.max.ms", "queued.min.messages", "queued.max.messages.kbytes",
-    "max.partition.fetch.bytes", "isolation.level",
-}
-
-
 def serialize(value: Any) -> bytes | None:
     """dict/list/numbers as JSON (Django's encoder: dates, decimals, UUIDs), str as UTF-8."""
     if value is None or isinstance(value, bytes):
@@ -69,7 +59,7 @@ class Delivery:
 
 class Producer:
     def __init__(self, config_provider: Callable[[], dict[str, Any]] | None = None):
-        self._config_provider = config_provider or (lambda: get_config().kafka)
+        self._config_provider = config_provider or (lambda: get_config().producer_kafka)
         self._lock = threading.Lock()
         self._client: KafkaProducer | None = None
         self._poller: threading.Thread | None = None
@@ -85,7 +75,7 @@ class Producer:
         return self._client  # type: ignore[return-value]
 
     def _start(self) -> None:
-        config = {k: v for k, v in self._config_provider().items() if k not in CONSUMER_ONLY_KEYS}
+        config = self._config_provider()
         self._pid = os.getpid()
         self._closing = threading.Event()
         self._client = KafkaProducer(config)

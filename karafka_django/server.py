@@ -20,6 +20,8 @@ from .conf import KarafkaConfig
 from .connection.listener import Listener
 from .instrumentation import Monitor
 from .instrumentation import monitor as default_monitor
+from .instrumentation.http_endpoint import HttpEndpoint
+from .instrumentation.stack_dump import dump_thread_stacks
 from .processing.executor import Executor
 from .processing.jobs_queue import JobsQueue
 from .processing.worker import WorkerPool
@@ -39,6 +41,7 @@ class Server:
         subscription_groups: list[SubscriptionGroup],
         concurrency: int | None = None,
         monitor: Monitor = default_monitor,
+        metrics_port: int | None = None,
     ):
         self.config = config
         self.subscription_groups = subscription_groups
@@ -48,6 +51,8 @@ class Server:
         self.executor = Executor(self.jobs, monitor)
         self.workers = WorkerPool(self.concurrency, self.jobs, self.executor, self._on_critical)
         self.listeners = [Listener(sg, config, self.jobs, self.executor, monitor) for sg in subscription_groups]
+        self.metrics_port = metrics_port
+        self.http: HttpEndpoint | None = None
         self.state = "initialized"
         self._stop_requested = threading.Event()
         self._exit_code = EXIT_OK
@@ -63,6 +68,9 @@ class Server:
         """Run until a signal (or a critical error) stops the server; returns the exit code."""
         connections.close_all()
         self._install_signal_handlers()
+        if self.metrics_port is not None:
+            self.http = HttpEndpoint(self, self.metrics_port, render_metrics=self._metrics_renderer())
+            self.http.start()
         self.workers.start()
         for listener in self.listeners:
             listener.start()
@@ -117,6 +125,8 @@ class Server:
         clean = all(not listener.is_alive() and listener.clean_exit for listener in self.listeners)
         clean &= self.workers.stop(max(0.1, deadline - time.monotonic()))
         undelivered = producer.close(max(1.0, deadline - time.monotonic()))
+        if self.http is not None:
+            self.http.stop()
         code = self._exit_code if clean and not undelivered else EXIT_FORCED
         self.state = "stopped"
         self.monitor.instrument("app.stopped", pid=os.getpid(), exit_code=code, processed=self.workers.processed)
@@ -128,6 +138,16 @@ class Server:
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         signal.signal(signal.SIGTSTP, self._on_quiet_signal)
+        signal.signal(signal.SIGTTIN, lambda _signum, _frame: dump_thread_stacks())
+
+    def _metrics_renderer(self) -> Any:
+        try:
+            from .instrumentation.prometheus import PrometheusListener
+        except ImportError:
+            return None
+        listener = PrometheusListener(self)
+        self.monitor.subscribe(listener)
+        return listener.render
 
     def _on_stop_signal(self, signum: int, _frame: Any) -> None:
         now = time.monotonic()

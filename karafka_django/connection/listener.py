@@ -46,9 +46,10 @@ class Listener(threading.Thread):
         self.monitor = monitor
         self.kafka_config = subscription_group.kafka_config(config.kafka)
         self.backoff = Backoff(config.pause_timeout_ms, config.pause_max_timeout_ms, config.pause_with_exponential_backoff)
-        self.revoke_wait_s = int(self.kafka_config.get("max.poll.interval.ms", 300000)) / 1000
+        self.max_poll_interval_s = int(self.kafka_config.get("max.poll.interval.ms", 300000)) / 1000
         self.coordinators: dict[tuple[str, int], Coordinator] = {}
         self.lag: dict[tuple[str, int], int] = {}
+        self.statistics: dict[str, Any] = {}
         self.last_poll_at = time.monotonic()
         self.clean_exit = True
         self.quiet = False
@@ -94,6 +95,9 @@ class Listener(threading.Thread):
         if messages:
             self._distribute(messages)
         self._maintain(self.last_poll_at)
+        if self.monitor.has_subscribers("connection.listener.fetch_loop"):
+            self.monitor.instrument("connection.listener.fetch_loop", subscription_group=self.subscription_group.name,
+                                    messages=len(messages))
 
     def _distribute(self, messages: list) -> None:
         """Split a fetch into per-partition runs and give each to its coordinator."""
@@ -165,7 +169,8 @@ class Listener(threading.Thread):
                    if (tp.topic, tp.partition) in self.coordinators]
         for coordinator in revoked:
             coordinator.revoke()
-        self._finish(revoked, time.monotonic() + self.revoke_wait_s, hook="revoked")
+        # The group waits for members to rejoin up to the rebalance timeout (max.poll.interval.ms).
+        self._finish(revoked, time.monotonic() + self.max_poll_interval_s, hook="revoked")
         self.monitor.instrument(
             "connection.listener.partitions_revoked",
             subscription_group=self.subscription_group.name,
@@ -213,6 +218,7 @@ class Listener(threading.Thread):
                 if (topic, int(partition)) in self.coordinators and p.get("consumer_lag", -1) >= 0:
                     lag[(topic, int(partition))] = p["consumer_lag"]
         self.lag = lag
+        self.statistics = stats
         if self.monitor.has_subscribers("statistics.emitted"):
             self.monitor.instrument("statistics.emitted", subscription_group=self.subscription_group.name, statistics=stats)
 

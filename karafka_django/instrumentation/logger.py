@@ -22,6 +22,7 @@ INFO_EVENTS = (
     "process.notice_signal",
     "connection.listener.partitions_assigned",
     "connection.listener.partitions_revoked",
+    "dead_letter_queue.dispatched",
 )
 
 

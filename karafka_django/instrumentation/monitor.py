@@ -15,16 +15,45 @@ logger = logging.getLogger("karafka_django.monitor")
 
 Subscriber = Callable[[str, dict[str, Any]], None]
 
+#: Every event the framework emits. A listener object subscribes to one by having a method
+#: named ``on_`` + the event with dots as underscores (``on_error_occurred``).
+EVENTS = (
+    "app.running",
+    "app.quieting",
+    "app.stopping",
+    "app.stopped",
+    "app.status",
+    "process.notice_signal",
+    "connection.listener.fetch_loop",
+    "connection.listener.partitions_assigned",
+    "connection.listener.partitions_revoked",
+    "consumer.consumed",
+    "consumer.revoked",
+    "consumer.shutdown",
+    "worker.processed",
+    "dead_letter_queue.dispatched",
+    "statistics.emitted",
+    "error.occurred",
+)
+
 
 class Monitor:
     def __init__(self) -> None:
         self._subscribers: dict[str, list[Subscriber]] = defaultdict(list)
         self._lock = threading.Lock()
 
-    def subscribe(self, event: str, subscriber: Subscriber) -> None:
-        """Call ``subscriber(event, payload)`` for ``event``; ``"*"`` receives every event."""
-        with self._lock:
-            self._subscribers[event] = [*self._subscribers[event], subscriber]
+    def subscribe(self, event: str | object, subscriber: Subscriber | None = None) -> None:
+        """``subscribe(event, fn)`` calls ``fn(event, payload)`` (``"*"``: every event);
+        ``subscribe(listener)`` subscribes each ``on_<event>`` method the object has."""
+        if isinstance(event, str):
+            assert subscriber is not None
+            with self._lock:
+                self._subscribers[event] = [*self._subscribers[event], subscriber]
+            return
+        for name in EVENTS:
+            method = getattr(event, "on_" + name.replace(".", "_"), None)
+            if method is not None:
+                self.subscribe(name, method)
 
     def unsubscribe(self, event: str, subscriber: Subscriber) -> None:
         with self._lock:

@@ -7,6 +7,10 @@ here and applied by the listener, the client's single owner.
 
 Invariant: at most one job per partition exists at a time (``busy``), and its messages are the
 lowest unprocessed offsets, so batches run in offset order and never concurrently.
+
+After a batch fails, the partition is *isolating*: up to the failed batch's last offset it is
+retried one message at a time, so the messages that work are processed (once) and the one that
+fails is found, retried with backoff and, past the route's ``max_retries``, dead-lettered.
 """
 
 from __future__ import annotations
@@ -73,7 +77,9 @@ class Coordinator:
         self.revoked = False
         self.closing = False
         self.fetch_paused = False  # owned by the listener: is fetching paused in librdkafka
-        self.last_error: BaseException | None = None
+        self.isolate_until: int | None = None  # retry one by one up to this offset
+        self.failed_offset: int | None = None  # the message that failed on its own last
+        self.errors: list[BaseException] = []  # since the partition last recovered
         self.last_processed_at: float | None = None
 
     # -- listener side ---------------------------------------------------------------------------
@@ -141,12 +147,32 @@ class Coordinator:
     def request_resume(self) -> None:
         self.paused_until = 0.0
 
-    def complete(self, job: Job, mark_last: bool) -> Job | None:
-        """The job succeeded: mark it, then hand back the next batch if there is one."""
+    @property
+    def last_error(self) -> BaseException | None:
+        return self.errors[-1] if self.errors else None
+
+    def dead_letter_due(self, job: Job) -> bool:
+        """Did this message fail on its own and run out of retries, so it goes to the DLQ now?"""
+        dlq = self.route.dead_letter_queue
+        return (
+            dlq is not None
+            and len(job.raw) == 1
+            and job.raw[0].offset() == self.failed_offset
+            and self.attempt > dlq.max_retries
+        )
+
+    def complete(self, job: Job, mark_last: bool, dead_lettered: bool = False) -> Job | None:
+        """The job succeeded (or its message was dead-lettered): mark it, hand back the next batch."""
         with self._lock:
             self.busy = False
-            self.attempt = 0
+            self.retry_at = 0.0
             self.last_processed_at = time.time()
+            if self.isolate_until is not None and job.raw[-1].offset() >= self.isolate_until:
+                self.isolate_until = None
+            dlq = self.route.dead_letter_queue
+            if self.isolate_until is None or dead_lettered or (dlq is not None and dlq.independent):
+                self.attempt = 0
+                self.errors.clear()
             if mark_last:
                 self.mark(job.raw[-1].offset() + 1)
             if self.revoked:  # the listener waits for this job and commits its mark
@@ -160,18 +186,24 @@ class Coordinator:
                 self.idle.set()
             return following
 
-    def fail(self, job: Job, error: BaseException) -> float:
+    def fail(self, job: Job, error: BaseException, halt: bool = False) -> float:
         """The job raised: put its unmarked messages back in front and back off.
 
         Returns the backoff in seconds. Nothing is skipped: the retry starts at the first
-        message the consumer did not mark, and the buffer behind it is kept.
+        message the consumer did not mark, and the buffer behind it is kept. ``halt`` (a
+        critical error) also stops dispatching, so the batch is neither retried nor dead-lettered.
         """
         with self._lock:
             self.busy = False
+            self.closing = self.closing or halt
             self.attempt += 1
-            self.last_error = error
+            self.errors = [*self.errors[-99:], error]
             self._requested_seek = None
             delay = self.backoff.seconds(self.attempt)
+            last = job.raw[-1].offset()
+            if len(job.raw) == 1:
+                self.failed_offset = last
+            self.isolate_until = last if self.isolate_until is None else max(self.isolate_until, last)
             if not self.revoked:
                 marked = self.marked
                 unprocessed = job.raw if marked is None else [m for m in job.raw if m.offset() >= marked]
@@ -199,8 +231,14 @@ class Coordinator:
             or now < self.paused_until
         ):
             return None
-        batch = self._buffer[: self.max_messages]
-        del self._buffer[: self.max_messages]
+        size = self.max_messages
+        if self.isolate_until is not None:
+            if self._buffer[0].offset() <= self.isolate_until:
+                size = 1
+            else:
+                self.isolate_until = None
+        batch = self._buffer[:size]
+        del self._buffer[:size]
         self.busy = True
         self.idle.clear()
         return Job(self, batch)

@@ -1,9 +1,11 @@
-"""Runs one consumer's lifecycle for one partition: build, consume, hooks, errors.
+"""Runs one consumer's lifecycle for one partition: build, consume, hooks, errors, DLQ.
 
 The executor is where a job meets the user's code, so it is also where database hygiene and
 error handling wrap it. Consumer exceptions never escape: the batch goes back to the
-coordinator and is retried after a backoff. Only critical errors (not ``Exception``) escape,
-after the batch was returned, so nothing is lost when the server shuts down because of them.
+coordinator and is retried after a backoff, or dead-lettered once out of retries. Critical
+errors (``MemoryError``, ``SystemExit``, ``KeyboardInterrupt``, anything not an
+``Exception``) are never retried nor dead-lettered: the batch is returned uncommitted and the
+error escapes to the worker, which shuts the server down gracefully.
 """
 
 from __future__ import annotations
@@ -13,9 +15,15 @@ from typing import Any
 
 from ..instrumentation import Monitor
 from ..messages import Messages
-from . import db
+from . import db, dead_letter_queue
 from .coordinator import Coordinator, Job
 from .jobs_queue import JobsQueue
+
+CRITICAL_ERRORS = (MemoryError, SystemExit, KeyboardInterrupt)
+
+
+def is_critical(error: BaseException) -> bool:
+    return isinstance(error, CRITICAL_ERRORS) or not isinstance(error, Exception)
 
 
 class Executor:
@@ -29,6 +37,8 @@ class Executor:
         if coordinator.revoked:
             coordinator.abandon(job)
             return 0
+        if coordinator.dead_letter_due(job):
+            return self._dead_letter(job)
         db.before_job()
         started = time.monotonic()
         try:
@@ -37,27 +47,22 @@ class Executor:
             consumer.messages = messages
             consumer.attempt = coordinator.attempt
             consumer.consume(messages)
-        except Exception as exc:
-            delay = coordinator.fail(job, exc)
-            self.monitor.instrument(
-                "error.occurred",
-                type="consumer.consume.error",
-                topic=coordinator.topic,
-                partition=coordinator.partition,
-                first_offset=job.raw[0].offset(),
-                last_offset=job.raw[-1].offset(),
-                attempt=coordinator.attempt,
-                retry_in_s=delay,
-                error=f"{type(exc).__name__}: {exc}",
-                exception=exc,
-            )
-            return 0
         except BaseException as exc:
-            coordinator.fail(job, exc)
-            raise
+            critical = is_critical(exc)
+            delay = coordinator.fail(job, exc, halt=critical)
+            self._error(coordinator, job, exc, "consumer.consume.critical" if critical else "consumer.consume.error",
+                        retry_in_s=None if critical else delay)
+            if critical:
+                raise
+            return 0
         finally:
             db.after_job()
-        following = coordinator.complete(job, mark_last=not coordinator.route.manual_offset_management)
+        self._completed(job, started, mark_last=not coordinator.route.manual_offset_management)
+        return len(job.raw)
+
+    def _completed(self, job: Job, started: float, mark_last: bool, dead_lettered: bool = False) -> None:
+        coordinator = job.coordinator
+        following = coordinator.complete(job, mark_last=mark_last, dead_lettered=dead_lettered)
         if following is not None:
             self.jobs.put(following)
         if self.monitor.has_subscribers("consumer.consumed"):
@@ -65,12 +70,49 @@ class Executor:
                 "consumer.consumed",
                 topic=coordinator.topic,
                 partition=coordinator.partition,
+                consumer_group=coordinator.route.consumer_group,
                 first_offset=job.raw[0].offset(),
                 last_offset=job.raw[-1].offset(),
                 size=len(job.raw),
                 time_ms=round((time.monotonic() - started) * 1000, 3),
             )
-        return len(job.raw)
+
+    def _dead_letter(self, job: Job) -> int:
+        coordinator = job.coordinator
+        [raw] = job.raw
+        error = coordinator.last_error
+        started = time.monotonic()
+        try:
+            dead_letter_queue.dispatch(raw, coordinator.route, error)
+        except Exception as exc:
+            delay = coordinator.fail(job, exc)
+            self._error(coordinator, job, exc, "dead_letter_queue.dispatch.error", retry_in_s=delay)
+            return 0
+        self.monitor.instrument(
+            "dead_letter_queue.dispatched",
+            topic=coordinator.topic,
+            partition=coordinator.partition,
+            offset=raw.offset(),
+            dead_letter_topic=coordinator.route.dead_letter_queue.topic,
+            attempts=coordinator.attempt,
+            error=f"{type(error).__name__}: {error}",
+        )
+        self._completed(job, started, mark_last=True, dead_lettered=True)
+        return 1
+
+    def _error(self, coordinator: Coordinator, job: Job, exc: BaseException, kind: str, **extra: Any) -> None:
+        self.monitor.instrument(
+            "error.occurred",
+            type=kind,
+            topic=coordinator.topic,
+            partition=coordinator.partition,
+            first_offset=job.raw[0].offset(),
+            last_offset=job.raw[-1].offset(),
+            attempt=coordinator.attempt,
+            error=f"{type(exc).__name__}: {exc}",
+            exception=exc,
+            **extra,
+        )
 
     def _build(self, coordinator: Coordinator) -> Any:
         consumer = coordinator.route.consumer_class()
@@ -98,3 +140,4 @@ class Executor:
             )
         finally:
             db.after_job()
+        self.monitor.instrument(f"consumer.{hook}", topic=coordinator.topic, partition=coordinator.partition)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable
+
+from ..instrumentation import Monitor
 
 from . import db
 from .executor import Executor
@@ -22,9 +25,11 @@ class Worker(threading.Thread):
         super().__init__(name=f"karafka.worker-{index}", daemon=True)
         self.jobs = jobs
         self.executor = executor
+        self.monitor: Monitor = executor.monitor
         self.on_critical = on_critical
         self.busy = False
         self.processed = 0  # messages; written only by this thread
+        self.last_finished_at = time.monotonic()
 
     def run(self) -> None:
         try:
@@ -40,6 +45,10 @@ class Worker(threading.Thread):
                     self.on_critical(exc)
                 finally:
                     self.busy = False
+                    self.last_finished_at = time.monotonic()
+                if self.monitor.has_subscribers("worker.processed"):
+                    self.monitor.instrument("worker.processed", worker=self.name, topic=job.coordinator.topic,
+                                            partition=job.coordinator.partition)
         finally:
             db.close_thread_connections()
 
@@ -68,3 +77,7 @@ class WorkerPool:
     @property
     def processed(self) -> int:
         return sum(w.processed for w in self.workers)
+
+    @property
+    def last_finished_at(self) -> float:
+        return max(w.last_finished_at for w in self.workers)

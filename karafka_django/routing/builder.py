@@ -7,9 +7,9 @@ from typing import Any, Callable
 
 from django.utils.module_loading import import_string
 
-from ..conf import INITIAL_OFFSETS, ROUTE_KEYS, KarafkaConfig, Problem, did_you_mean
+from ..conf import DEAD_LETTER_QUEUE_KEYS, INITIAL_OFFSETS, ROUTE_KEYS, KarafkaConfig, Problem, did_you_mean
 from .registry import declared_routes
-from .route import ConsumerGroup, Route, SubscriptionGroup
+from .route import ConsumerGroup, DeadLetterQueue, Route, SubscriptionGroup
 
 
 @dataclass
@@ -54,6 +54,39 @@ def _resolve(value: Any, what: str, where: str, problems: list[Problem], check_i
         return None
 
 
+def _dead_letter_queue(raw: Any, topic: str, where: str, problems: list[Problem]) -> DeadLetterQueue | None | bool:
+    """The route's DLQ, ``None`` without one, ``False`` when the settings are invalid."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problems.append(Problem("karafka.E030", f"{where}: dead_letter_queue must be a dict, got {raw!r}."))
+        return False
+    valid = True
+    for key in raw:
+        if key not in DEAD_LETTER_QUEUE_KEYS:
+            problems.append(Problem("karafka.E031", f"{where}: dead_letter_queue has an unknown key '{key}'.",
+                                    did_you_mean(key, DEAD_LETTER_QUEUE_KEYS)))
+            valid = False
+    if "topic" not in raw or not (raw["topic"] is False or (isinstance(raw["topic"], str) and raw["topic"])):
+        problems.append(Problem("karafka.E032", f"{where}: dead_letter_queue needs a 'topic' (a name, or False to skip failing messages).",
+                                "Skipping a message that keeps failing loses it: choose False only on purpose."))
+        valid = False
+    elif raw["topic"] == topic:
+        problems.append(Problem("karafka.E033", f"{where}: the dead letter queue topic is the topic itself ('{topic}')."))
+        valid = False
+    retries = raw.get("max_retries", 3)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        problems.append(Problem("karafka.E034", f"{where}: dead_letter_queue max_retries must be an integer >= 0, got {retries!r}."))
+        valid = False
+    independent = raw.get("independent", False)
+    if not isinstance(independent, bool):
+        problems.append(Problem("karafka.E035", f"{where}: dead_letter_queue independent must be True or False."))
+        valid = False
+    if not valid:
+        return False
+    return DeadLetterQueue(topic=raw["topic"] or None, max_retries=retries, independent=independent)
+
+
 def _build_route(raw: dict[str, Any], config: KarafkaConfig, where: str, problems: list[Problem]) -> Route | None:
     from ..consumer import BaseConsumer
     from ..deserializers import json_deserializer
@@ -73,9 +106,13 @@ def _build_route(raw: dict[str, Any], config: KarafkaConfig, where: str, problem
     if initial_offset not in INITIAL_OFFSETS:
         problems.append(Problem("karafka.E023", f"{where}: initial_offset must be one of {INITIAL_OFFSETS}, got {initial_offset!r}."))
         return None
+    dead_letter_queue = _dead_letter_queue(raw.get("dead_letter_queue"), str(raw["topic"]), where, problems)
+    if dead_letter_queue is False:
+        return None
     consumer_group = str(raw.get("consumer_group") or config.client_id)
     return Route(
         topic=str(raw["topic"]),
+        dead_letter_queue=dead_letter_queue,
         consumer_class=consumer_class,
         consumer_group=consumer_group,
         subscription_group=str(raw.get("subscription_group") or consumer_group),

@@ -7,6 +7,19 @@ from typing import Any, Callable
 
 
 @dataclass(frozen=True)
+class DeadLetterQueue:
+    """Where a message goes after ``max_retries`` failed retries; ``topic=None`` skips it instead.
+
+    ``independent``: the retry count restarts after every message that succeeds; otherwise
+    it runs on until the partition is past the batch that first failed.
+    """
+
+    topic: str | None
+    max_retries: int = 3
+    independent: bool = False
+
+
+@dataclass(frozen=True)
 class Route:
     topic: str
     consumer_class: type
@@ -16,6 +29,7 @@ class Route:
     initial_offset: str = "earliest"
     active: bool = True
     manual_offset_management: bool = False
+    dead_letter_queue: DeadLetterQueue | None = None
 
     @property
     def consumer_path(self) -> str:

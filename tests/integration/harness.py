@@ -82,8 +82,9 @@ class Kafka:
         finally:
             consumer.close()
 
-    def read_all(self, topic: str, partitions: int, timeout: float = 30) -> list:
+    def read_all(self, topic: str, timeout: float = 30) -> list:
         """Every message of ``topic``, read to the end of each partition (true EOF, not ListOffsets)."""
+        partitions = len(self.admin.list_topics(topic, timeout=10).topics[topic].partitions)
         consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": unique("reader"),
                              "enable.partition.eof": True, "enable.auto.commit": False})
         consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])

@@ -46,7 +46,7 @@ def test_ten_thousand_messages_from_eight_threads_through_one_producer(producing
     assert len(clients) == 1, "one librdkafka producer per process"
     assert sum(t.name == "karafka.producer" for t in threading.enumerate()) == 1
 
-    received = {(v["thread"], v["i"]) for v in (json.loads(m.value()) for m in producing_to.read_all(topic, 4))}
+    received = {(v["thread"], v["i"]) for v in (json.loads(m.value()) for m in producing_to.read_all(topic))}
     assert received == {(t, i) for t in range(8) for i in range(1250)}
 
 

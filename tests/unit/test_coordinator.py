@@ -2,7 +2,11 @@
 
 import pytest
 
+from karafka_django import BaseConsumer
+from karafka_django.deserializers import json_deserializer
 from karafka_django.processing.coordinator import Backoff, Coordinator
+from karafka_django.routing import Route
+from karafka_django.routing.route import DeadLetterQueue
 
 
 class FakeMessage:
@@ -17,9 +21,14 @@ def batch(start: int, stop: int) -> list:
     return [FakeMessage(o) for o in range(start, stop)]
 
 
+def make_coordinator(dead_letter_queue: DeadLetterQueue | None = None) -> Coordinator:
+    route = Route("t", BaseConsumer, "g", "g", json_deserializer, dead_letter_queue=dead_letter_queue)
+    return Coordinator("t", 0, route=route, max_messages=10, backoff=Backoff(1000, 4000))
+
+
 @pytest.fixture
 def coordinator():
-    return Coordinator("t", 0, route=None, max_messages=10, backoff=Backoff(1000, 4000))
+    return make_coordinator()
 
 
 def offsets(job) -> list[int]:
@@ -45,12 +54,39 @@ def test_failure_requeues_unmarked_messages_and_backs_off(coordinator):
     assert coordinator.fail(job, ValueError()) == 1.0
     assert coordinator.due_job(now=0) is None, "retried before the backoff ran out"
     retry = coordinator.due_job(now=coordinator.retry_at)
-    assert offsets(retry) == list(range(4, 14)), "the retry starts at the first unmarked offset"
+    assert offsets(retry) == [4], "the retry starts at the first unmarked offset, one message at a time"
     assert coordinator.fail(retry, ValueError()) == 2.0
-    assert coordinator.attempt == 2
+    assert coordinator.attempt == 2 and len(coordinator.errors) == 2
     retry = coordinator.due_job(now=coordinator.retry_at)
-    coordinator.complete(retry, mark_last=True)
-    assert coordinator.attempt == 0 and coordinator.marked == 14
+    following = coordinator.complete(retry, mark_last=True)
+    assert coordinator.marked == 5 and offsets(following) == [5]
+    assert coordinator.attempt == 2, "still isolating the failed batch"
+    for _ in range(5, 9):
+        following = coordinator.complete(following, mark_last=True)
+    assert offsets(following) == [9]
+    following = coordinator.complete(following, mark_last=True)
+    assert offsets(following) == list(range(10, 15)), "isolation ends after the failed batch's last offset (9)"
+    assert coordinator.attempt == 0 and not coordinator.errors
+    coordinator.add(batch(15, 30))
+    assert offsets(coordinator.complete(following, mark_last=True)) == list(range(15, 25)), "batches again"
+
+
+def test_only_a_message_that_failed_on_its_own_and_is_out_of_retries_is_dead_lettered():
+    coordinator = make_coordinator(DeadLetterQueue("t.dlq", max_retries=2))
+    job = coordinator.add(batch(0, 3))
+    coordinator.fail(job, ValueError("the batch"))
+    job = coordinator.due_job(now=coordinator.retry_at)
+    assert offsets(job) == [0] and not coordinator.dead_letter_due(job), "offset 0 never failed alone"
+    job = coordinator.complete(job, mark_last=True)
+    assert offsets(job) == [1]
+    for attempt in (2, 3):
+        coordinator.fail(job, ValueError(attempt))
+        job = coordinator.due_job(now=coordinator.retry_at)
+        assert offsets(job) == [1]
+    assert coordinator.attempt == 3 and coordinator.dead_letter_due(job)
+    following = coordinator.complete(job, mark_last=True, dead_lettered=True)
+    assert coordinator.marked == 2 and coordinator.attempt == 0 and offsets(following) == [2]
+    assert not coordinator.dead_letter_due(following)
 
 
 def test_backoff_is_exponential_and_capped():

@@ -46,10 +46,33 @@ def test_defaults_and_librdkafka_defaults_that_the_user_can_override():
             ["karafka.E025"],
         ),
         ({**BASE, "ROUTES": []}, ["karafka.W001"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": "a.dlq"}]}, ["karafka.E030"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "retries": 1}}]}, ["karafka.E031"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"max_retries": 1}}]}, ["karafka.E032"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "a"}}]}, ["karafka.E033"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "max_retries": -1}}]}, ["karafka.E034"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "independent": "no"}}]}, ["karafka.E035"]),
+        ({**BASE, "PRODUCER": "fast"}, ["karafka.E003"]),
     ],
 )
 def test_invalid_settings_fail_the_checks(karafka, expected):
     assert ids(karafka) == expected
+
+
+def test_dead_letter_queue_settings():
+    routing = build_routing(parse({**BASE, "ROUTES": [
+        {"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "a.dlq", "max_retries": 2, "independent": True}},
+        {"topic": "b", "consumer": CONSUMER, "dead_letter_queue": {"topic": False}},
+    ]}))
+    a, b = routing.routes
+    assert (a.dead_letter_queue.topic, a.dead_letter_queue.max_retries, a.dead_letter_queue.independent) == ("a.dlq", 2, True)
+    assert b.dead_letter_queue.topic is None, "topic False: skip after the retries, explicitly"
+
+
+def test_producer_settings_leave_consumer_only_keys_out():
+    config = parse({"KAFKA": {"bootstrap.servers": "k:9092", "session.timeout.ms": 6000, "linger.ms": 5},
+                    "PRODUCER": {"linger.ms": 50}})
+    assert config.producer_kafka == {"client.id": "karafka", "bootstrap.servers": "k:9092", "linger.ms": 50}
 
 
 def test_unknown_route_key_suggests_the_right_one():

@@ -21,8 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--subscription-groups", help="comma-separated subscription groups to run")
         parser.add_argument("--topics", help="comma-separated topics to run")
         parser.add_argument("--concurrency", type=int, help="worker threads (overrides KARAFKA['CONCURRENCY'])")
+        parser.add_argument("--metrics-port", type=int, help="serve /healthz and Prometheus /metrics on this port")
 
-    def handle(self, *args, consumer_groups, subscription_groups, topics, concurrency, **options):
+    def handle(self, *args, consumer_groups, subscription_groups, topics, concurrency, metrics_port, **options):
         config = get_config()
         routing = build_routing(config)
         problems = [*config.problems, *routing.problems]
@@ -35,4 +36,4 @@ class Command(BaseCommand):
             raise CommandError("no active routes match the given consumer groups, subscription groups and topics.")
         ensure_console_logging()
         LoggingListener().subscribe_to(monitor)
-        sys.exit(Server(config, selected, concurrency).run())
+        sys.exit(Server(config, selected, concurrency, metrics_port=metrics_port).run())

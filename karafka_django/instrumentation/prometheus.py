@@ -1,0 +1,77 @@
+"""Prometheus metrics (optional: ``pip install 'karafka_django[metrics]'``).
+
+Counters and histograms are fed by monitor events (so they cost nothing when not enabled);
+lag, worker utilisation and librdkafka's own figures are read from the live server at scrape
+time, so they are never stale after a rebalance.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+if TYPE_CHECKING:
+    from ..server import Server
+
+
+class PrometheusListener:
+    def __init__(self, server: "Server"):
+        self.registry = CollectorRegistry()
+        labels = ["consumer_group", "topic"]
+        self.messages = Counter("karafka_messages_consumed", "Messages processed by consumers", labels, registry=self.registry)
+        self.batches = Counter("karafka_batches_consumed", "Batches processed by consumers", labels, registry=self.registry)
+        self.processing = Histogram(
+            "karafka_batch_processing_seconds", "Time consume() took per batch", labels, registry=self.registry,
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
+        )
+        self.errors = Counter("karafka_errors", "Errors by type", ["type"], registry=self.registry)
+        self.dead_lettered = Counter("karafka_dead_letter_queue_dispatched", "Messages sent to a DLQ", ["topic"], registry=self.registry)
+        self.registry.register(ServerCollector(server))
+
+    def on_consumer_consumed(self, _event: str, p: dict[str, Any]) -> None:
+        labels = (p["consumer_group"], p["topic"])
+        self.messages.labels(*labels).inc(p["size"])
+        self.batches.labels(*labels).inc()
+        self.processing.labels(*labels).observe(p["time_ms"] / 1000)
+
+    def on_error_occurred(self, _event: str, p: dict[str, Any]) -> None:
+        self.errors.labels(p["type"]).inc()
+
+    def on_dead_letter_queue_dispatched(self, _event: str, p: dict[str, Any]) -> None:
+        self.dead_lettered.labels(p["topic"]).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class ServerCollector:
+    """Figures read from the running server when Prometheus scrapes."""
+
+    def __init__(self, server: "Server"):
+        self.server = server
+
+    def collect(self) -> Iterator[Any]:
+        server = self.server
+        lag = GaugeMetricFamily("karafka_consumer_lag", "High watermark minus committed offset (librdkafka)",
+                                labels=["consumer_group", "topic", "partition"])
+        rx = CounterMetricFamily("karafka_librdkafka_rx_messages", "Messages fetched by librdkafka",
+                                 labels=["subscription_group"])
+        rx_bytes = CounterMetricFamily("karafka_librdkafka_rx_bytes", "Bytes received from brokers",
+                                       labels=["subscription_group"])
+        queued = GaugeMetricFamily("karafka_librdkafka_queued_messages", "Messages waiting in librdkafka's queues",
+                                   labels=["subscription_group"])
+        for listener in server.listeners:
+            group = listener.subscription_group
+            for (topic, partition), value in listener.lag.items():
+                lag.add_metric([group.consumer_group, topic, str(partition)], value)
+            stats = listener.statistics
+            if stats:
+                rx.add_metric([group.name], stats.get("rxmsgs", 0))
+                rx_bytes.add_metric([group.name], stats.get("rx_bytes", 0))
+                queued.add_metric([group.name], stats.get("msg_cnt", 0))
+        yield from (lag, rx, rx_bytes, queued)
+        yield GaugeMetricFamily("karafka_workers", "Worker threads (CONCURRENCY)", value=server.concurrency)
+        yield GaugeMetricFamily("karafka_workers_busy", "Workers running a job now", value=server.workers.busy)
+        yield GaugeMetricFamily("karafka_jobs_queued", "Jobs waiting for a worker", value=len(server.jobs))

@@ -1,0 +1,33 @@
+"""Dead letter queue dispatch: a message out of retries goes to the route's DLQ topic.
+
+The original key, payload and headers are kept; headers naming the source and the error are
+added. The produce is synchronous: only a message the broker acknowledged is marked, so a
+failing DLQ keeps the partition retrying instead of losing the message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..producer import producer
+from ..routing import Route
+
+
+def headers_for(raw: Any, route: Route, error: BaseException | None) -> list[tuple[str, bytes]]:
+    error_class = type(error) if error is not None else None
+    return [
+        *(raw.headers() or ()),
+        ("original_topic", raw.topic().encode()),
+        ("original_partition", str(raw.partition()).encode()),
+        ("original_offset", str(raw.offset()).encode()),
+        ("original_consumer_group", route.consumer_group.encode()),
+        ("error_class", f"{error_class.__module__}.{error_class.__qualname__}".encode() if error_class else b""),
+        ("error_message", str(error).encode("utf-8", "replace")),
+    ]
+
+
+def dispatch(raw: Any, route: Route, error: BaseException | None) -> None:
+    """Produce ``raw`` to the DLQ (raises on failure); a DLQ without topic skips it on purpose."""
+    topic = route.dead_letter_queue.topic
+    if topic is not None:
+        producer.produce_sync(topic, raw.value(), key=raw.key(), headers=headers_for(raw, route, error))

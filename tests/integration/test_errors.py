@@ -1,0 +1,146 @@
+"""Errors never lose a message: retries with backoff, the dead letter queue, critical errors,
+and what the server exposes about them (events, /metrics, /healthz, SIGTTIN)."""
+
+import json
+import re
+import signal
+import urllib.request
+
+import pytest
+from django.db.models import Count
+
+from karafka_django.broker import EmbeddedBroker, free_port
+from tests.integration.harness import Kafka, unique, wait_until
+from tests.testapp.models import Record
+
+pytestmark = pytest.mark.integration
+
+CONSUMER = "tests.testapp.consumers.RecordingConsumer"
+FAST_COMMITS = {"auto.commit.interval.ms": 200}
+
+
+def headers_of(message) -> dict[str, str]:
+    return {k: v.decode() for k, v in message.headers() or ()}
+
+
+def test_poison_messages_go_to_the_dead_letter_queue_once_and_the_rest_flows(kafka, make_server):
+    topic = kafka.create_topic(unique("orders"), 3)
+    dlq = kafka.create_topic(unique("orders.dlq"), 1)
+    poison = {7, 40, 41, 95}  # message numbers; partition = n % 3
+    not_json = 60
+    ends = kafka.produce(topic, (
+        (n % 3, f"key-{n}".encode(), b"not json at all" if n == not_json else json.dumps({"poison": n in poison}).encode())
+        for n in range(120)
+    ))
+    route = {"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 2}}
+    server = make_server([route], MAX_MESSAGES=10, KAFKA=FAST_COMMITS).start()
+
+    wait_until(lambda: Record.objects.count() >= 120 - 5, 60, "every good message")
+    dead = wait_until(lambda: (m := kafka.read_all(dlq, timeout=5)) and len(m) >= 5 and m, 30, "five dead letters")
+    wait_until(lambda: kafka.committed(make_server.group, topic, 3) == ends, 20, "commits up to the end")
+    assert server.stop() == 0
+
+    assert len(dead) == 5
+    by_key = {m.key().decode(): m for m in dead}
+    assert set(by_key) == {f"key-{n}" for n in poison | {not_json}}
+    for n in poison | {not_json}:
+        message, headers = by_key[f"key-{n}"], headers_of(by_key[f"key-{n}"])
+        assert headers["original_topic"] == topic and headers["original_partition"] == str(n % 3)
+        assert headers["original_consumer_group"] == make_server.group
+        assert int(headers["original_offset"]) == n // 3
+        if n == not_json:
+            assert message.value() == b"not json at all"
+            assert headers["error_class"] == "karafka_django.errors.DeserializationError"
+            assert "could not deserialize" in headers["error_message"]
+        else:
+            assert json.loads(message.value()) == {"poison": True}
+            assert headers["error_class"] == "builtins.ValueError"
+    good = Record.objects.filter(topic=topic)
+    assert good.count() == 115
+    assert not good.values("partition", "offset").annotate(n=Count("id")).filter(n__gt=1).exists()
+    for partition in range(3):
+        offsets = list(good.filter(partition=partition).order_by("id").values_list("offset", flat=True))
+        assert offsets == sorted(offsets)
+    assert server.log().count("dead_letter_queue.dispatched") == 5
+
+
+def test_a_message_that_fails_three_times_then_succeeds_is_never_dead_lettered(kafka, make_server):
+    topic = kafka.create_topic(unique("flaky"), 1)
+    dlq = unique("flaky.dlq")
+    kafka.produce(topic, [(0, b"k", b'{"fail_attempts": 3}')])
+    route = {"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 3}}
+    server = make_server([route]).start()
+    wait_until(lambda: Record.objects.exists(), 30, "the message processed")
+    assert server.stop() == 0
+    assert list(Record.objects.values_list("offset", "attempt")) == [(0, 3)]
+    delays = [float(d) for d in re.findall(r"consumer\.consume\.error.*retry_in_s=([0-9.]+)", server.log())]
+    assert delays == [0.2, 0.4, 0.8], "each retry waits longer"
+    assert "dead_letter_queue.dispatched" not in server.log()
+
+
+@pytest.fixture
+def dlq_broker(tmp_path):
+    broker = EmbeddedBroker(free_port(), log_path=tmp_path / "dlq-broker.log")
+    yield broker
+    broker.stop()
+
+
+def test_when_the_dead_letter_queue_fails_nothing_is_committed_past_the_message(kafka, make_server, dlq_broker):
+    topic = kafka.create_topic(unique("guarded"), 1)
+    dlq = unique("guarded.dlq")
+    kafka.produce(topic, [(0, b"k", json.dumps({"poison": n == 5}).encode()) for n in range(10)])
+    route = {"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 0}}
+    # The DLQ lives on a second broker that is down at first.
+    producer = {"bootstrap.servers": dlq_broker.bootstrap_servers, "message.timeout.ms": 1000}
+    server = make_server([route], KAFKA=FAST_COMMITS, PRODUCER=producer).start()
+
+    server.wait_for_log("dead_letter_queue.dispatch.error", timeout=40, count=2)
+    assert sorted(Record.objects.values_list("offset", flat=True)) == [0, 1, 2, 3, 4]
+    assert kafka.committed(make_server.group, topic, 1) == {0: 5}
+
+    dlq_broker.start()
+    wait_until(lambda: Record.objects.count() == 9, 60, "processing resumed after the DLQ came back")
+    wait_until(lambda: kafka.committed(make_server.group, topic, 1) == {0: 10}, 20, "committed to the end")
+    assert server.stop() == 0
+    [dead] = Kafka(dlq_broker.bootstrap_servers).read_all(dlq)
+    assert headers_of(dead)["original_offset"] == "5"
+
+
+def test_critical_errors_stop_the_server_without_retry_or_commit(kafka, make_server):
+    topic = kafka.create_topic(unique("critical"), 1)
+    kafka.produce(topic, [(0, b"k", b"{}"), (0, b"k", b'{"critical": true}')])
+    route = {"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": unique("dlq"), "max_retries": 0}}
+    server = make_server([route], MAX_MESSAGES=1).start()
+    assert server.process.wait(40) == 1
+    log = server.log()
+    assert log.count("type=consumer.consume.critical") == 1 and "MemoryError: simulated" in log
+    assert "dead_letter_queue.dispatched" not in log and "type=consumer.consume.error" not in log
+    assert kafka.committed(make_server.group, topic, 1) == {0: 1}, "only the message before it is committed"
+
+
+def test_metrics_lag_matches_the_broker_and_health_and_stack_dump(kafka, make_server):
+    topic = kafka.create_topic(unique("lagging"), 1)
+    ends = kafka.produce(topic, [(0, b"k", json.dumps({"poison": n == 50}).encode()) for n in range(100)])
+    port = free_port()
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], KAFKA=FAST_COMMITS, args=["--metrics-port", str(port)])
+    server.start()
+    wait_until(lambda: kafka.committed(make_server.group, topic, 1) == {0: 50}, 40, "commits up to the poison")
+
+    def lag() -> float | None:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        found = re.search(rf'karafka_consumer_lag{{consumer_group="{make_server.group}",partition="0",topic="{topic}"}} ([0-9.]+)', text)
+        return float(found.group(1)) if found else None
+
+    assert wait_until(lambda: lag() == ends[0] - 50, 20, "lag = high watermark - committed") == True  # noqa: E712
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'karafka_errors_total{type="consumer.consume.error"}' in metrics
+    assert "karafka_workers 4.0" in metrics
+
+    health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())
+    assert health["healthy"] is True and health["partitions"] == 1
+
+    server.signal(signal.SIGTTIN)
+    server.wait_for_log("thread stacks")
+    assert "--- thread karafka.worker-0 ---" in server.log()
+    assert server.process.poll() is None
+    assert server.stop() == 0
