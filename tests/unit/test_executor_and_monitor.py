@@ -1,0 +1,74 @@
+"""The executor's retry/DLQ flow and the monitor, with in-memory messages and no broker."""
+
+from karafka_django import BaseConsumer
+from karafka_django.deserializers import raw_deserializer
+from karafka_django.instrumentation import Monitor
+from karafka_django.processing.coordinator import Backoff, Coordinator
+from karafka_django.processing.executor import Executor
+from karafka_django.processing.jobs_queue import JobsQueue
+from karafka_django.routing import Route
+from karafka_django.routing.route import DeadLetterQueue
+
+
+class Raw:
+    def __init__(self, offset: int, value: bytes):
+        self._offset, self._value = offset, value
+
+    def topic(self): return "t"
+    def partition(self): return 0
+    def offset(self): return self._offset
+    def value(self): return self._value
+    def key(self): return None
+    def headers(self): return None
+
+
+class RejectsBad(BaseConsumer):
+    seen: list = []
+
+    def consume(self, messages):
+        for message in messages:
+            if message.payload == b"bad":
+                raise ValueError("bad")
+        RejectsBad.seen.extend(m.offset for m in messages)
+
+
+def drain(executor: Executor, coordinator: Coordinator, first) -> None:
+    """Run jobs (waiting out backoffs instantly) until the partition has nothing left."""
+    job = first
+    while job is not None:
+        executor.run(job)
+        job = executor.jobs.get() if len(executor.jobs) else coordinator.due_job(now=coordinator.retry_at)
+
+
+def test_skipping_dead_letter_queue_marks_the_bad_message_after_its_retries_and_processes_the_rest():
+    events: list = []
+    monitor = Monitor()
+    monitor.subscribe("*", lambda event, payload: events.append(event))
+    route = Route("t", RejectsBad, "g", "g", raw_deserializer, dead_letter_queue=DeadLetterQueue(None, max_retries=1))
+    coordinator = Coordinator("t", 0, route, max_messages=10, backoff=Backoff(1, 1))
+    executor = Executor(JobsQueue(), monitor)
+    RejectsBad.seen = []
+    drain(executor, coordinator, coordinator.add([Raw(o, b"bad" if o == 2 else b"ok") for o in range(5)]))
+    assert RejectsBad.seen == [0, 1, 3, 4]
+    assert coordinator.marked == 5
+    assert events.count("error.occurred") == 2  # in the batch, then alone once more (max_retries=1)
+    assert events.count("dead_letter_queue.dispatched") == 1
+
+
+def test_listener_objects_subscribe_by_method_name_and_a_failing_subscriber_is_contained():
+    class Listener:
+        def __init__(self):
+            self.errors = []
+
+        def on_error_occurred(self, event, payload):
+            self.errors.append(payload["type"])
+
+        def on_consumer_consumed(self, event, payload):
+            raise RuntimeError("a broken subscriber")
+
+    monitor, listener = Monitor(), Listener()
+    monitor.subscribe(listener)
+    assert monitor.has_subscribers("error.occurred") and not monitor.has_subscribers("app.running")
+    monitor.instrument("error.occurred", type="consumer.consume.error")
+    monitor.instrument("consumer.consumed", size=1)  # logged, not raised
+    assert listener.errors == ["consumer.consume.error"]
