@@ -63,6 +63,9 @@ ROUTE_KEYS = (
     "active",
     "manual_offset_management",
     "dead_letter_queue",
+    "filters",
+    "virtual_partitions",
+    "periodic",
 )
 INITIAL_OFFSETS = ("earliest", "latest")
 DEAD_LETTER_QUEUE_KEYS = ("topic", "max_retries", "independent")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .messages import Message, Messages
 
 if TYPE_CHECKING:
-    from .processing.coordinator import Coordinator
+    from .processing.coordinator import Coordinator, Job
 
 
 class BaseConsumer:
@@ -22,6 +22,7 @@ class BaseConsumer:
     attempt: int = 0
 
     _coordinator: "Coordinator"
+    _job: "Job"
 
     def _attach(self, coordinator: "Coordinator") -> None:
         self._coordinator = coordinator
@@ -54,9 +55,13 @@ class BaseConsumer:
     def shutdown(self) -> None:
         """Called when the server stops, after in-flight work finished and offsets were committed."""
 
+    def tick(self) -> None:
+        """With ``"periodic": {"interval_ms": N}``: called on a worker when no message arrived
+        for N ms (flush buffers, time out work); never at the same time as :meth:`consume`."""
+
     def mark_as_consumed(self, message: Message) -> None:
         """Everything up to and including ``message`` is processed and may be committed."""
-        self._coordinator.mark(message.offset + 1)
+        self._coordinator.mark_consumed(self._job, message.offset)
 
     def seek(self, offset: int) -> None:
         """After this batch, continue reading this partition from ``offset``."""

@@ -19,6 +19,7 @@ from ..instrumentation import Monitor
 from ..processing import db
 from ..processing.coordinator import FETCH_BATCH, Backoff, Coordinator
 from ..processing.executor import Executor
+from ..processing.filters import apply_filters
 from ..processing.jobs_queue import JobsQueue
 from ..routing import SubscriptionGroup
 from .client import Client
@@ -116,9 +117,23 @@ class Listener(threading.Thread):
             coordinator = self.coordinators.get(key)
             if coordinator is None:
                 continue  # not ours any more; the new owner reads it from the committed offset
-            job = coordinator.add(run)
-            if job is not None:
+            if coordinator.filters:
+                self._filter_and_add(coordinator, run)
+                continue
+            for job in coordinator.add(run):
                 self.jobs.put(job)
+
+    def _filter_and_add(self, coordinator: Coordinator, run: list) -> None:
+        """Apply the route's filters to a fetched run (here, on the listener thread), then buffer it."""
+        db.before_job()
+        try:
+            filtered = apply_filters(coordinator, run, self.monitor)
+        finally:
+            db.after_job()
+        for job in coordinator.add(filtered.raw):
+            self.jobs.put(job)
+        if filtered.refetch_from is not None:
+            coordinator.refetch(filtered.refetch_from, filtered.refetch_after)
 
     def _maintain(self, now: float) -> None:
         """Apply what coordinators recorded since the last poll."""
@@ -129,8 +144,7 @@ class Listener(threading.Thread):
             if coordinator.seek_to is not None:
                 client.seek(topic, partition, coordinator.seek_to)
                 coordinator.seek_applied()
-            job = coordinator.due_job(now)
-            if job is not None:
+            for job in coordinator.due_jobs(now):
                 self.jobs.put(job)
             wants_paused = coordinator.wants_fetch_paused(now)
             if wants_paused != coordinator.fetch_paused:

@@ -30,6 +30,8 @@ EVENTS = (
     "consumer.consumed",
     "consumer.revoked",
     "consumer.shutdown",
+    "consumer.ticked",
+    "filtering.skipped",
     "worker.processed",
     "dead_letter_queue.dispatched",
     "statistics.emitted",

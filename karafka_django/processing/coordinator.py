@@ -1,12 +1,14 @@
-"""Per topic-partition state: the buffer, the job in flight, the marked offset, pauses and retries.
+"""Per topic-partition state: the buffer, the jobs in flight, the marked offset, pauses and retries.
 
 The listener adds fetched messages; a worker that finishes a job takes the next batch itself
 (no round trip through the listener, so a busy partition never waits for a poll). Everything
 that needs the Kafka client (seek, pause/resume fetching, storing offsets) is only *recorded*
 here and applied by the listener, the client's single owner.
 
-Invariant: at most one job per partition exists at a time (``busy``), and its messages are the
-lowest unprocessed offsets, so batches run in offset order and never concurrently.
+Invariant: one batch per partition is in flight at a time (``busy``), and its messages are the
+lowest unprocessed offsets, so batches run in offset order and never concurrently. With virtual
+partitions that batch runs as several parts at once (see ``virtual_partitions.py``); a periodic
+tick is a job of its own, so it never overlaps ``consume`` either.
 
 After a batch fails, the partition is *isolating*: up to the failed batch's last offset it is
 retried one message at a time, so the messages that work are processed (once) and the one that
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..routing import Route
+from .virtual_partitions import VirtualBatch, split
 
 #: Messages taken from librdkafka in one poll. Batches handed to consumers are MAX_MESSAGES.
 FETCH_BATCH = 1000
@@ -41,14 +44,36 @@ class Backoff:
         return min(millis, self.max_timeout_ms) / 1000
 
 
+class SkipMarker:
+    """Stands in the buffer for filtered-out messages at the end of a run: marking it commits past them."""
+
+    __slots__ = ("_offset",)
+
+    def __init__(self, offset: int):
+        self._offset = offset
+
+    def offset(self) -> int:
+        return self._offset
+
+
 class Job:
-    """One batch of one partition for a worker."""
+    """Work for a worker: a batch (or one virtual part of it), or a periodic tick (``raw`` empty)."""
 
-    __slots__ = ("coordinator", "raw")
+    __slots__ = ("coordinator", "raw", "slot", "part", "batch", "tick")
 
-    def __init__(self, coordinator: "Coordinator", raw: list):
+    def __init__(self, coordinator: "Coordinator", raw: list, slot: int = 0, part: int = 0,
+                 batch: VirtualBatch | None = None, tick: bool = False):
         self.coordinator = coordinator
         self.raw = raw
+        self.slot = slot  # which consumer instance of the partition runs it
+        self.part = part
+        self.batch = batch
+        self.tick = tick
+
+    @property
+    def messages(self) -> list:
+        """The messages the consumer sees (skip markers left out)."""
+        return [m for m in self.raw if type(m) is not SkipMarker]
 
 
 class Coordinator:
@@ -59,7 +84,8 @@ class Coordinator:
         self.max_messages = max_messages
         self.buffer_bound = max(10 * max_messages, MIN_BUFFER_BOUND)
         self.backoff = backoff
-        self.consumer: Any = None  # the BaseConsumer instance, built by the executor on first job
+        self.consumers: dict[int, Any] = {}  # slot -> BaseConsumer, built by the executor
+        self.filters = [factory() for factory in route.filters]
 
         self._lock = threading.Lock()
         self._buffer: list = []
@@ -71,7 +97,8 @@ class Coordinator:
         self.stored: int | None = None  # last offset the listener handed to librdkafka
         self.attempt = 0
         self.retry_at = 0.0
-        self.paused_until = 0.0
+        self.paused_until = 0.0  # no jobs (consumer's pause)
+        self.fetch_paused_until = 0.0  # no fetching (a filter's pause); jobs go on
         self.seek_to: int | None = None  # a seek the listener must apply
         self._requested_seek: int | None = None  # asked for by the consumer during a job
         self.revoked = False
@@ -80,24 +107,41 @@ class Coordinator:
         self.isolate_until: int | None = None  # retry one by one up to this offset
         self.failed_offset: int | None = None  # the message that failed on its own last
         self.errors: list[BaseException] = []  # since the partition last recovered
+        self.last_activity = time.monotonic()  # messages arrived or a job ran (for ticks)
         self.last_processed_at: float | None = None
 
     # -- listener side ---------------------------------------------------------------------------
 
-    def add(self, raw: list) -> Job | None:
-        """Buffer freshly fetched messages; returns a job when the partition was idle."""
+    def add(self, raw: list) -> list[Job]:
+        """Buffer freshly fetched messages; returns jobs when the partition was idle."""
         with self._lock:
             if self.revoked or self.seek_to is not None:
-                return None  # fetched before a seek or revocation: the new position re-reads them
+                return []  # fetched before a seek or revocation: the new position re-reads them
             self._buffer.extend(raw)
-            return self._take(time.monotonic())
+            self.last_activity = time.monotonic()
+            return self._take(self.last_activity)
 
-    def due_job(self, now: float) -> Job | None:
-        """A job that became possible (retry backoff or a pause ran out)."""
-        if self.busy or not self._buffer:
-            return None
+    def refetch(self, offset: int, until: float | None) -> None:
+        """A filter wants the partition read again from ``offset`` (after ``until``, monotonic)."""
         with self._lock:
-            return self._take(now)
+            self.seek_to = offset
+            if until is not None:
+                self.fetch_paused_until = max(self.fetch_paused_until, until)
+
+    def due_jobs(self, now: float) -> list[Job]:
+        """Jobs that became possible: a backoff or pause ran out, or a periodic tick is due."""
+        if self.busy:
+            return []
+        if self._buffer:
+            with self._lock:
+                return self._take(now)
+        periodic = self.route.periodic_interval_ms
+        if periodic and not self.closing and not self.revoked and now - self.last_activity >= periodic / 1000:
+            with self._lock:
+                if not self.busy and not self._buffer:
+                    self._start()
+                    return [Job(self, [], tick=True)]
+        return []
 
     def wants_fetch_paused(self, now: float) -> bool:
         return (
@@ -105,11 +149,18 @@ class Coordinator:
             or len(self._buffer) >= self.buffer_bound
             or now < self.retry_at
             or now < self.paused_until
+            or now < self.fetch_paused_until
         )
 
     def needs_ticks(self, now: float) -> bool:
         """True while something here changes with time, so the listener polls briefly."""
-        return self.fetch_paused or self.seek_to is not None or now < self.retry_at or now < self.paused_until
+        return (
+            self.fetch_paused
+            or self.seek_to is not None
+            or now < self.retry_at
+            or now < self.paused_until
+            or bool(self.route.periodic_interval_ms)
+        )
 
     def seek_applied(self) -> None:
         with self._lock:
@@ -121,7 +172,7 @@ class Coordinator:
             self._buffer.clear()
 
     def close(self) -> None:
-        """Stop dispatching (shutdown or quiet mode); a job in flight finishes."""
+        """Stop dispatching (shutdown or quiet mode); jobs in flight finish."""
         with self._lock:
             self.closing = True
 
@@ -129,12 +180,25 @@ class Coordinator:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    @property
+    def last_error(self) -> BaseException | None:
+        return self.errors[-1] if self.errors else None
+
     # -- worker side -----------------------------------------------------------------------------
 
     def mark(self, offset: int) -> None:
         """Record ``offset`` as the next one to commit; marks only move forward."""
         if self.marked is None or offset > self.marked:
             self.marked = offset
+
+    def mark_consumed(self, job: Job, offset: int) -> None:
+        """The consumer running ``job`` marked ``offset``; a virtual part only advances its own share."""
+        if job.batch is None:
+            self.mark(offset + 1)
+            return
+        with self._lock:
+            job.batch.mark(job.part, offset)
+            self.mark(job.batch.safe_offset())
 
     def request_seek(self, offset: int) -> None:
         self._requested_seek = offset
@@ -147,10 +211,6 @@ class Coordinator:
     def request_resume(self) -> None:
         self.paused_until = 0.0
 
-    @property
-    def last_error(self) -> BaseException | None:
-        return self.errors[-1] if self.errors else None
-
     def dead_letter_due(self, job: Job) -> bool:
         """Did this message fail on its own and run out of retries, so it goes to the DLQ now?"""
         dlq = self.route.dead_letter_queue
@@ -161,66 +221,103 @@ class Coordinator:
             and self.attempt > dlq.max_retries
         )
 
-    def complete(self, job: Job, mark_last: bool, dead_lettered: bool = False) -> Job | None:
-        """The job succeeded (or its message was dead-lettered): mark it, hand back the next batch."""
+    def complete(self, job: Job, mark_last: bool, dead_lettered: bool = False) -> list[Job]:
+        """The job succeeded (or its message was dead-lettered): mark it, hand back the next jobs."""
         with self._lock:
-            self.busy = False
+            if job.tick:
+                return self._finish()
+            if job.batch is not None:
+                if mark_last:
+                    job.batch.mark_part_done(job.part)
+                    self.mark(job.batch.safe_offset())
+                job.batch.pending -= 1
+                if job.batch.pending:
+                    return []
+                if job.batch.errors:
+                    self._failed(job.batch.raw, job.batch.errors[-1])
+                    return self._finish()
+            elif mark_last:
+                self.mark(job.raw[-1].offset() + 1)
             self.retry_at = 0.0
             self.last_processed_at = time.time()
-            if self.isolate_until is not None and job.raw[-1].offset() >= self.isolate_until:
+            last = job.batch.last_offset if job.batch is not None else job.raw[-1].offset()
+            if self.isolate_until is not None and last >= self.isolate_until:
                 self.isolate_until = None
             dlq = self.route.dead_letter_queue
             if self.isolate_until is None or dead_lettered or (dlq is not None and dlq.independent):
                 self.attempt = 0
                 self.errors.clear()
-            if mark_last:
-                self.mark(job.raw[-1].offset() + 1)
-            if self.revoked:  # the listener waits for this job and commits its mark
-                self.idle.set()
-                return None
-            if self._requested_seek is not None:
+            if self._requested_seek is not None and not self.revoked:
                 self.seek_to, self._requested_seek = self._requested_seek, None
                 self._buffer.clear()
-            following = self._take(time.monotonic())
-            if following is None:
-                self.idle.set()
-            return following
+            return self._finish()
 
     def fail(self, job: Job, error: BaseException, halt: bool = False) -> float:
         """The job raised: put its unmarked messages back in front and back off.
 
         Returns the backoff in seconds. Nothing is skipped: the retry starts at the first
-        message the consumer did not mark, and the buffer behind it is kept. ``halt`` (a
-        critical error) also stops dispatching, so the batch is neither retried nor dead-lettered.
+        message not marked, and the buffer behind it is kept. A failed virtual part waits for
+        the other parts of its batch; the batch then retries from its lowest unfinished offset.
+        ``halt`` (a critical error) also stops dispatching: no retry, no dead letter.
         """
         with self._lock:
-            self.busy = False
             self.closing = self.closing or halt
-            self.attempt += 1
-            self.errors = [*self.errors[-99:], error]
-            self._requested_seek = None
-            delay = self.backoff.seconds(self.attempt)
-            last = job.raw[-1].offset()
-            if len(job.raw) == 1:
-                self.failed_offset = last
-            self.isolate_until = last if self.isolate_until is None else max(self.isolate_until, last)
-            if not self.revoked:
-                marked = self.marked
-                unprocessed = job.raw if marked is None else [m for m in job.raw if m.offset() >= marked]
-                self._buffer[:0] = unprocessed
-                self.retry_at = time.monotonic() + delay
-            self.idle.set()
+            if job.tick:
+                self.errors = [*self.errors[-99:], error]
+                self._finish()
+                return 0.0
+            if job.batch is not None:
+                job.batch.errors.append(error)
+                job.batch.pending -= 1
+                if job.batch.pending:
+                    return self.backoff.seconds(self.attempt + 1)
+                raw = job.batch.raw
+            else:
+                raw = job.raw
+            delay = self._failed(raw, error)
+            self._finish()
             return delay
 
     def abandon(self, job: Job) -> None:
         """A queued job of a partition revoked before it ran."""
         with self._lock:
-            self.busy = False
+            if job.batch is not None:
+                job.batch.pending -= 1
+                if job.batch.pending:
+                    return
+            self._finish()
+
+    # -- internal (called with the lock held) ------------------------------------------------------
+
+    def _failed(self, raw: list, error: BaseException) -> float:
+        self.attempt += 1
+        self.errors = [*self.errors[-99:], error]
+        self._requested_seek = None
+        delay = self.backoff.seconds(self.attempt)
+        last = raw[-1].offset()
+        if len(raw) == 1:
+            self.failed_offset = last
+        self.isolate_until = last if self.isolate_until is None else max(self.isolate_until, last)
+        if not self.revoked:
+            marked = self.marked
+            self._buffer[:0] = raw if marked is None else [m for m in raw if m.offset() >= marked]
+            self.retry_at = time.monotonic() + delay
+        return delay
+
+    def _finish(self) -> list[Job]:
+        """The batch in flight is over: start the next one, or become idle."""
+        self.busy = False
+        self.last_activity = time.monotonic()
+        following = [] if self.revoked else self._take(self.last_activity)
+        if not following:
             self.idle.set()
+        return following
 
-    # -- internal --------------------------------------------------------------------------------
+    def _start(self) -> None:
+        self.busy = True
+        self.idle.clear()
 
-    def _take(self, now: float) -> Job | None:
+    def _take(self, now: float) -> list[Job]:
         if (
             self.busy
             or not self._buffer
@@ -230,7 +327,7 @@ class Coordinator:
             or now < self.retry_at
             or now < self.paused_until
         ):
-            return None
+            return []
         size = self.max_messages
         if self.isolate_until is not None:
             if self._buffer[0].offset() <= self.isolate_until:
@@ -239,9 +336,14 @@ class Coordinator:
                 self.isolate_until = None
         batch = self._buffer[:size]
         del self._buffer[:size]
-        self.busy = True
-        self.idle.clear()
-        return Job(self, batch)
+        self._start()
+        virtual = self.route.virtual_partitions
+        real = [m for m in batch if type(m) is not SkipMarker] if self.filters else batch
+        if virtual is None or len(real) <= 1:
+            return [Job(self, batch)]
+        parts = split(real, self.route.deserializer, virtual.partitioner, virtual.max_partitions)
+        shared = VirtualBatch(batch, list(parts.values()))
+        return [Job(self, part, slot=slot, part=index, batch=shared) for index, (slot, part) in enumerate(parts.items())]
 
     def __repr__(self) -> str:
         return f"<Coordinator {self.topic}/{self.partition} busy={self.busy} buffered={len(self._buffer)} marked={self.marked}>"

@@ -41,12 +41,16 @@ class Executor:
             return self._dead_letter(job)
         db.before_job()
         started = time.monotonic()
+        raw = job.messages if coordinator.filters else job.raw
         try:
-            consumer = coordinator.consumer or self._build(coordinator)
-            messages = Messages(job.raw, coordinator.route.deserializer)
-            consumer.messages = messages
+            consumer = coordinator.consumers.get(job.slot) or self._build(coordinator, job.slot)
+            consumer._job = job
             consumer.attempt = coordinator.attempt
-            consumer.consume(messages)
+            if job.tick:
+                consumer.tick()
+            elif raw:
+                consumer.messages = Messages(raw, coordinator.route.deserializer)
+                consumer.consume(consumer.messages)
         except BaseException as exc:
             critical = is_critical(exc)
             delay = coordinator.fail(job, exc, halt=critical)
@@ -57,15 +61,17 @@ class Executor:
             return 0
         finally:
             db.after_job()
-        self._completed(job, started, mark_last=not coordinator.route.manual_offset_management)
-        return len(job.raw)
+        # Filtered-out messages alone (no consumer call) are marked whatever the route says.
+        self._completed(job, started, mark_last=not (raw and coordinator.route.manual_offset_management))
+        return len(raw)
 
     def _completed(self, job: Job, started: float, mark_last: bool, dead_lettered: bool = False) -> None:
         coordinator = job.coordinator
-        following = coordinator.complete(job, mark_last=mark_last, dead_lettered=dead_lettered)
-        if following is not None:
+        for following in coordinator.complete(job, mark_last=mark_last, dead_lettered=dead_lettered):
             self.jobs.put(following)
-        if self.monitor.has_subscribers("consumer.consumed"):
+        if job.tick:
+            self.monitor.instrument("consumer.ticked", topic=coordinator.topic, partition=coordinator.partition)
+        elif self.monitor.has_subscribers("consumer.consumed"):
             self.monitor.instrument(
                 "consumer.consumed",
                 topic=coordinator.topic,
@@ -114,30 +120,31 @@ class Executor:
             **extra,
         )
 
-    def _build(self, coordinator: Coordinator) -> Any:
+    def _build(self, coordinator: Coordinator, slot: int) -> Any:
         consumer = coordinator.route.consumer_class()
         consumer._attach(coordinator)
-        coordinator.consumer = consumer
+        coordinator.consumers[slot] = consumer
         consumer.initialized()
         return consumer
 
     def run_hook(self, coordinator: Coordinator, hook: str) -> None:
         """Run ``revoked``/``shutdown`` on the calling (listener) thread with the same hygiene."""
-        consumer = coordinator.consumer
-        if consumer is None:
+        if not coordinator.consumers:
             return
         db.before_job()
         try:
-            getattr(consumer, hook)()
-        except Exception as exc:
-            self.monitor.instrument(
-                "error.occurred",
-                type=f"consumer.{hook}.error",
-                topic=coordinator.topic,
-                partition=coordinator.partition,
-                error=f"{type(exc).__name__}: {exc}",
-                exception=exc,
-            )
+            for consumer in coordinator.consumers.values():
+                try:
+                    getattr(consumer, hook)()
+                except Exception as exc:
+                    self.monitor.instrument(
+                        "error.occurred",
+                        type=f"consumer.{hook}.error",
+                        topic=coordinator.topic,
+                        partition=coordinator.partition,
+                        error=f"{type(exc).__name__}: {exc}",
+                        exception=exc,
+                    )
         finally:
             db.after_job()
         self.monitor.instrument(f"consumer.{hook}", topic=coordinator.topic, partition=coordinator.partition)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -9,7 +11,7 @@ from django.utils.module_loading import import_string
 
 from ..conf import DEAD_LETTER_QUEUE_KEYS, INITIAL_OFFSETS, ROUTE_KEYS, KarafkaConfig, Problem, did_you_mean
 from .registry import declared_routes
-from .route import ConsumerGroup, DeadLetterQueue, Route, SubscriptionGroup
+from .route import ConsumerGroup, DeadLetterQueue, Route, SubscriptionGroup, VirtualPartitions
 
 
 @dataclass
@@ -87,6 +89,58 @@ def _dead_letter_queue(raw: Any, topic: str, where: str, problems: list[Problem]
     return DeadLetterQueue(topic=raw["topic"] or None, max_retries=retries, independent=independent)
 
 
+def _filters(raw: Any, where: str, problems: list[Problem]) -> tuple | bool:
+    """Filter factories (one instance per partition), or False when the settings are invalid."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, (list, tuple)):
+        problems.append(Problem("karafka.E040", f"{where}: filters must be a list."))
+        return False
+    factories = []
+    for spec in raw:
+        options: dict[str, Any] = {}
+        if isinstance(spec, dict):
+            options = {k: v for k, v in spec.items() if k != "class"}
+            spec = spec.get("class")
+            if spec is None:
+                problems.append(Problem("karafka.E041", f"{where}: a filter given as a dict needs a 'class'."))
+                return False
+        factory = _resolve(spec, "filter", where, problems, "karafka.E042")
+        if factory is None:
+            return False
+        try:
+            inspect.signature(factory).bind(**options)
+        except (TypeError, ValueError) as exc:
+            problems.append(Problem("karafka.E043", f"{where}: filter {spec!r} does not take {options}: {exc}"))
+            return False
+        factories.append(functools.partial(factory, **options) if options else factory)
+    return tuple(factories)
+
+
+def _virtual_partitions(raw: Any, where: str, problems: list[Problem]) -> VirtualPartitions | None | bool:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or "partitioner" not in raw:
+        problems.append(Problem("karafka.E044", f"{where}: virtual_partitions must be a dict with a 'partitioner'."))
+        return False
+    partitioner = _resolve(raw["partitioner"], "partitioner", where, problems, "karafka.E045")
+    size = raw.get("max_partitions", 5)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        problems.append(Problem("karafka.E046", f"{where}: virtual_partitions max_partitions must be an integer >= 1."))
+        return False
+    return False if partitioner is None else VirtualPartitions(partitioner, size)
+
+
+def _periodic(raw: Any, where: str, problems: list[Problem]) -> int | None | bool:
+    if raw is None:
+        return None
+    interval = raw.get("interval_ms") if isinstance(raw, dict) else None
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        problems.append(Problem("karafka.E047", f"{where}: periodic must be {{'interval_ms': <integer >= 1>}}."))
+        return False
+    return interval
+
+
 def _build_route(raw: dict[str, Any], config: KarafkaConfig, where: str, problems: list[Problem]) -> Route | None:
     from ..consumer import BaseConsumer
     from ..deserializers import json_deserializer
@@ -107,12 +161,18 @@ def _build_route(raw: dict[str, Any], config: KarafkaConfig, where: str, problem
         problems.append(Problem("karafka.E023", f"{where}: initial_offset must be one of {INITIAL_OFFSETS}, got {initial_offset!r}."))
         return None
     dead_letter_queue = _dead_letter_queue(raw.get("dead_letter_queue"), str(raw["topic"]), where, problems)
-    if dead_letter_queue is False:
+    filters = _filters(raw.get("filters"), where, problems)
+    virtual_partitions = _virtual_partitions(raw.get("virtual_partitions"), where, problems)
+    periodic = _periodic(raw.get("periodic"), where, problems)
+    if False in (dead_letter_queue, filters, virtual_partitions, periodic):
         return None
     consumer_group = str(raw.get("consumer_group") or config.client_id)
     return Route(
         topic=str(raw["topic"]),
         dead_letter_queue=dead_letter_queue,
+        filters=filters,
+        virtual_partitions=virtual_partitions,
+        periodic_interval_ms=periodic,
         consumer_class=consumer_class,
         consumer_group=consumer_group,
         subscription_group=str(raw.get("subscription_group") or consumer_group),

@@ -20,6 +20,14 @@ class DeadLetterQueue:
 
 
 @dataclass(frozen=True)
+class VirtualPartitions:
+    """Split each batch by ``partitioner(message)`` into up to ``max_partitions`` parallel parts."""
+
+    partitioner: Callable[[Any], Any]
+    max_partitions: int
+
+
+@dataclass(frozen=True)
 class Route:
     topic: str
     consumer_class: type
@@ -30,6 +38,9 @@ class Route:
     active: bool = True
     manual_offset_management: bool = False
     dead_letter_queue: DeadLetterQueue | None = None
+    filters: tuple[Callable[[], Any], ...] = ()  # factories: one filter instance per partition
+    virtual_partitions: VirtualPartitions | None = None
+    periodic_interval_ms: int | None = None
 
     @property
     def consumer_path(self) -> str:

@@ -31,60 +31,66 @@ def coordinator():
     return make_coordinator()
 
 
+def one(jobs: list):
+    """The single job of a non-virtual partition, or None."""
+    assert len(jobs) <= 1
+    return jobs[0] if jobs else None
+
+
 def offsets(job) -> list[int]:
     return [m.offset() for m in job.raw]
 
 
 def test_one_job_at_a_time_in_offset_order(coordinator):
-    first = coordinator.add(batch(0, 25))
+    first = one(coordinator.add(batch(0, 25)))
     assert offsets(first) == list(range(10))
-    assert coordinator.add(batch(25, 30)) is None, "a second job while one is in flight"
-    second = coordinator.complete(first, mark_last=True)
+    assert coordinator.add(batch(25, 30)) == [], "a second job while one is in flight"
+    second = one(coordinator.complete(first, mark_last=True))
     assert coordinator.marked == 10
     assert offsets(second) == list(range(10, 20))
-    third = coordinator.complete(second, mark_last=True)
+    third = one(coordinator.complete(second, mark_last=True))
     assert offsets(third) == list(range(20, 30))
-    assert coordinator.complete(third, mark_last=True) is None
+    assert one(coordinator.complete(third, mark_last=True)) is None
     assert coordinator.idle.is_set() and coordinator.marked == 30
 
 
 def test_failure_requeues_unmarked_messages_and_backs_off(coordinator):
-    job = coordinator.add(batch(0, 15))
+    job = one(coordinator.add(batch(0, 15)))
     coordinator.mark(4)  # the consumer marked offsets 0..3 before raising
     assert coordinator.fail(job, ValueError()) == 1.0
-    assert coordinator.due_job(now=0) is None, "retried before the backoff ran out"
-    retry = coordinator.due_job(now=coordinator.retry_at)
+    assert one(coordinator.due_jobs(now=0)) is None, "retried before the backoff ran out"
+    retry = one(coordinator.due_jobs(now=coordinator.retry_at))
     assert offsets(retry) == [4], "the retry starts at the first unmarked offset, one message at a time"
     assert coordinator.fail(retry, ValueError()) == 2.0
     assert coordinator.attempt == 2 and len(coordinator.errors) == 2
-    retry = coordinator.due_job(now=coordinator.retry_at)
-    following = coordinator.complete(retry, mark_last=True)
+    retry = one(coordinator.due_jobs(now=coordinator.retry_at))
+    following = one(coordinator.complete(retry, mark_last=True))
     assert coordinator.marked == 5 and offsets(following) == [5]
     assert coordinator.attempt == 2, "still isolating the failed batch"
     for _ in range(5, 9):
-        following = coordinator.complete(following, mark_last=True)
+        following = one(coordinator.complete(following, mark_last=True))
     assert offsets(following) == [9]
-    following = coordinator.complete(following, mark_last=True)
+    following = one(coordinator.complete(following, mark_last=True))
     assert offsets(following) == list(range(10, 15)), "isolation ends after the failed batch's last offset (9)"
     assert coordinator.attempt == 0 and not coordinator.errors
-    coordinator.add(batch(15, 30))
-    assert offsets(coordinator.complete(following, mark_last=True)) == list(range(15, 25)), "batches again"
+    one(coordinator.add(batch(15, 30)))
+    assert offsets(one(coordinator.complete(following, mark_last=True))) == list(range(15, 25)), "batches again"
 
 
 def test_only_a_message_that_failed_on_its_own_and_is_out_of_retries_is_dead_lettered():
     coordinator = make_coordinator(DeadLetterQueue("t.dlq", max_retries=2))
-    job = coordinator.add(batch(0, 3))
+    job = one(coordinator.add(batch(0, 3)))
     coordinator.fail(job, ValueError("the batch"))
-    job = coordinator.due_job(now=coordinator.retry_at)
+    job = one(coordinator.due_jobs(now=coordinator.retry_at))
     assert offsets(job) == [0] and not coordinator.dead_letter_due(job), "offset 0 never failed alone"
-    job = coordinator.complete(job, mark_last=True)
+    job = one(coordinator.complete(job, mark_last=True))
     assert offsets(job) == [1]
     for attempt in (2, 3):
         coordinator.fail(job, ValueError(attempt))
-        job = coordinator.due_job(now=coordinator.retry_at)
+        job = one(coordinator.due_jobs(now=coordinator.retry_at))
         assert offsets(job) == [1]
     assert coordinator.attempt == 3 and coordinator.dead_letter_due(job)
-    following = coordinator.complete(job, mark_last=True, dead_lettered=True)
+    following = one(coordinator.complete(job, mark_last=True, dead_lettered=True))
     assert coordinator.marked == 2 and coordinator.attempt == 0 and offsets(following) == [2]
     assert not coordinator.dead_letter_due(following)
 
@@ -96,23 +102,23 @@ def test_backoff_is_exponential_and_capped():
 
 
 def test_a_buffer_over_its_bound_asks_to_pause_fetching(coordinator):
-    job = coordinator.add(batch(0, coordinator.buffer_bound + 10))
+    job = one(coordinator.add(batch(0, coordinator.buffer_bound + 10)))
     assert coordinator.wants_fetch_paused(now=0)
     while job is not None:
-        job = coordinator.complete(job, mark_last=True)
+        job = one(coordinator.complete(job, mark_last=True))
         if not coordinator.wants_fetch_paused(now=0):
             break
     assert coordinator.buffered < coordinator.buffer_bound
 
 
 def test_seek_drops_the_buffer_and_waits_for_the_listener(coordinator):
-    job = coordinator.add(batch(0, 30))
+    job = one(coordinator.add(batch(0, 30)))
     coordinator.request_seek(5)
-    assert coordinator.complete(job, mark_last=False) is None
+    assert one(coordinator.complete(job, mark_last=False)) is None
     assert coordinator.seek_to == 5 and coordinator.buffered == 0
-    assert coordinator.add(batch(30, 35)) is None, "messages fetched before the seek are stale"
+    assert one(coordinator.add(batch(30, 35))) is None, "messages fetched before the seek are stale"
     coordinator.seek_applied()
-    assert offsets(coordinator.add(batch(5, 8))) == [5, 6, 7]
+    assert offsets(one(coordinator.add(batch(5, 8)))) == [5, 6, 7]
 
 
 def test_marks_never_move_back(coordinator):
@@ -122,14 +128,14 @@ def test_marks_never_move_back(coordinator):
 
 
 def test_revoked_in_flight_job_is_marked_for_the_final_commit(coordinator):
-    job = coordinator.add(batch(0, 30))
+    job = one(coordinator.add(batch(0, 30)))
     coordinator.revoke()
-    assert coordinator.complete(job, mark_last=True) is None
+    assert one(coordinator.complete(job, mark_last=True)) is None
     assert coordinator.marked == 10 and coordinator.idle.is_set()
 
 
 def test_closing_finishes_the_job_but_starts_no_other(coordinator):
-    job = coordinator.add(batch(0, 30))
+    job = one(coordinator.add(batch(0, 30)))
     coordinator.close()
-    assert coordinator.complete(job, mark_last=True) is None
+    assert one(coordinator.complete(job, mark_last=True)) is None
     assert coordinator.wants_fetch_paused(now=0)

@@ -32,12 +32,17 @@ class RejectsBad(BaseConsumer):
         RejectsBad.seen.extend(m.offset for m in messages)
 
 
-def drain(executor: Executor, coordinator: Coordinator, first) -> None:
+def drain(executor: Executor, coordinator: Coordinator, first: list) -> None:
     """Run jobs (waiting out backoffs instantly) until the partition has nothing left."""
-    job = first
-    while job is not None:
-        executor.run(job)
-        job = executor.jobs.get() if len(executor.jobs) else coordinator.due_job(now=coordinator.retry_at)
+    for job in first:
+        executor.jobs.put(job)
+    while True:
+        if not len(executor.jobs):
+            for job in coordinator.due_jobs(now=coordinator.retry_at):
+                executor.jobs.put(job)
+        if not len(executor.jobs):
+            return
+        executor.run(executor.jobs.get())
 
 
 def test_skipping_dead_letter_queue_marks_the_bad_message_after_its_retries_and_processes_the_rest():
@@ -48,7 +53,7 @@ def test_skipping_dead_letter_queue_marks_the_bad_message_after_its_retries_and_
     coordinator = Coordinator("t", 0, route, max_messages=10, backoff=Backoff(1, 1))
     executor = Executor(JobsQueue(), monitor)
     RejectsBad.seen = []
-    drain(executor, coordinator, coordinator.add([Raw(o, b"bad" if o == 2 else b"ok") for o in range(5)]))
+    drain(executor, coordinator, (coordinator.add([Raw(o, b"bad" if o == 2 else b"ok") for o in range(5)])))
     assert RejectsBad.seen == [0, 1, 3, 4]
     assert coordinator.marked == 5
     assert events.count("error.occurred") == 2  # in the batch, then alone once more (max_retries=1)
