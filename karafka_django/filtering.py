@@ -45,9 +45,12 @@ class Throttler(BaseFilter):
     _count: int = field(default=0, init=False)
 
     def apply(self, messages: list[Message]) -> FilterResult:
-        now = time.time()
-        if now - self._window_start >= self.interval_ms / 1000:
-            self._window_start, self._count = now, 0
+        now, interval = time.time(), self.interval_ms / 1000
+        if now - self._window_start >= interval:
+            # Windows stay on one grid, so the time a re-fetch takes is not added to every window.
+            elapsed_windows = (now - self._window_start) // interval if self._window_start else 0
+            self._window_start = self._window_start + elapsed_windows * interval if self._window_start else now
+            self._count = 0
         allowed = max(0, self.limit - self._count)
         self._count += min(allowed, len(messages))
         if allowed >= len(messages):

@@ -4,7 +4,7 @@ import time
 
 from karafka_django import BaseConsumer
 
-from .models import HookCall, Record
+from .models import HookCall, Record, Span
 
 
 class RecordingConsumer(BaseConsumer):
@@ -38,3 +38,23 @@ class RecordingConsumer(BaseConsumer):
 
     def shutdown(self):
         HookCall.objects.create(name="shutdown", topic=self.topic, partition=self.partition)
+
+
+class TickingConsumer(BaseConsumer):
+    """Records when consume() and tick() run (and sleeps a little in each, so overlaps would show)."""
+
+    def consume(self, messages):
+        self._span("consume", 0.2)
+
+    def tick(self):
+        self._span("tick", 0.05)
+
+    def _span(self, kind, seconds):
+        started = time.time()
+        time.sleep(seconds)
+        Span.objects.create(kind=kind, topic=self.topic, partition=self.partition, started=started, ended=time.time())
+
+
+def by_key(message):
+    """A virtual partitioner: the message key is a small integer."""
+    return int(message.key)

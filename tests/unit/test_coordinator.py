@@ -139,3 +139,60 @@ def test_closing_finishes_the_job_but_starts_no_other(coordinator):
     coordinator.close()
     assert one(coordinator.complete(job, mark_last=True)) is None
     assert coordinator.wants_fetch_paused(now=0)
+
+
+class KeyedMessage(FakeMessage):
+    def __init__(self, offset: int, key: int):
+        super().__init__(offset)
+        self._key = key
+
+    def key(self) -> bytes:
+        return str(self._key).encode()
+
+
+def by_key(message) -> int:
+    return int(message.key)
+
+
+def test_virtual_partitions_run_in_parallel_and_commit_only_below_the_slowest():
+    from karafka_django.routing.route import VirtualPartitions
+
+    route = Route("t", BaseConsumer, "g", "g", json_deserializer, virtual_partitions=VirtualPartitions(by_key, 2))
+    coordinator = Coordinator("t", 0, route=route, max_messages=10, backoff=Backoff(1000, 4000))
+    jobs = coordinator.add([KeyedMessage(o, o % 4) for o in range(8)])
+    assert sorted((job.slot, offsets(job)) for job in jobs) == [(0, [0, 2, 4, 6]), (1, [1, 3, 5, 7])]
+    even, odd = sorted(jobs, key=lambda job: job.slot)
+    coordinator.mark_consumed(odd, 5)  # the odd part is ahead: offsets 0, 2, 4 are not done
+    assert coordinator.marked == 0
+    coordinator.mark_consumed(even, 2)
+    assert coordinator.marked == 4, "everything below 4 is done, 4 itself is not"
+    assert coordinator.complete(odd, mark_last=True) == [] and coordinator.busy
+    coordinator.add([KeyedMessage(8, 0)])
+    following = coordinator.complete(even, mark_last=True)
+    assert coordinator.marked == 8 and [offsets(j) for j in following] == [[8]]
+
+
+def test_a_failed_virtual_part_retries_the_batch_from_its_lowest_unfinished_offset():
+    from karafka_django.routing.route import VirtualPartitions
+
+    route = Route("t", BaseConsumer, "g", "g", json_deserializer, virtual_partitions=VirtualPartitions(by_key, 2))
+    coordinator = Coordinator("t", 0, route=route, max_messages=10, backoff=Backoff(1000, 4000))
+    even, odd = sorted(coordinator.add([KeyedMessage(o, o) for o in range(6)]), key=lambda job: job.slot)
+    coordinator.mark_consumed(even, 2)  # 0 and 2 done before the failure
+    coordinator.fail(even, ValueError())
+    assert coordinator.complete(odd, mark_last=True) == []
+    assert coordinator.marked == 4, "0-3 are done (odd finished), 4 is not"
+    retry = one(coordinator.due_jobs(now=coordinator.retry_at))
+    assert offsets(retry) == [4], "isolation: one message at a time, from the lowest unfinished"
+
+
+def test_periodic_tick_only_when_idle_for_the_interval():
+    route = Route("t", BaseConsumer, "g", "g", json_deserializer, periodic_interval_ms=1000)
+    coordinator = Coordinator("t", 0, route=route, max_messages=10, backoff=Backoff(1000, 4000))
+    now = coordinator.last_activity
+    assert coordinator.due_jobs(now + 0.5) == []
+    [tick] = coordinator.due_jobs(now + 1.0)
+    assert tick.tick and coordinator.busy
+    assert coordinator.add(batch(0, 3)) == [], "consume never overlaps a tick"
+    [job] = coordinator.complete(tick, mark_last=True)
+    assert offsets(job) == [0, 1, 2] and coordinator.marked is None
