@@ -77,3 +77,22 @@ def test_listener_objects_subscribe_by_method_name_and_a_failing_subscriber_is_c
     monitor.instrument("error.occurred", type="consumer.consume.error")
     monitor.instrument("consumer.consumed", size=1)  # logged, not raised
     assert listener.errors == ["consumer.consume.error"]
+
+
+def test_virtual_partitions_with_a_dead_letter_queue_skip_only_the_bad_message():
+    from karafka_django.routing.route import VirtualPartitions
+
+    events: list = []
+    monitor = Monitor()
+    monitor.subscribe("dead_letter_queue.dispatched", lambda event, payload: events.append(payload["offset"]))
+    route = Route("t", RejectsBad, "g", "g", raw_deserializer,
+                  dead_letter_queue=DeadLetterQueue(None, max_retries=0),
+                  virtual_partitions=VirtualPartitions(lambda message: message.offset, 3))
+    coordinator = Coordinator("t", 0, route, max_messages=10, backoff=Backoff(1, 1))
+    executor = Executor(JobsQueue(), monitor)
+    RejectsBad.seen = []
+    jobs = coordinator.add([Raw(o, b"bad" if o == 4 else b"ok") for o in range(9)])
+    assert len(jobs) == 3, "split into three virtual parts"
+    drain(executor, coordinator, jobs)
+    assert sorted(set(RejectsBad.seen)) == [0, 1, 2, 3, 5, 6, 7, 8] and events == [4]
+    assert coordinator.marked == 9
