@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "PAUSE_MAX_TIMEOUT_MS": 30000,
     "PAUSE_WITH_EXPONENTIAL_BACKOFF": True,
     "STATUS_INTERVAL_MS": 5000,
+    "SWARM_NODE_REPORT_TIMEOUT_MS": 30000,
     "ROUTES": [],
 }
 
@@ -93,6 +94,7 @@ class KarafkaConfig:
     pause_max_timeout_ms: int
     pause_with_exponential_backoff: bool
     status_interval_ms: int
+    swarm_node_report_timeout_ms: int
     routes: list[dict[str, Any]]
     problems: list[Problem] = field(default_factory=list)
 
@@ -181,6 +183,7 @@ def parse(raw: Any) -> KarafkaConfig:
             raw.get("PAUSE_WITH_EXPONENTIAL_BACKOFF", DEFAULTS["PAUSE_WITH_EXPONENTIAL_BACKOFF"])
         ),
         status_interval_ms=_positive_int(raw, "STATUS_INTERVAL_MS", problems, "karafka.E009"),
+        swarm_node_report_timeout_ms=_positive_int(raw, "SWARM_NODE_REPORT_TIMEOUT_MS", problems, "karafka.E009"),
         routes=_parse_routes(raw.get("ROUTES", []), problems),
         problems=problems,
     )

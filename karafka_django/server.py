@@ -42,6 +42,7 @@ class Server:
         concurrency: int | None = None,
         monitor: Monitor = default_monitor,
         metrics_port: int | None = None,
+        node: int | None = None,
     ):
         self.config = config
         self.subscription_groups = subscription_groups
@@ -52,6 +53,7 @@ class Server:
         self.workers = WorkerPool(self.concurrency, self.jobs, self.executor, self._on_critical)
         self.listeners = [Listener(sg, config, self.jobs, self.executor, monitor) for sg in subscription_groups]
         self.metrics_port = metrics_port
+        self.node = node  # the swarm node index, None outside a swarm
         self.http: HttpEndpoint | None = None
         self.state = "initialized"
         self._stop_requested = threading.Event()
@@ -76,7 +78,7 @@ class Server:
             listener.start()
         self.state = "running"
         self.monitor.instrument(
-            "app.running", pid=os.getpid(), concurrency=self.concurrency,
+            "app.running", pid=os.getpid(), node=self.node, concurrency=self.concurrency,
             subscription_groups=",".join(sg.name for sg in self.subscription_groups),
             topics=",".join(t for sg in self.subscription_groups for t in sg.topics),
             db_connection_bound=self.db_connection_bound,
@@ -106,6 +108,7 @@ class Server:
 
     def status(self) -> dict[str, Any]:
         return {
+            "node": self.node,
             "state": self.state,
             "processed": self.workers.processed,
             "busy": self.workers.busy,

@@ -23,6 +23,11 @@ INFO_EVENTS = (
     "connection.listener.partitions_assigned",
     "connection.listener.partitions_revoked",
     "dead_letter_queue.dispatched",
+    "swarm.running",
+    "swarm.stopped",
+    "swarm.node_started",
+    "swarm.node_exited",
+    "swarm.node_silent",
 )
 
 

@@ -35,6 +35,11 @@ EVENTS = (
     "worker.processed",
     "dead_letter_queue.dispatched",
     "statistics.emitted",
+    "swarm.running",
+    "swarm.stopped",
+    "swarm.node_started",
+    "swarm.node_exited",
+    "swarm.node_silent",
     "error.occurred",
 )
 

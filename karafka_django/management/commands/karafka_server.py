@@ -1,12 +1,16 @@
+import os
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from karafka_django.conf import get_config
 from karafka_django.instrumentation import monitor
 from karafka_django.instrumentation.logger import LoggingListener, ensure_console_logging
 from karafka_django.routing import build_routing
 from karafka_django.server import Server
+from karafka_django.swarm.node import run_node
+from karafka_django.swarm.supervisor import Supervisor
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -21,9 +25,12 @@ class Command(BaseCommand):
         parser.add_argument("--subscription-groups", help="comma-separated subscription groups to run")
         parser.add_argument("--topics", help="comma-separated topics to run")
         parser.add_argument("--concurrency", type=int, help="worker threads (overrides KARAFKA['CONCURRENCY'])")
-        parser.add_argument("--metrics-port", type=int, help="serve /healthz and Prometheus /metrics on this port")
+        parser.add_argument("--metrics-port", type=int,
+                            help="serve /healthz and Prometheus /metrics on this port (swarm node i: port + i)")
+        parser.add_argument("--swarm", type=int, nargs="?", const=os.cpu_count() or 1, metavar="N",
+                            help="fork N server nodes under a supervisor (default N: CPU count)")
 
-    def handle(self, *args, consumer_groups, subscription_groups, topics, concurrency, metrics_port, **options):
+    def handle(self, *args, consumer_groups, subscription_groups, topics, concurrency, metrics_port, swarm, **options):
         config = get_config()
         routing = build_routing(config)
         problems = [*config.problems, *routing.problems]
@@ -34,6 +41,23 @@ class Command(BaseCommand):
         selected = routing.select(_names(consumer_groups), _names(subscription_groups), _names(topics))
         if not selected:
             raise CommandError("no active routes match the given consumer groups, subscription groups and topics.")
+        if swarm is not None and swarm < 1:
+            raise CommandError("--swarm takes a number of nodes >= 1.")
         ensure_console_logging()
         LoggingListener().subscribe_to(monitor)
-        sys.exit(Server(config, selected, concurrency, metrics_port=metrics_port).run())
+        if swarm is None:
+            sys.exit(Server(config, selected, concurrency, metrics_port=metrics_port).run())
+
+        def build_node(index: int) -> Server:
+            port = None if metrics_port is None else metrics_port + index
+            return Server(config, selected, concurrency, metrics_port=port, node=index)
+
+        connections.close_all()  # nothing that is not fork-safe may exist before the fork
+        supervisor = Supervisor(
+            swarm,
+            lambda index, fd: run_node(index, fd, build_node),
+            report_timeout_s=config.swarm_node_report_timeout_ms / 1000,
+            shutdown_timeout_s=config.shutdown_timeout_ms / 1000,
+            monitor=monitor,
+        )
+        sys.exit(supervisor.run())

@@ -1,0 +1,79 @@
+"""What a server will use before it runs: groups, threads, TCP and database connections."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from karafka_django.conf import get_config
+from karafka_django.resources import ResourceEstimate
+from karafka_django.routing import build_routing
+
+
+class Command(BaseCommand):
+    help = "Print the routing and the resources a karafka_server process (or swarm) will use."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--brokers", type=int, help="broker count (default: asked from the cluster)")
+        parser.add_argument("--concurrency", type=int, help="as karafka_server --concurrency")
+        parser.add_argument("--swarm", type=int, metavar="N", help="as karafka_server --swarm N")
+        parser.add_argument("--metrics", action="store_true", help="as karafka_server --metrics-port")
+        parser.add_argument("--no-producer", action="store_true",
+                            help="the consumers never produce (no DLQ either): leave the producer out")
+        parser.add_argument("--format", choices=["text", "json"], default="text")
+
+    def handle(self, *args, brokers, concurrency, swarm, metrics, no_producer, format, **options):
+        config = get_config()
+        routing = build_routing(config)
+        if config.problems or routing.problems:
+            raise CommandError("invalid KARAFKA settings: run manage.py check")
+        topics = {}
+        if brokers is None:
+            brokers, topics = self._cluster(config.kafka)
+        groups = routing.select()
+        estimate = ResourceEstimate(
+            subscription_groups=len(groups),
+            concurrency=concurrency or config.concurrency,
+            brokers=brokers,
+            swarm_nodes=swarm,
+            producer=not no_producer,
+            metrics=metrics,
+        )
+        routing_data = [
+            {"consumer_group": sg.consumer_group, "subscription_group": sg.name,
+             "topics": {t: topics.get(t) for t in sg.topics}}
+            for sg in groups
+        ]
+        if format == "json":
+            self.stdout.write(json.dumps({"routing": routing_data, "resources": estimate.as_dict()}, indent=2))
+            return
+        self._print(routing_data, estimate, bool(topics))
+
+    def _cluster(self, kafka: dict) -> tuple[int, dict]:
+        from confluent_kafka.admin import AdminClient
+
+        try:
+            metadata = AdminClient({"bootstrap.servers": kafka["bootstrap.servers"]}).list_topics(timeout=10)
+        except Exception as exc:
+            raise CommandError(f"cannot reach the cluster ({exc}); give --brokers N to work offline") from exc
+        return len(metadata.brokers), {name: len(t.partitions) for name, t in metadata.topics.items()}
+
+    def _print(self, routing: list, estimate: ResourceEstimate, online: bool) -> None:
+        write = self.stdout.write
+        write("Routing")
+        for group in routing:
+            write(f"  consumer group {group['consumer_group']} / subscription group {group['subscription_group']}")
+            for topic, partitions in group["topics"].items():
+                where = "" if not online else (f" ({partitions} partitions)" if partitions else " (topic does not exist)")
+                write(f"    {topic}{where}")
+        data = estimate.as_dict()
+        write(f"\nPer process ({estimate.brokers} brokers, CONCURRENCY {estimate.concurrency})")
+        write(f"  threads          {estimate.threads_per_process:>5}  " +
+              ", ".join(f"{k} {v}" for k, v in estimate.threads.items() if v))
+        write(f"  TCP connections  {estimate.tcp_per_process:>5}  consumers {estimate.subscription_groups} x "
+              f"(brokers + 1) = {estimate.tcp_connections['consumers']}, producer {estimate.tcp_connections['producer']}")
+        write(f"  DB connections   {estimate.db_connections_per_process:>5}  at most, per database: CONCURRENCY + "
+              f"subscription groups")
+        if estimate.swarm_nodes:
+            totals = data["totals"]
+            write(f"\nSwarm of {estimate.swarm_nodes} nodes (+ supervisor): threads {totals['threads']}, "
+                  f"TCP {totals['tcp_connections']}, DB {totals['db_connections']}")

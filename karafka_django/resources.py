@@ -1,0 +1,95 @@
+"""Resource accounting: the threads, TCP connections and database connections a server uses.
+
+Computed from the routing before deployment (``manage.py karafka_info``) and measured on a
+live process with psutil (tests compare the two). librdkafka figures, per client (2.x):
+
+- a consumer runs ``3 + brokers`` threads (its main thread, the internal broker thread, the
+  group coordinator's and one per broker) and opens ``brokers + 1`` connections (each broker,
+  plus the coordinator's own connection);
+- a producer runs ``2 + brokers`` threads and opens ``brokers`` connections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psutil
+
+
+@dataclass(frozen=True)
+class ResourceEstimate:
+    subscription_groups: int
+    concurrency: int
+    brokers: int
+    swarm_nodes: int | None = None  # None: a single server process
+    producer: bool = True  # the process-wide producer exists once something produces (or a DLQ does)
+    metrics: bool = False  # --metrics-port: one more thread
+    threads: dict[str, int] = field(init=False)
+    tcp_connections: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        sg, b = self.subscription_groups, self.brokers
+        threads = {
+            "main": 1,
+            "listeners": sg,
+            "workers": self.concurrency,
+            "librdkafka_consumers": sg * (3 + b),
+            "producer_reports": int(self.producer),
+            "librdkafka_producer": (2 + b) if self.producer else 0,
+            "http": int(self.metrics),
+            "swarm_heartbeat": int(self.swarm_nodes is not None),
+        }
+        tcp = {"consumers": sg * (b + 1), "producer": b if self.producer else 0}
+        object.__setattr__(self, "threads", threads)
+        object.__setattr__(self, "tcp_connections", tcp)
+
+    @property
+    def threads_per_process(self) -> int:
+        return sum(self.threads.values())
+
+    @property
+    def tcp_per_process(self) -> int:
+        return sum(self.tcp_connections.values())
+
+    @property
+    def db_connections_per_process(self) -> int:
+        """Per database alias: one per worker and one per listener (hooks and filters run there)."""
+        return self.concurrency + self.subscription_groups
+
+    @property
+    def processes(self) -> int:
+        return self.swarm_nodes or 1
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            threads_per_process=self.threads_per_process,
+            tcp_connections_per_process=self.tcp_per_process,
+            db_connections_per_process=self.db_connections_per_process,
+            processes=self.processes,
+            totals={
+                # A swarm's supervisor adds one thread and nothing else.
+                "threads": self.threads_per_process * self.processes + (1 if self.swarm_nodes else 0),
+                "tcp_connections": self.tcp_per_process * self.processes,
+                "db_connections": self.db_connections_per_process * self.processes,
+            },
+        )
+        return data
+
+
+@dataclass(frozen=True)
+class Measured:
+    threads: int
+    tcp_connections: int  # established, to the given ports
+    rss_bytes: int
+
+
+def measure(pid: int, ports: set[int]) -> Measured:
+    """What process ``pid`` uses now: threads, connections to ``ports`` (brokers or a database), RSS."""
+    process = psutil.Process(pid)
+    connections = [
+        c for c in process.net_connections(kind="tcp")
+        if c.raddr and c.raddr.port in ports and c.status == psutil.CONN_ESTABLISHED
+    ]
+    return Measured(process.num_threads(), len(connections), process.memory_info().rss)

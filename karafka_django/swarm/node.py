@@ -1,0 +1,45 @@
+"""A swarm node: a full server in a forked child, reporting liveness to the supervisor.
+
+The node writes a heartbeat byte to its pipe every second while it is healthy (listeners
+polling, workers progressing); the supervisor restarts a node that goes silent. If the
+supervisor is gone (the pipe is broken) the node stops gracefully instead of running orphaned.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import TYPE_CHECKING, Callable
+
+from ..instrumentation.health import check_health
+
+if TYPE_CHECKING:
+    from ..server import Server
+
+HEARTBEAT_INTERVAL_S = 1.0
+
+
+def heartbeat(server: "Server", fd: int, stopped: threading.Event) -> None:
+    while not stopped.wait(HEARTBEAT_INTERVAL_S):
+        if server.state != "running" or not check_health(server)[0]:
+            continue
+        try:
+            os.write(fd, b".")
+        except OSError:  # the supervisor is gone
+            server.stop()
+            return
+
+
+def run_node(index: int, fd: int, build_server: Callable[[int], "Server"]) -> int:
+    """The body of a forked child: nothing of the supervisor's survives here but its code."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGTSTP):
+        signal.signal(signum, signal.SIG_DFL)
+    server = build_server(index)
+    stopped = threading.Event()
+    beat = threading.Thread(target=heartbeat, args=(server, fd, stopped), name="karafka.heartbeat", daemon=True)
+    beat.start()
+    try:
+        return server.run()
+    finally:
+        stopped.set()

@@ -1,0 +1,49 @@
+"""karafka_info's figures against what a running server really uses (psutil, pg_stat_activity)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from django.db import connection
+
+from karafka_django.broker import free_port
+from karafka_django.resources import measure
+from tests.integration.harness import ROOT, ConnectionSampler, unique, wait_until
+from tests.testapp.models import Record
+
+pytestmark = pytest.mark.integration
+
+CONSUMER = "tests.testapp.consumers.RecordingConsumer"
+#: Threads may differ from the estimate by this much (a librdkafka thread starting or ending).
+THREAD_TOLERANCE = 1
+
+
+def test_karafka_info_matches_a_running_server(kafka, make_server, server_env, broker):
+    topics = [kafka.create_topic(unique(name), 3) for name in ("a", "b")]
+    for topic in topics:
+        kafka.produce_json(topic, 3, 3000)
+    routes = [{"topic": t, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-{n}", "subscription_group": f"sg{n}"}
+              for n, t in enumerate(topics)]
+    overrides = {"ROUTES": routes, "CONCURRENCY": 3, "MAX_MESSAGES": 20}
+    server = make_server(routes, CONCURRENCY=3, MAX_MESSAGES=20, args=["--metrics-port", str(free_port())]).start()
+    db = connection.settings_dict
+    sampler = ConnectionSampler(f"host={db['HOST']} port={db['PORT']} user={db['USER']} dbname=postgres",
+                                db["NAME"], server.pid, int(db["PORT"]))
+    sampler.start()
+    server.wait_assigned(subscription_groups=2)
+    wait_until(lambda: Record.objects.count() >= 3000, 60, "processing under way")
+    live = measure(server.pid, {broker.port})
+    wait_until(lambda: Record.objects.count() >= 6000, 60, "every message")
+    db_peak = sampler.stop()
+    assert server.stop() == 0
+
+    info = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "karafka_info", "--format", "json", "--metrics", "--no-producer"],
+        env={**server_env, "KARAFKA_TEST_OVERRIDES": json.dumps(overrides)}, capture_output=True, text=True, check=True,
+    )
+    estimate = json.loads(info.stdout)["resources"]
+    assert estimate["brokers"] == 1 and estimate["subscription_groups"] == 2
+    assert live.tcp_connections == estimate["tcp_connections_per_process"] == 2 * (1 + 1)
+    assert abs(live.threads - estimate["threads_per_process"]) <= THREAD_TOLERANCE, (live.threads, estimate["threads"])
+    assert 2 <= db_peak <= estimate["db_connections_per_process"] == 3 + 2
