@@ -9,31 +9,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 
 from .errors import DeserializationError
 
-_UNSET = object()
-
-
 class Message:
-    __slots__ = ("_raw", "_deserializer", "_payload")
+    """One message. ``deserializer`` is a class attribute: each route gets a subclass carrying
+    its own (see :func:`message_class`), so creating a Message stores one reference only."""
 
-    def __init__(self, raw: Any, deserializer: Callable[["Message"], Any]):
+    __slots__ = ("_raw", "_payload")
+    deserializer: Callable[["Message"], Any] = staticmethod(lambda message: message.raw_payload)
+
+    def __init__(self, raw: Any):
         self._raw = raw
-        self._deserializer = deserializer
-        self._payload = _UNSET
 
     @property
     def payload(self) -> Any:
         """The deserialized payload; a failure raises :class:`DeserializationError` here."""
-        if self._payload is _UNSET:
-            try:
-                self._payload = self._deserializer(self)
-            except Exception as exc:
-                raise DeserializationError(self.topic, self.partition, self.offset, exc) from exc
+        try:
+            return self._payload
+        except AttributeError:
+            pass
+        try:
+            self._payload = self.deserializer(self)
+        except Exception as exc:
+            raise DeserializationError(self.topic, self.partition, self.offset, exc) from exc
         return self._payload
 
     @property
@@ -88,27 +91,31 @@ class BatchMetadata:
     size: int
 
 
+@lru_cache(maxsize=None)
+def message_class(deserializer: Callable[[Message], Any]) -> type[Message]:
+    """The Message subclass that deserializes with ``deserializer`` (one per deserializer)."""
+    return type("Message", (Message,), {"__slots__": (), "deserializer": staticmethod(deserializer)})
+
+
 class Messages:
     """A batch of one topic-partition, in offset order."""
 
-    __slots__ = ("_raw", "_deserializer", "metadata")
+    __slots__ = ("_raw", "_message", "metadata")
 
     def __init__(self, raw: list, deserializer: Callable[[Message], Any]):
         self._raw = raw
-        self._deserializer = deserializer
+        self._message = message_class(deserializer)
         first, last = raw[0], raw[-1]
         self.metadata = BatchMetadata(first.topic(), first.partition(), first.offset(), last.offset(), len(raw))
 
     def __iter__(self) -> Iterator[Message]:
-        deserializer = self._deserializer
-        for raw in self._raw:
-            yield Message(raw, deserializer)
+        return map(self._message, self._raw)
 
     def __len__(self) -> int:
         return len(self._raw)
 
     def __getitem__(self, index: int) -> Message:
-        return Message(self._raw[index], self._deserializer)
+        return self._message(self._raw[index])
 
     def first(self) -> Message:
         return self[0]

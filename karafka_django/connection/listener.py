@@ -49,6 +49,8 @@ class Listener(threading.Thread):
         self.backoff = Backoff(config.pause_timeout_ms, config.pause_max_timeout_ms, config.pause_with_exponential_backoff)
         self.max_poll_interval_s = int(self.kafka_config.get("max.poll.interval.ms", 300000)) / 1000
         self.coordinators: dict[tuple[str, int], Coordinator] = {}
+        topics = subscription_group.topics
+        self._single_topic: str | None = topics[0] if len(topics) == 1 else None
         self.lag: dict[tuple[str, int], int] = {}
         self.statistics: dict[str, Any] = {}
         self.last_poll_at = time.monotonic()
@@ -101,18 +103,25 @@ class Listener(threading.Thread):
                                     messages=len(messages))
 
     def _distribute(self, messages: list) -> None:
-        """Split a fetch into per-partition runs and give each to its coordinator."""
+        """Split a fetch into per-partition runs and give each to its coordinator.
+
+        The hot path: librdkafka returns long runs of one partition, so this compares one key
+        per message (the partition alone when the group reads one topic) and slices runs.
+        """
+        topic = self._single_topic
         runs: dict[tuple[str, int], list] = {}
-        for message in messages:
+        start, current = 0, None
+        for index, message in enumerate(messages):
             if message.error() is not None:
+                self._collect(runs, current, messages[start:index])
                 self._on_message_error(message)
+                start, current = index + 1, None
                 continue
-            key = (message.topic(), message.partition())
-            run = runs.get(key)
-            if run is None:
-                runs[key] = [message]
-            else:
-                run.append(message)
+            key = message.partition() if topic else (message.topic(), message.partition())
+            if key != current:
+                self._collect(runs, current, messages[start:index])
+                start, current = index, key
+        self._collect(runs, current, messages[start:])
         for key, run in runs.items():
             coordinator = self.coordinators.get(key)
             if coordinator is None:
@@ -122,6 +131,16 @@ class Listener(threading.Thread):
                 continue
             for job in coordinator.add(run):
                 self.jobs.put(job)
+
+    def _collect(self, runs: dict, key: Any, run: list) -> None:
+        if key is None or not run:
+            return
+        if self._single_topic:
+            key = (self._single_topic, key)
+        if key in runs:
+            runs[key].extend(run)
+        else:
+            runs[key] = run
 
     def _filter_and_add(self, coordinator: Coordinator, run: list) -> None:
         """Apply the route's filters to a fetched run (here, on the listener thread), then buffer it."""

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from ..instrumentation import Monitor
-from ..messages import Message
+from ..messages import message_class
 from .coordinator import Coordinator, SkipMarker
 
 
@@ -20,8 +20,7 @@ class FilteredRun:
 def apply_filters(coordinator: Coordinator, run: list, monitor: Monitor) -> FilteredRun:
     """Messages a filter leaves out before the ``refetch_from`` are skipped (marked, counted);
     from ``refetch_from`` on nothing is kept: the partition is read again from there."""
-    deserializer = coordinator.route.deserializer
-    kept = [Message(raw, deserializer) for raw in run]
+    kept = list(map(message_class(coordinator.route.deserializer), run))
     refetch_from: int | None = None
     pause_until: float | None = None
     for flt in coordinator.filters:

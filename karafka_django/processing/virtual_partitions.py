@@ -51,9 +51,10 @@ class VirtualBatch:
 
 def split(raw: list, deserializer: Callable, partitioner: Callable, max_partitions: int) -> dict[int, list]:
     """Split ``raw`` (in offset order) into non-empty parts by slot, each in offset order."""
-    from ..messages import Message
+    from ..messages import message_class
 
+    wrap = message_class(deserializer)
     parts: dict[int, list] = {}
     for message in raw:
-        parts.setdefault(slot_of(partitioner(Message(message, deserializer)), max_partitions), []).append(message)
+        parts.setdefault(slot_of(partitioner(wrap(message)), max_partitions), []).append(message)
     return dict(sorted(parts.items()))

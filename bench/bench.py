@@ -1,0 +1,269 @@
+"""Benchmarks: karafka_django against raw confluent-kafka, side by side in one run, one broker.
+
+    ./bench/run                      # every benchmark
+    ./bench/run overhead json        # some of them
+
+Each prints a line as it finishes, then a table and one JSON line with every figure. Runs
+start their own Tansu broker; the ORM run uses the PostgreSQL that scripts/postgres.sh starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+from karafka_django.broker import EmbeddedBroker  # noqa: E402
+
+CONSUMERS = "bench.benchapp.consumers"
+FAST_FETCH = {"fetch.queue.backoff.ms": 10}
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+class Bench:
+    def __init__(self, broker: EmbeddedBroker):
+        self.broker = broker
+        self.admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def topic(self, name: str, partitions: int, count: int, payload: bytes = b'{"id": 1, "name": "bench"}') -> str:
+        topic = f"{name}-{uuid.uuid4().hex[:6]}"
+        for future in self.admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+            future.result(15)
+        producer = Producer({"bootstrap.servers": self.broker.bootstrap_servers, "linger.ms": 50,
+                             "batch.num.messages": 10000, "queue.buffering.max.messages": 1000000})
+        started = time.perf_counter()
+        for n in range(count):
+            while True:
+                try:
+                    producer.produce(topic, payload, partition=n % partitions)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            if n % 100000 == 99999:
+                say(f"  produced {n + 1:,} to {topic}")
+        producer.flush(120)
+        say(f"  {count:,} messages in {time.perf_counter() - started:.1f}s")
+        return topic
+
+    def raw_rate(self, topic: str, total: int, parse_json: bool = False) -> float:
+        """Messages/s of a plain consume(1000) loop reading offset and value (and json.loads)."""
+        consumer = Consumer({"bootstrap.servers": self.broker.bootstrap_servers, "group.id": f"raw-{uuid.uuid4().hex}",
+                             "auto.offset.reset": "earliest", "session.timeout.ms": 6000, **FAST_FETCH})
+        consumer.subscribe([topic])
+        seen, first, last = 0, 0.0, 0.0
+        try:
+            while seen < total:
+                batch = consumer.consume(1000, 0.5)
+                for message in batch:
+                    message.offset()
+                    value = message.value()
+                    if parse_json:
+                        json.loads(value)
+                if batch:
+                    now = time.perf_counter()
+                    first, last, seen = first or now, now, seen + len(batch)
+        finally:
+            consumer.close()
+        return seen / (last - first)
+
+    def framework_rate(self, consumer: str, topic: str, total: int, concurrency: int, max_messages: int) -> float:
+        """Messages/s of an in-process karafka_server run, from the first batch to the last."""
+        from django.test import override_settings
+
+        from bench.benchapp.consumers import Tally
+        from karafka_django.conf import get_config
+        from karafka_django.routing import build_routing
+        from karafka_django.server import Server
+
+        karafka = {**self.karafka(), "CLIENT_ID": f"fw-{uuid.uuid4().hex[:8]}", "CONCURRENCY": concurrency,
+                   "MAX_MESSAGES": max_messages, "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.{consumer}"}]}
+        Tally.reset()
+        with override_settings(KARAFKA=karafka):
+            config = get_config()
+            server = Server(config, build_routing(config).select())
+
+            def stop_when_done() -> None:
+                while Tally.count < total:
+                    time.sleep(0.01)
+                server.stop()
+
+            threading.Thread(target=stop_when_done, daemon=True).start()
+            server.run()
+        return Tally.count / (Tally.last - Tally.first)
+
+    def karafka(self) -> dict[str, Any]:
+        from django.conf import settings
+
+        return {**settings.KARAFKA, "KAFKA": {**settings.KARAFKA["KAFKA"], "bootstrap.servers": self.broker.bootstrap_servers}}
+
+    def server_process(self, overrides: dict, args: list[str] = ()) -> subprocess.Popen:
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+               "KARAFKA_BENCH_OVERRIDES": json.dumps(overrides)}
+        return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "karafka_server", *args], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def committed_total(self, group: str, topic: str, partitions: int) -> int:
+        consumer = Consumer({"bootstrap.servers": self.broker.bootstrap_servers, "group.id": group})
+        try:
+            offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+            return sum(max(tp.offset, 0) for tp in offsets)
+        finally:
+            consumer.close()
+
+    def process_rate(self, topic: str, partitions: int, total: int, consumer: str, args: list[str] = ()) -> float:
+        """Messages/s of a karafka_server process between 10% and 90% committed (join time excluded)."""
+        group = f"proc-{uuid.uuid4().hex[:8]}"
+        process = self.server_process({"CLIENT_ID": group, "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.{consumer}"}]}, list(args))
+        marks: dict[float, float] = {}
+        try:
+            while 0.9 not in marks:
+                done = self.committed_total(group, topic, partitions) / total
+                for mark in (0.1, 0.9):
+                    if done >= mark and mark not in marks:
+                        marks[mark] = time.perf_counter()
+                time.sleep(0.05)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(60)
+        return 0.8 * total / (marks[0.9] - marks[0.1])
+
+    # -- the benchmarks --------------------------------------------------------------------------
+
+    def overhead(self) -> dict[str, float]:
+        total = 500_000
+        topic = self.topic("overhead", 6, total)
+        raw = self.raw_rate(topic, total)
+        framework = self.framework_rate("RawReader", topic, total, concurrency=5, max_messages=1000)
+        return {"raw_msgs_per_s": round(raw), "karafka_msgs_per_s": round(framework), "ratio": round(framework / raw, 3),
+                "goal": ">= 0.8"}
+
+    def json(self) -> dict[str, float]:
+        total = 300_000
+        topic = self.topic("json", 6, total)
+        raw = self.raw_rate(topic, total, parse_json=True)
+        framework = self.framework_rate("JsonReader", topic, total, concurrency=5, max_messages=1000)
+        return {"raw_msgs_per_s": round(raw), "karafka_msgs_per_s": round(framework), "ratio": round(framework / raw, 3),
+                "goal": ">= 0.9"}
+
+    def orm(self) -> dict[str, Any]:
+        total = 12_000
+        topic = self.topic("orm", 6, total)
+        rates = {c: self.framework_rate("OrmWriter", topic, total, concurrency=c, max_messages=100) for c in (1, 2, 4, 8)}
+        return {f"concurrency_{c}_msgs_per_s": round(r) for c, r in rates.items()} | {
+            f"speedup_{c}": round(r / rates[1], 2) for c, r in rates.items()} | {"goal": "near-linear up to 6 partitions"}
+
+    def cpu(self) -> dict[str, Any]:
+        total = 60_000
+        topic = self.topic("cpu", 6, total, payload=b"x" * 64)
+        single = self.process_rate(topic, 6, total, "CpuBurner")
+        swarm = self.process_rate(topic, 6, total, "CpuBurner", ["--swarm", "2"])
+        return {"single_msgs_per_s": round(single), "swarm_2_msgs_per_s": round(swarm), "ratio": round(swarm / single, 2),
+                "cores": os.cpu_count(), "goal": ">= 1.7"}
+
+    def memory(self) -> dict[str, Any]:
+        import psutil
+
+        idle_topic = self.topic("idle", 6, 0)
+        process = self.server_process({"CLIENT_ID": f"idle-{uuid.uuid4().hex[:6]}",
+                                       "ROUTES": [{"topic": idle_topic, "consumer": f"{CONSUMERS}.RawReader"}]})
+        time.sleep(8)  # started and joined
+        idle_rss = psutil.Process(process.pid).memory_info().rss
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(60)
+
+        total, warm_up = 1_100_000, 100_000
+        topic = self.topic("soak", 6, total)
+        group = f"soak-{uuid.uuid4().hex[:6]}"
+        process = self.server_process({"CLIENT_ID": group, "MAX_MESSAGES": 1000,
+                                       "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.RawReader"}]})
+        rss = psutil.Process(process.pid)
+        while self.committed_total(group, topic, 6) < warm_up:
+            time.sleep(0.1)
+        after_warm_up = rss.memory_info().rss
+        while self.committed_total(group, topic, 6) < total:
+            time.sleep(0.2)
+        at_end = rss.memory_info().rss
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(60)
+        return {"idle_rss_mb": round(idle_rss / 2**20, 1), "idle_goal_mb": "< 70",
+                "soak_messages": total - warm_up, "rss_growth_mb": round((at_end - after_warm_up) / 2**20, 1),
+                "growth_goal_mb": "< 10"}
+
+    def shutdown(self) -> dict[str, Any]:
+        def stop_time(consumer: str, messages: int, settle: float) -> float:
+            topic = self.topic(f"stop-{consumer.lower()}", 1, messages)
+            process = self.server_process({"CLIENT_ID": f"stop-{uuid.uuid4().hex[:6]}",
+                                           "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.{consumer}"}]})
+            time.sleep(settle)
+            started = time.perf_counter()
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(60)
+            return time.perf_counter() - started
+
+        return {"idle_stop_s": round(stop_time("RawReader", 0, 8), 2), "idle_goal_s": "< 2",
+                "busy_stop_s": round(stop_time("Sleeper", 1, 8.5), 2), "busy_note": "a 3 s batch in flight finishes first"}
+
+
+def prepare_database() -> None:
+    import django
+    import psycopg
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    db = settings.DATABASES["default"]
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (db["NAME"],)).fetchone():
+            conn.execute(f'create database "{db["NAME"]}"')
+    call_command("migrate", verbosity=0)
+
+
+def main(names: list[str]) -> None:
+    from django.conf import settings
+
+    benches: dict[str, Callable[[Bench], dict]] = {
+        "overhead": Bench.overhead, "json": Bench.json, "orm": Bench.orm, "cpu": Bench.cpu,
+        "memory": Bench.memory, "shutdown": Bench.shutdown,
+    }
+    unknown = set(names) - set(benches)
+    if unknown:
+        sys.exit(f"unknown benchmarks {sorted(unknown)}; choose from {sorted(benches)}")
+    with EmbeddedBroker(log_path=Path("/tmp/karafka-bench-broker.log")) as broker:
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        prepare_database()
+        settings.KARAFKA["KAFKA"]["bootstrap.servers"] = broker.bootstrap_servers
+        bench, results = Bench(broker), {}
+        for name in names or list(benches):
+            say(f"== {name}")
+            started = time.perf_counter()
+            results[name] = benches[name](bench)
+            say(f"   {results[name]}  ({time.perf_counter() - started:.0f}s)")
+    say("\n| benchmark | figures |\n| --- | --- |")
+    for name, figures in results.items():
+        say(f"| {name} | " + ", ".join(f"{k}: {v}" for k, v in figures.items()) + " |")
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
+    say(json.dumps({"machine": machine, "results": results}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,67 @@
+"""Consumers measured by bench/bench.py. Counters are per process (the in-process runs read them)."""
+
+import hashlib
+import threading
+import time
+
+from karafka_django import BaseConsumer
+
+from .models import Row
+
+
+class Tally:
+    """Messages seen and when the first/last batch ended (one lock per batch, not per message)."""
+
+    lock = threading.Lock()
+    count = 0
+    first = 0.0
+    last = 0.0
+
+    @classmethod
+    def add(cls, n: int) -> None:
+        now = time.perf_counter()
+        with cls.lock:
+            cls.first = cls.first or now
+            cls.count += n
+            cls.last = now
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.count, cls.first, cls.last = 0, 0.0, 0.0
+
+
+class RawReader(BaseConsumer):
+    def consume(self, messages):
+        for message in messages:
+            message.offset
+            message.raw_payload
+        Tally.add(len(messages))
+
+
+class JsonReader(BaseConsumer):
+    def consume(self, messages):
+        for message in messages:
+            message.payload
+        Tally.add(len(messages))
+
+
+class OrmWriter(BaseConsumer):
+    """bulk_create per batch plus 20 ms of modelled I/O (a call to another service)."""
+
+    def consume(self, messages):
+        time.sleep(0.02)
+        Row.objects.bulk_create([Row(partition=m.partition, offset=m.offset) for m in messages])
+        Tally.add(len(messages))
+
+
+class CpuBurner(BaseConsumer):
+    def consume(self, messages):
+        for message in messages:
+            digest = message.raw_payload
+            for _ in range(300):
+                digest = hashlib.sha256(digest).digest()
+
+
+class Sleeper(BaseConsumer):
+    def consume(self, messages):
+        time.sleep(3)
