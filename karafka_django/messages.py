@@ -16,6 +16,8 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 
 from .errors import DeserializationError
 
+_UNSET = object()
+
 class Message:
     """One message. ``deserializer`` is a class attribute: each route gets a subclass carrying
     its own (see :func:`message_class`), so creating a Message stores one reference only."""
@@ -25,18 +27,16 @@ class Message:
 
     def __init__(self, raw: Any):
         self._raw = raw
+        self._payload = _UNSET
 
     @property
     def payload(self) -> Any:
         """The deserialized payload; a failure raises :class:`DeserializationError` here."""
-        try:
-            return self._payload
-        except AttributeError:
-            pass
-        try:
-            self._payload = self.deserializer(self)
-        except Exception as exc:
-            raise DeserializationError(self.topic, self.partition, self.offset, exc) from exc
+        if self._payload is _UNSET:
+            try:
+                self._payload = self.deserializer(self)
+            except Exception as exc:
+                raise DeserializationError(self.topic, self.partition, self.offset, exc) from exc
         return self._payload
 
     @property
