@@ -67,6 +67,7 @@ ROUTE_KEYS = (
     "filters",
     "virtual_partitions",
     "periodic",
+    "config",
 )
 INITIAL_OFFSETS = ("earliest", "latest")
 DEAD_LETTER_QUEUE_KEYS = ("topic", "max_retries", "independent")

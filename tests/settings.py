@@ -46,6 +46,8 @@ _overrides = json.loads(env("KARAFKA_TEST_OVERRIDES", default="{}"))
 KARAFKA["KAFKA"].update(_overrides.pop("KAFKA", {}))
 KARAFKA.update(_overrides)
 
+TASKS = {"default": {"BACKEND": "karafka_django.tasks.KafkaBackend", "OPTIONS": {"topic": "django_tasks"}}}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -27,9 +27,10 @@ def is_critical(error: BaseException) -> bool:
 
 
 class Executor:
-    def __init__(self, jobs: JobsQueue, monitor: Monitor):
+    def __init__(self, jobs: JobsQueue, monitor: Monitor, db_hooks: Any = db):
         self.jobs = jobs
         self.monitor = monitor
+        self.db = db_hooks  # before_job()/after_job(); the test client turns them off, as Django's does
 
     def run(self, job: Job) -> int:
         """Run a job and chain the partition's next batch; returns messages processed."""
@@ -39,7 +40,7 @@ class Executor:
             return 0
         if coordinator.dead_letter_due(job):
             return self._dead_letter(job)
-        db.before_job()
+        self.db.before_job()
         started = time.monotonic()
         raw = job.messages if coordinator.filters else job.raw
         try:
@@ -60,7 +61,7 @@ class Executor:
                 raise
             return 0
         finally:
-            db.after_job()
+            self.db.after_job()
         # Filtered-out messages alone (no consumer call) are marked whatever the route says.
         self._completed(job, started, mark_last=not (raw and coordinator.route.manual_offset_management))
         return len(raw)
@@ -131,7 +132,7 @@ class Executor:
         """Run ``revoked``/``shutdown`` on the calling (listener) thread with the same hygiene."""
         if not coordinator.consumers:
             return
-        db.before_job()
+        self.db.before_job()
         try:
             for consumer in coordinator.consumers.values():
                 try:
@@ -146,5 +147,5 @@ class Executor:
                         exception=exc,
                     )
         finally:
-            db.after_job()
+            self.db.after_job()
         self.monitor.instrument(f"consumer.{hook}", topic=coordinator.topic, partition=coordinator.partition)

@@ -164,7 +164,12 @@ def _build_route(raw: dict[str, Any], config: KarafkaConfig, where: str, problem
     filters = _filters(raw.get("filters"), where, problems)
     virtual_partitions = _virtual_partitions(raw.get("virtual_partitions"), where, problems)
     periodic = _periodic(raw.get("periodic"), where, problems)
-    if False in (dead_letter_queue, filters, virtual_partitions, periodic):
+    topic_config = None
+    if raw.get("config") is not None:
+        from ..topics import parse_spec
+
+        topic_config = parse_spec(str(raw["topic"]), raw["config"], where, problems) or False
+    if False in (dead_letter_queue, filters, virtual_partitions, periodic, topic_config):
         return None
     consumer_group = str(raw.get("consumer_group") or config.client_id)
     return Route(
@@ -173,6 +178,7 @@ def _build_route(raw: dict[str, Any], config: KarafkaConfig, where: str, problem
         filters=filters,
         virtual_partitions=virtual_partitions,
         periodic_interval_ms=periodic,
+        topic_config=topic_config,
         consumer_class=consumer_class,
         consumer_group=consumer_group,
         subscription_group=str(raw.get("subscription_group") or consumer_group),
@@ -222,4 +228,9 @@ def build_routing(config: KarafkaConfig) -> Routing:
             ))
             continue
         sub.routes.append(route)
-    return Routing(list(groups.values()), problems)
+    routing = Routing(list(groups.values()), problems)
+    declared: dict[str, Any] = {}
+    for route in routing.routes:
+        if route.topic_config is not None and declared.setdefault(route.topic, route.topic_config) != route.topic_config:
+            problems.append(Problem("karafka.E052", f"topic '{route.topic}' is declared twice with different configs."))
+    return routing

@@ -41,6 +41,7 @@ class Route:
     filters: tuple[Callable[[], Any], ...] = ()  # factories: one filter instance per partition
     virtual_partitions: VirtualPartitions | None = None
     periodic_interval_ms: int | None = None
+    topic_config: Any = None  # a topics.TopicSpec when the route declares its topic
 
     @property
     def consumer_path(self) -> str:

@@ -6,8 +6,6 @@ crash or a rebalance) changes nothing the first delivery already wrote.
 
 from decimal import Decimal
 
-from django.db import transaction
-
 from karafka_django import BaseConsumer, route
 
 from .models import Order, Payment
@@ -36,11 +34,12 @@ class PaymentsConsumer(BaseConsumer):
     """Routed in settings.KARAFKA['ROUTES'] (the other way to declare a route)."""
 
     def consume(self, messages):
-        with transaction.atomic():
-            for m in messages:
-                payment, created = Payment.objects.get_or_create(
-                    reference=m.payload["reference"],
-                    defaults={"order_number": m.payload["order_number"], "amount": Decimal(str(m.payload["amount"]))},
-                )
-                if created:
-                    Order.objects.filter(number=payment.order_number).update(paid=True)
+        for m in messages:
+            Payment.objects.get_or_create(
+                reference=m.payload["reference"],
+                defaults={"order_number": m.payload["order_number"], "amount": Decimal(str(m.payload["amount"]))},
+            )
+        # Settle only after the payments are committed: the orders consumer settles the other
+        # way round after committing its orders, so whichever commits last sees the other.
+        numbers = [m.payload["order_number"] for m in messages]
+        Order.objects.filter(number__in=numbers, paid=False).update(paid=True)

@@ -1,0 +1,106 @@
+"""Declarative topics: routes declare their topic (``"config": {"partitions": 6, ...}``) and
+``manage.py karafka_topics`` plans and applies the difference, like Django migrations.
+
+A plan is computed from the cluster's metadata and described configs. It creates missing
+topics, adds partitions and aligns declared configs; it never shrinks a topic (Kafka cannot)
+or deletes one unless asked (``karafka_topics delete``, with confirmation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic, ResourceType
+
+from .conf import Problem
+from .routing import Routing
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int = 1
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # create | add_partitions | alter_config | refused
+    topic: str
+    detail: str
+    spec: TopicSpec
+    config: tuple[str, str] | None = None
+
+    def __str__(self) -> str:
+        return f"{self.action:<15} {self.topic}: {self.detail}"
+
+
+def parse_spec(topic: str, raw: Any, where: str, problems: list[Problem]) -> TopicSpec | None:
+    if not isinstance(raw, dict):
+        problems.append(Problem("karafka.E050", f"{where}: config must be a dict with 'partitions'."))
+        return None
+    partitions, replication = raw.get("partitions"), raw.get("replication_factor", 1)
+    for name, value in (("partitions", partitions), ("replication_factor", replication)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(Problem("karafka.E051", f"{where}: config '{name}' must be an integer >= 1, got {value!r}."))
+            return None
+    configs = {k: str(v) for k, v in raw.items() if k not in ("partitions", "replication_factor")}
+    return TopicSpec(topic, partitions, replication, configs)
+
+
+def declared_topics(routing: Routing) -> dict[str, TopicSpec]:
+    return {r.topic: r.topic_config for r in routing.routes if r.topic_config is not None}
+
+
+class Topics:
+    def __init__(self, bootstrap_servers: str):
+        self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+
+    def plan(self, specs: dict[str, TopicSpec]) -> list[Change]:
+        metadata = self.admin.list_topics(timeout=10).topics
+        changes = []
+        for name, spec in sorted(specs.items()):
+            if name not in metadata:
+                changes.append(Change("create", name, f"{spec.partitions} partitions, replication {spec.replication_factor}"
+                                      + (f", {spec.configs}" if spec.configs else ""), spec))
+                continue
+            current = len(metadata[name].partitions)
+            if spec.partitions > current:
+                changes.append(Change("add_partitions", name, f"{current} -> {spec.partitions}", spec))
+            elif spec.partitions < current:
+                changes.append(Change("refused", name, f"declares {spec.partitions} partitions but has {current}: "
+                                      "Kafka cannot remove partitions (recreate the topic to shrink it)", spec))
+            described = self._configs(name)
+            for key, value in sorted(spec.configs.items()):
+                if described.get(key) != value:
+                    changes.append(Change("alter_config", name, f"{key}: {described.get(key, '(default)')} -> {value}",
+                                          spec, (key, value)))
+        return changes
+
+    def apply(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.action == "create":
+                spec = change.spec
+                new = NewTopic(spec.name, spec.partitions, spec.replication_factor, config=spec.configs)
+                self._wait(self.admin.create_topics([new]))
+            elif change.action == "add_partitions":
+                self._wait(self.admin.create_partitions([NewPartitions(change.topic, change.spec.partitions)]))
+            elif change.action == "alter_config":
+                key, value = change.config
+                resource = ConfigResource(ResourceType.TOPIC, change.topic,
+                                          incremental_configs=[ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)])
+                self._wait(self.admin.incremental_alter_configs([resource]))
+
+    def delete(self, names: list[str]) -> None:
+        self._wait(self.admin.delete_topics(names))
+
+    def _configs(self, name: str) -> dict[str, str]:
+        futures = self.admin.describe_configs([ConfigResource(ResourceType.TOPIC, name)])
+        return {key: entry.value for future in futures.values() for key, entry in future.result(10).items()}
+
+    @staticmethod
+    def _wait(futures: dict) -> None:
+        for future in futures.values():
+            future.result(30)
