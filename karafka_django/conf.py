@@ -51,6 +51,11 @@ DEFAULTS: dict[str, Any] = {
     "PAUSE_WITH_EXPONENTIAL_BACKOFF": True,
     "STATUS_INTERVAL_MS": 5000,
     "SWARM_NODE_REPORT_TIMEOUT_MS": 30000,
+    "REPORTING": False,
+    "REPORT_INTERVAL_MS": 5000,
+    "REPORTS_TOPIC": "karafka_consumers_reports",
+    "ERRORS_TOPIC": "karafka_errors",
+    "COMMANDS_TOPIC": "karafka_consumers_commands",
     "ROUTES": [],
 }
 
@@ -96,6 +101,11 @@ class KarafkaConfig:
     pause_with_exponential_backoff: bool
     status_interval_ms: int
     swarm_node_report_timeout_ms: int
+    reporting: bool
+    report_interval_ms: int
+    reports_topic: str
+    errors_topic: str
+    commands_topic: str
     routes: list[dict[str, Any]]
     problems: list[Problem] = field(default_factory=list)
 
@@ -185,6 +195,11 @@ def parse(raw: Any) -> KarafkaConfig:
         ),
         status_interval_ms=_positive_int(raw, "STATUS_INTERVAL_MS", problems, "karafka.E009"),
         swarm_node_report_timeout_ms=_positive_int(raw, "SWARM_NODE_REPORT_TIMEOUT_MS", problems, "karafka.E009"),
+        reporting=bool(raw.get("REPORTING", DEFAULTS["REPORTING"])),
+        report_interval_ms=_positive_int(raw, "REPORT_INTERVAL_MS", problems, "karafka.E009"),
+        reports_topic=str(raw.get("REPORTS_TOPIC", DEFAULTS["REPORTS_TOPIC"])),
+        errors_topic=str(raw.get("ERRORS_TOPIC", DEFAULTS["ERRORS_TOPIC"])),
+        commands_topic=str(raw.get("COMMANDS_TOPIC", DEFAULTS["COMMANDS_TOPIC"])),
         routes=_parse_routes(raw.get("ROUTES", []), problems),
         problems=problems,
     )

@@ -29,3 +29,13 @@ class TaskRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_path} {self.id} ({self.status})"
+
+
+class Dashboard(models.Model):
+    """No table: the admin's Karafka pages hang off this model (their URLs, their permission)."""
+
+    class Meta:
+        managed = False
+        verbose_name = verbose_name_plural = "Karafka"
+        default_permissions = ("view",)
+        permissions = [("send_commands", "Can pause and resume partitions, quiet and stop processes")]

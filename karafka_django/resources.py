@@ -25,22 +25,26 @@ class ResourceEstimate:
     swarm_nodes: int | None = None  # None: a single server process
     producer: bool = True  # the process-wide producer exists once something produces (or a DLQ does)
     metrics: bool = False  # --metrics-port: one more thread
+    reporting: bool = False  # REPORTING: a reporter thread, its commands consumer, and the producer
     threads: dict[str, int] = field(init=False)
     tcp_connections: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         sg, b = self.subscription_groups, self.brokers
+        producer = self.producer or self.reporting
         threads = {
             "main": 1,
             "listeners": sg,
             "workers": self.concurrency,
             "librdkafka_consumers": sg * (3 + b),
-            "producer_reports": int(self.producer),
-            "librdkafka_producer": (2 + b) if self.producer else 0,
+            "producer_reports": int(producer),
+            "librdkafka_producer": (2 + b) if producer else 0,
             "http": int(self.metrics),
+            "reporter": int(self.reporting),
+            "librdkafka_commands_consumer": (3 + b) if self.reporting else 0,
             "swarm_heartbeat": int(self.swarm_nodes is not None),
         }
-        tcp = {"consumers": sg * (b + 1), "producer": b if self.producer else 0}
+        tcp = {"consumers": (sg + int(self.reporting)) * (b + 1), "producer": b if producer else 0}
         object.__setattr__(self, "threads", threads)
         object.__setattr__(self, "tcp_connections", tcp)
 

@@ -21,6 +21,7 @@ from .connection.listener import Listener
 from .instrumentation import Monitor
 from .instrumentation import monitor as default_monitor
 from .instrumentation.http_endpoint import HttpEndpoint
+from .instrumentation.reporter import Reporter
 from .instrumentation.stack_dump import dump_thread_stacks
 from .processing.executor import Executor
 from .processing.jobs_queue import JobsQueue
@@ -53,6 +54,7 @@ class Server:
         self.workers = WorkerPool(self.concurrency, self.jobs, self.executor, self._on_critical)
         self.listeners = [Listener(sg, config, self.jobs, self.executor, monitor) for sg in subscription_groups]
         self.metrics_port = metrics_port
+        self.reporter: Reporter | None = None
         self.node = node  # the swarm node index, None outside a swarm
         self.http: HttpEndpoint | None = None
         self.state = "initialized"
@@ -73,6 +75,10 @@ class Server:
         if self.metrics_port is not None:
             self.http = HttpEndpoint(self, self.metrics_port, render_metrics=self._metrics_renderer())
             self.http.start()
+        if self.config.reporting:
+            self.reporter = Reporter(self)
+            self.monitor.subscribe(self.reporter)
+            self.reporter.start()
         self.workers.start()
         for listener in self.listeners:
             listener.start()
@@ -127,6 +133,9 @@ class Server:
             listener.join(max(0.0, deadline - time.monotonic()))
         clean = all(not listener.is_alive() and listener.clean_exit for listener in self.listeners)
         clean &= self.workers.stop(max(0.1, deadline - time.monotonic()))
+        if self.reporter is not None:
+            self.reporter.stop()
+            self.reporter.join(max(1.0, deadline - time.monotonic()))
         undelivered = producer.close(max(1.0, deadline - time.monotonic()))
         if self.http is not None:
             self.http.stop()

@@ -19,6 +19,7 @@ INFO_EVENTS = (
     "app.stopping",
     "app.stopped",
     "app.status",
+    "app.command",
     "process.notice_signal",
     "connection.listener.partitions_assigned",
     "connection.listener.partitions_revoked",
@@ -37,7 +38,7 @@ def _format(value: Any) -> str:
 
 
 def format_line(event: str, payload: dict[str, Any]) -> str:
-    fields = " ".join(f"{k}={_format(v)}" for k, v in payload.items() if k not in ("exception", "consumer"))
+    fields = " ".join(f"{k}={_format(v)}" for k, v in payload.items() if k not in ("exception", "payload_excerpt"))
     return f"{event} {fields}".rstrip()
 
 

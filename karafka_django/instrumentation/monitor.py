@@ -23,6 +23,7 @@ EVENTS = (
     "app.stopping",
     "app.stopped",
     "app.status",
+    "app.command",
     "process.notice_signal",
     "connection.listener.fetch_loop",
     "connection.listener.partitions_assigned",

@@ -108,9 +108,12 @@ class Executor:
         return 1
 
     def _error(self, coordinator: Coordinator, job: Job, exc: BaseException, kind: str, **extra: Any) -> None:
+        first = job.raw[0].value() if job.raw else None
         self.monitor.instrument(
             "error.occurred",
             type=kind,
+            consumer=coordinator.route.consumer_path,
+            payload_excerpt=first[:500].decode("utf-8", "replace") if isinstance(first, bytes) else None,
             topic=coordinator.topic,
             partition=coordinator.partition,
             first_offset=job.raw[0].offset(),

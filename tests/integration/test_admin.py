@@ -1,0 +1,151 @@
+"""The admin pages (Karafka's Web UI in Django admin) against a running server and the broker."""
+
+import json
+import re
+import shutil
+import time
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from karafka_django import producer
+from karafka_django.instrumentation.reporter import process_id
+from tests.integration.harness import unique, wait_until
+from tests.testapp.models import Record
+
+pytestmark = pytest.mark.integration
+
+CONSUMER = "tests.testapp.consumers.RecordingConsumer"
+REPORTING = {"REPORTING": True, "REPORT_INTERVAL_MS": 1000, "KAFKA": {"auto.commit.interval.ms": 200}}
+
+
+@pytest.fixture
+def web(kafka, settings):
+    """This (admin) process reads the test broker, as a web server would."""
+    settings.KARAFKA = {**settings.KARAFKA, "KAFKA": {**settings.KARAFKA["KAFKA"], "bootstrap.servers": kafka.bootstrap_servers}}
+    yield
+    producer.close()
+
+
+def server_id(server) -> str:
+    return f"{process_id().rsplit(':', 1)[0]}:{server.pid}"
+
+
+def page(client, name, *args, **query) -> str:
+    response = client.get(reverse(f"admin:{name}", args=args), query)
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def test_processes_lag_and_errors_pages_show_a_running_server(kafka, make_server, admin_client, web, settings):
+    topic = kafka.create_topic(unique("web"), 1)
+    kafka.produce(topic, [(0, b"k", json.dumps({"poison": n == 50}).encode()) for n in range(100)])
+    route = {"topic": topic, "consumer": CONSUMER, "consumer_group": make_server.group}
+    settings.KARAFKA = {**settings.KARAFKA, "ROUTES": [route]}  # the web process shares the project's routing
+    server = make_server([route], CONCURRENCY=3, **REPORTING).start()
+    wait_until(lambda: kafka.committed(make_server.group, topic, 1) == {0: 50}, 40, "commits up to the poison")
+    me = server_id(server)
+
+    def listed() -> str | None:
+        html = page(admin_client, "karafka_processes")
+        row = re.search(rf"<tr[^>]*>\s*<td><a[^>]*>{re.escape(me)}</a>.*?</tr>", html, re.S)
+        return row.group(0) if row and re.search(r'class="lag">50<', row.group(0)) else None
+
+    row = wait_until(listed, 20, "the process listed with lag 50 (= high watermark 100 - committed 50)")
+    assert re.search(r'class="concurrency">3<', row)
+    threads = int(re.search(r'class="threads">(\d+)', row).group(1))
+    rss = float(re.search(r'class="rss">([0-9.]+)', row).group(1))
+    assert threads > 3 + 4 and rss > 10
+    detail = page(admin_client, "karafka_process", me)
+    assert topic in detail and 'class="lag">50<' in detail
+
+    wait_until(lambda: "poison at 50" in page(admin_client, "karafka_errors"), 20, "the error on the errors page")
+    errors = page(admin_client, "karafka_errors")
+    assert "builtins.ValueError" in errors and "Traceback" in errors
+    routing = page(admin_client, "karafka_routing")
+    assert topic in routing and "tests.testapp.consumers.RecordingConsumer" in routing
+    assert re.search(r"<td>1</td><td>50</td>", routing), "partitions and total lag of the route"
+    assert topic in page(admin_client, "karafka_consumers")
+    assert server.stop() == 0
+
+
+def test_pause_and_resume_from_the_admin_and_only_with_the_permission(kafka, make_server, client, admin_client, web):
+    topic = kafka.create_topic(unique("commanded"), 1)
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], **REPORTING).start()
+    me = server_id(server)
+    wait_until(lambda: me in page(admin_client, "karafka_processes"), 30, "the process reporting")
+    kafka.produce(topic, [(0, b"k", b"{}") for _ in range(10)])
+    wait_until(lambda: Record.objects.count() == 10, 20, "the first messages")
+
+    staff = User.objects.create_user("operator", password="pw", is_staff=True)
+    client.force_login(staff)
+    denied = client.post(reverse("admin:karafka_command"), {"command": "pause", "process": me, "topic": topic, "partition": 0})
+    assert denied.status_code == 403
+    assert not LogEntry.objects.exists()
+
+    command = {"command": "pause", "process": me, "topic": topic, "partition": 0}
+    assert admin_client.post(reverse("admin:karafka_command"), command).status_code == 302
+    time.sleep(1.5)  # one report interval, and a little more
+    kafka.produce(topic, [(0, b"k", b"{}") for _ in range(10)])
+    time.sleep(2)
+    assert Record.objects.count() == 10, "the paused partition was consumed"
+    assert "Sent command" in LogEntry.objects.get().change_message
+
+    staff.user_permissions.add(Permission.objects.get(codename="send_commands"))
+    client.force_login(User.objects.get(pk=staff.pk))
+    assert client.post(reverse("admin:karafka_command"), {**command, "command": "resume"}).status_code == 302
+    wait_until(lambda: Record.objects.count() == 20, 10, "consumption after resume")
+    assert server.stop() == 0
+
+
+def test_payloads_are_escaped_in_the_topic_explorer(kafka, admin_client, web):
+    topic = kafka.create_topic(unique("explored"), 1)
+    kafka.produce(topic, [(0, b"<b>key</b>", b"<script>alert(1)</script>")])
+    html = page(admin_client, "karafka_explorer", topic, 0)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert "&lt;b&gt;key&lt;/b&gt;" in html
+
+
+def test_a_browser_logs_in_opens_every_page_and_non_staff_is_sent_to_login(kafka, live_server, web, tmp_path, django_user_model):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    topic = kafka.create_topic(unique("browsed"), 1)
+    kafka.produce(topic, [(0, b"k", b'{"hello": "world"}')])
+    django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    django_user_model.objects.create_user("visitor", password="pw")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        def log_in(username):
+            browser.delete_all_cookies()
+            browser.get(f"{live_server.url}/admin/login/")
+            browser.find_element(By.NAME, "username").send_keys(username)
+            browser.find_element(By.NAME, "password").send_keys("pw")
+            browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+        log_in("boss")
+        pages = {"processes": reverse("admin:karafka_processes"), "routing": reverse("admin:karafka_routing"),
+                 "consumers": reverse("admin:karafka_consumers"), "errors": reverse("admin:karafka_errors"),
+                 "explorer": reverse("admin:karafka_explorer", args=[topic, 0])}
+        for name, url in pages.items():
+            browser.get(live_server.url + url)
+            assert "Karafka" in browser.title or topic in browser.title, (name, browser.title)
+            assert browser.find_element(By.CLASS_NAME, "karafka-nav")
+            shot = tmp_path / f"{name}.png"
+            browser.save_screenshot(str(shot))
+            assert shot.stat().st_size > 1000
+        assert "world" in browser.page_source
+
+        log_in("visitor")
+        browser.get(live_server.url + pages["processes"])
+        assert "/admin/login/" in browser.current_url
+    finally:
+        browser.quit()
