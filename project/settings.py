@@ -70,6 +70,8 @@ STATIC_URL = "static/"
 KARAFKA = {
     "CLIENT_ID": "shop",
     "CONCURRENCY": env.int("KARAFKA_CONCURRENCY", default=5),
+    # Publish process reports and errors for the admin's Karafka pages (/admin/karafka_django/dashboard/).
+    "REPORTING": env.bool("KARAFKA_REPORTING", default=True),
     "KAFKA": {
         "bootstrap.servers": env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092"),
         # A short session makes joins and failover quick (the broker waits for members to join).
