@@ -42,6 +42,8 @@ class KarafkaAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("", view(self.processes_view), name="karafka_processes"),
+            # The admin index links a model to its changelist: here, the processes page.
+            path("", view(self.processes_view), name="karafka_django_dashboard_changelist"),
             path("process/<str:process_id>/", view(self.process_view), name="karafka_process"),
             path("routing/", view(self.routing_view), name="karafka_routing"),
             path("consumers/", view(self.consumers_view), name="karafka_consumers"),

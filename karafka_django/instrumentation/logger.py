@@ -9,27 +9,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .monitor import Monitor
+from .monitor import EVENTS, Monitor
 
 logger = logging.getLogger("karafka_django")
 
-INFO_EVENTS = (
-    "app.running",
-    "app.quieting",
-    "app.stopping",
-    "app.stopped",
-    "app.status",
-    "app.command",
-    "process.notice_signal",
-    "connection.listener.partitions_assigned",
-    "connection.listener.partitions_revoked",
-    "dead_letter_queue.dispatched",
-    "swarm.running",
-    "swarm.stopped",
-    "swarm.node_started",
-    "swarm.node_exited",
-    "swarm.node_silent",
-)
+#: Events too frequent for INFO (per batch, per poll, per statistics interval).
+QUIET_EVENTS = {
+    "connection.listener.fetch_loop", "consumer.consumed", "consumer.revoked", "consumer.shutdown",
+    "consumer.ticked", "filtering.skipped", "statistics.emitted", "worker.processed",
+}
+INFO_EVENTS = tuple(e for e in EVENTS if e not in QUIET_EVENTS and e != "error.occurred")
 
 
 def _format(value: Any) -> str:

@@ -120,7 +120,7 @@ def test_a_browser_logs_in_opens_every_page_and_non_staff_is_sent_to_login(kafka
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"):
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     try:
