@@ -128,7 +128,7 @@ class Reporter(threading.Thread):
         server = self.server
         estimate = ResourceEstimate(
             subscription_groups=len(server.listeners), concurrency=server.concurrency,
-            brokers=max(1, len(self.broker_ports)), swarm_nodes=None if server.node is None else 1,
+            brokers=self._brokers(), swarm_nodes=None if server.node is None else 1,
             metrics=server.metrics_port is not None, reporting=True,
         )
         connections = [c for c in self.process.net_connections(kind="tcp") if c.raddr and c.status == psutil.CONN_ESTABLISHED]
@@ -162,6 +162,11 @@ class Reporter(threading.Thread):
                                "bound": estimate.db_connections_per_process},
             "partitions": partitions,
         }
+
+    def _brokers(self) -> int:
+        """Brokers of the cluster as librdkafka knows them (its statistics), at least one."""
+        known = {b.get("nodeid") for l in self.server.listeners for b in l.statistics.get("brokers", {}).values()}
+        return max(1, len({n for n in known if isinstance(n, int) and n >= 0}))
 
     # -- errors ----------------------------------------------------------------------------------
 

@@ -55,9 +55,10 @@ def test_processes_lag_and_errors_pages_show_a_running_server(kafka, make_server
 
     row = wait_until(listed, 20, "the process listed with lag 50 (= high watermark 100 - committed 50)")
     assert re.search(r'class="concurrency">3<', row)
-    threads = int(re.search(r'class="threads">(\d+)', row).group(1))
+    threads, estimate = map(int, re.search(r'class="threads">(\d+) \((\d+)\)', row).groups())
     rss = float(re.search(r'class="rss">([0-9.]+)', row).group(1))
     assert threads > 3 + 4 and rss > 10
+    assert abs(threads - estimate) <= 1, f"reported threads {threads}, estimate {estimate}"
     detail = page(admin_client, "karafka_process", me)
     assert topic in detail and 'class="lag">50<' in detail
 
