@@ -89,7 +89,8 @@ class Bench:
             consumer.close()
         return seen / (last - first)
 
-    def framework_rate(self, consumer: str, topic: str, total: int, concurrency: int, max_messages: int) -> float:
+    def framework_rate(self, consumer: str, topic: str, total: int, concurrency: int, max_messages: int,
+                       deserializer: str | None = None) -> float:
         """Messages/s of an in-process karafka_server run, from the first batch to the last."""
         from django.test import override_settings
 
@@ -99,7 +100,9 @@ class Bench:
         from karafka_django.server import Server
 
         karafka = {**self.karafka(), "CLIENT_ID": f"fw-{uuid.uuid4().hex[:8]}", "CONCURRENCY": concurrency,
-                   "MAX_MESSAGES": max_messages, "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.{consumer}"}]}
+                   "MAX_MESSAGES": max_messages,
+                   "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.{consumer}",
+                               **({"deserializer": deserializer} if deserializer else {})}]}
         Tally.reset()
         with override_settings(KARAFKA=karafka):
             config = get_config()
@@ -169,7 +172,12 @@ class Bench:
 
     def json(self) -> dict[str, Any]:
         total = 300_000
-        return self.side_by_side("JsonReader", self.topic("json", 6, total), total, parse_json=True, goal=">= 0.9")
+        topic = self.topic("json", 6, total)
+        figures = self.side_by_side("JsonReader", topic, total, parse_json=True, goal=">= 0.9")
+        with_orjson = self.framework_rate("JsonReader", topic, total, concurrency=5, max_messages=1000,
+                                          deserializer="karafka_django.deserializers.orjson_deserializer")
+        return figures | {"karafka_orjson_msgs_per_s": round(with_orjson),
+                          "orjson_ratio_to_raw_json": round(with_orjson / figures["raw_msgs_per_s"], 3)}
 
     def orm(self) -> dict[str, Any]:
         total = 12_000

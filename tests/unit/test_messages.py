@@ -46,6 +46,13 @@ def test_message_fields():
     assert message.timestamp.year == 2023
 
 
+def test_orjson_deserializer_reads_the_same_json():
+    from karafka_django.deserializers import orjson_deserializer
+
+    message = Messages([Raw(1, b'{"a": [1, 2]}')], orjson_deserializer).first()
+    assert message.payload == {"a": [1, 2]}
+
+
 def test_serialize_values_for_the_producer():
     assert serialize({"a": 1}) == b'{"a":1}'
     assert serialize("é") == "é".encode()
