@@ -17,7 +17,3 @@ class DeserializationError(KarafkaError):
 
 class ProduceError(KarafkaError):
     """A message was not delivered by the producer."""
-
-
-class ConfigurationError(KarafkaError):
-    """Settings are invalid; the message lists the ``karafka.E0xx`` problems."""
