@@ -1,7 +1,6 @@
 """Bad input: a bad payload is retried with backoff and blocks only its partition; bad settings stop the server."""
 
 import re
-import signal
 
 import pytest
 

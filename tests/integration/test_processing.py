@@ -1,6 +1,6 @@
 """The processing model end to end: real broker, real PostgreSQL, a real server process."""
 
-import signal
+import time
 
 import pytest
 from django.db import connection
@@ -61,3 +61,17 @@ def test_every_message_once_in_order_committed_and_db_connections_bounded(kafka,
     restarted.wait_for_log("app.status", count=2)
     assert restarted.stop() == 0
     assert Record.objects.count() == 20_600, "a restart reprocessed committed messages"
+
+
+def test_initial_offset_latest_skips_what_was_there_before_the_group_existed(kafka, make_server):
+    topic = kafka.create_topic(unique("latest"), 1)
+    for n in range(5):  # one record per batch: Tansu's "latest" offset is wrong for larger batches
+        kafka.produce(topic, [(0, b"old", b"{}")])
+    server = make_server([{"topic": topic, "consumer": CONSUMER, "initial_offset": "latest"}]).start()
+    server.wait_assigned()
+    time.sleep(3)  # librdkafka resolves "latest" after the assignment, asynchronously
+    for _ in range(3):
+        kafka.produce(topic, [(0, b"new", b"{}")])
+    wait_until(lambda: Record.objects.count() >= 3, 20, "the new messages")
+    assert server.stop() == 0
+    assert sorted(Record.objects.values_list("offset", "key")) == [(5, "new"), (6, "new"), (7, "new")]

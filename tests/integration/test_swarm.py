@@ -1,6 +1,5 @@
 """Swarm mode: a supervisor and forked nodes sharing the partitions; a killed node comes back."""
 
-import signal
 
 import psutil
 import pytest
