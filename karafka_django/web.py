@@ -65,14 +65,17 @@ class KafkaReader:
         finally:
             consumer.close()
 
-    def read(self, topic: str, ranges: dict[int, tuple[int | None, int | None]], timeout: float = 10) -> list[Read]:
-        """Messages of ``topic`` per partition from ``start`` (None: ``count_back`` before the end)."""
+    def read(self, topic: str, ranges: dict[int, tuple[int | None, int | None]], count_back: int = 0,
+             timeout: float = 10) -> list[Read]:
+        """Messages of ``topic`` per partition from ``start`` to ``stop`` (excluded); a ``start`` of
+        None means ``count_back`` before the end, a ``stop`` of None the true end."""
         consumer = self._consumer()
         try:
             assignments, stops = [], {}
             for partition, (start, stop) in ranges.items():
                 low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                assignments.append(TopicPartition(topic, partition, max(low, start if start is not None else low)))
+                first = start if start is not None else high - count_back
+                assignments.append(TopicPartition(topic, partition, max(low, first)))
                 stops[partition] = stop
             if not assignments:
                 return []
@@ -102,13 +105,7 @@ class KafkaReader:
 
     def tail(self, topic: str, count: int) -> list[Read]:
         """About the last ``count`` messages of every partition (read to the true end)."""
-        consumer = self._consumer()
-        try:
-            starts = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] - count
-                      for p in self.partitions(topic)}
-        finally:
-            consumer.close()
-        return self.read(topic, {p: (max(0, s), None) for p, s in starts.items()})
+        return self.read(topic, {p: (None, None) for p in self.partitions(topic)}, count_back=count)
 
     # -- the admin's views of the data -----------------------------------------------------------
 
