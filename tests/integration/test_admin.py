@@ -113,6 +113,8 @@ def test_a_browser_logs_in_opens_every_page_and_non_staff_is_sent_to_login(kafka
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
 
     topic = kafka.create_topic(unique("browsed"), 1)
     kafka.produce(topic, [(0, b"k", b'{"hello": "world"}')])
@@ -130,7 +132,12 @@ def test_a_browser_logs_in_opens_every_page_and_non_staff_is_sent_to_login(kafka
             browser.get(f"{live_server.url}/admin/login/")
             browser.find_element(By.NAME, "username").send_keys(username)
             browser.find_element(By.NAME, "password").send_keys("pw")
-            browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+            submit = browser.find_element(By.CSS_SELECTOR, "input[type=submit]")
+            submit.click()
+            # The form posts and redirects: wait until the login page is gone, or the next
+            # get() races the redirect and shows whatever the redirect lands on.
+            WebDriverWait(browser, 20).until(EC.staleness_of(submit))
+            WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
         log_in("boss")
         pages = {"processes": reverse("admin:karafka_processes"), "routing": reverse("admin:karafka_routing"),
@@ -138,8 +145,8 @@ def test_a_browser_logs_in_opens_every_page_and_non_staff_is_sent_to_login(kafka
                  "explorer": reverse("admin:karafka_explorer", args=[topic, 0])}
         for name, url in pages.items():
             browser.get(live_server.url + url)
+            WebDriverWait(browser, 20).until(EC.presence_of_element_located((By.CLASS_NAME, "karafka-nav")))
             assert "Karafka" in browser.title or topic in browser.title, (name, browser.title)
-            assert browser.find_element(By.CLASS_NAME, "karafka-nav")
             shot = tmp_path / f"{name}.png"
             browser.save_screenshot(str(shot))
             assert shot.stat().st_size > 1000
@@ -147,6 +154,6 @@ def test_a_browser_logs_in_opens_every_page_and_non_staff_is_sent_to_login(kafka
 
         log_in("visitor")
         browser.get(live_server.url + pages["processes"])
-        assert "/admin/login/" in browser.current_url
+        WebDriverWait(browser, 20).until(EC.url_contains("/admin/login/"))
     finally:
         browser.quit()
