@@ -6,8 +6,37 @@ from typing import Any
 
 from django.core.checks import Error, Warning, register
 
-from .conf import get_config
-from .routing import build_routing
+from .conf import KarafkaConfig, get_config
+from .routing import Routing, build_routing
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() in ("true", "1")
+
+
+def delivery_overrides(config: KarafkaConfig, routing: Routing) -> list:
+    """librdkafka settings in KARAFKA['KAFKA'] that break the at-least-once contract."""
+    kafka, messages = config.kafka, []
+    if _truthy(kafka.get("enable.auto.offset.store")):
+        messages.append(Error(
+            "KARAFKA['KAFKA'] sets enable.auto.offset.store=true: offsets would be committed before "
+            "processing (at-most-once; a crash loses messages).",
+            hint="Remove it: the listener stores offsets after each batch is processed.", id="karafka.E060"))
+    if not _truthy(kafka.get("enable.auto.commit")):
+        messages.append(Warning(
+            "KARAFKA['KAFKA'] sets enable.auto.commit=false: processed offsets are committed only on "
+            "rebalance and shutdown, so a crash re-processes everything since.",
+            hint="Remove it: stored offsets are auto-committed only after processing.", id="karafka.W060"))
+    reset = kafka.get("auto.offset.reset")
+    if reset is not None:
+        wanted = {"earliest": ("earliest", "smallest", "beginning"), "latest": ("latest", "largest", "end")}
+        for route in routing.routes:
+            if str(reset) not in wanted[route.initial_offset]:
+                messages.append(Warning(
+                    f"KARAFKA['KAFKA'] sets auto.offset.reset={reset!r}, but route '{route.topic}' asks for "
+                    f"initial_offset '{route.initial_offset}'; the librdkafka setting wins.",
+                    hint="Set the start on the route (initial_offset) and remove auto.offset.reset.", id="karafka.W061"))
+    return messages
 
 
 @register("karafka")
@@ -15,6 +44,7 @@ def check_karafka(app_configs: Any = None, **kwargs: Any) -> list:
     config = get_config()
     routing = build_routing(config)
     messages: list = [Error(p.msg, hint=p.hint, id=p.id) for p in [*config.problems, *routing.problems]]
+    messages += delivery_overrides(config, routing)
     if not messages and not routing.routes:
         messages.append(Warning(
             "No consumers are routed.",

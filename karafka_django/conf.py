@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "PAUSE_WITH_EXPONENTIAL_BACKOFF": True,
     "STATUS_INTERVAL_MS": 5000,
     "SWARM_NODE_REPORT_TIMEOUT_MS": 30000,
+    "REVOCATION_TIMEOUT_MS": 10000,
+    "MAX_BUFFERED_BYTES": 256 * 1024 * 1024,
     "REPORTING": False,
     "REPORT_INTERVAL_MS": 5000,
     "REPORTS_TOPIC": "karafka_consumers_reports",
@@ -75,7 +77,7 @@ ROUTE_KEYS = (
     "config",
 )
 INITIAL_OFFSETS = ("earliest", "latest")
-DEAD_LETTER_QUEUE_KEYS = ("topic", "max_retries", "independent")
+DEAD_LETTER_QUEUE_KEYS = ("topic", "max_retries", "independent", "mark_after_dispatch")
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class KarafkaConfig:
     pause_with_exponential_backoff: bool
     status_interval_ms: int
     swarm_node_report_timeout_ms: int
+    revocation_timeout_ms: int
+    max_buffered_bytes: int
     reporting: bool
     report_interval_ms: int
     reports_topic: str
@@ -175,7 +179,10 @@ def parse(raw: Any) -> KarafkaConfig:
         problems.append(Problem("karafka.E003", "KARAFKA['PRODUCER'] must be a dict of librdkafka settings."))
         user_producer = {}
     client_id = str(raw.get("CLIENT_ID", DEFAULTS["CLIENT_ID"]))
-    kafka = {**KAFKA_DEFAULTS, "client.id": client_id, **user_kafka}
+    max_buffered_bytes = _positive_int(raw, "MAX_BUFFERED_BYTES", problems, "karafka.E009")
+    # librdkafka's own prefetch queue (per consumer) is sized from the same budget.
+    prefetch_kbytes = max(1024, max_buffered_bytes // 4 // 1024)
+    kafka = {**KAFKA_DEFAULTS, "client.id": client_id, "queued.max.messages.kbytes": prefetch_kbytes, **user_kafka}
     return KarafkaConfig(
         kafka=kafka,
         producer_kafka={
@@ -195,6 +202,8 @@ def parse(raw: Any) -> KarafkaConfig:
         ),
         status_interval_ms=_positive_int(raw, "STATUS_INTERVAL_MS", problems, "karafka.E009"),
         swarm_node_report_timeout_ms=_positive_int(raw, "SWARM_NODE_REPORT_TIMEOUT_MS", problems, "karafka.E009"),
+        revocation_timeout_ms=_positive_int(raw, "REVOCATION_TIMEOUT_MS", problems, "karafka.E009"),
+        max_buffered_bytes=max_buffered_bytes,
         reporting=bool(raw.get("REPORTING", DEFAULTS["REPORTING"])),
         report_interval_ms=_positive_int(raw, "REPORT_INTERVAL_MS", problems, "karafka.E009"),
         reports_topic=str(raw.get("REPORTS_TOPIC", DEFAULTS["REPORTS_TOPIC"])),

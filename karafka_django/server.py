@@ -23,13 +23,15 @@ from .instrumentation import monitor as default_monitor
 from .instrumentation.http_endpoint import HttpEndpoint
 from .instrumentation.reporter import Reporter
 from .instrumentation.stack_dump import dump_thread_stacks
+from .processing.coordinator import BufferBudget
 from .processing.executor import Executor
 from .processing.jobs_queue import JobsQueue
 from .processing.worker import WorkerPool
 from .producer import producer
 from .routing import SubscriptionGroup
 
-EXIT_OK, EXIT_ERROR, EXIT_FORCED = 0, 1, 2
+#: 3: a Kafka client cannot work (authentication failed, a fatal librdkafka error).
+EXIT_OK, EXIT_ERROR, EXIT_FORCED, EXIT_CLIENT_FAULT = 0, 1, 2, 3
 #: A repeated stop signal within this window is the same request delivered twice (to the
 #: process and to its group, as `timeout` and some supervisors do), not an order to force.
 REPEATED_SIGNAL_WINDOW_S = 1.0
@@ -52,7 +54,9 @@ class Server:
         self.jobs = JobsQueue()
         self.executor = Executor(self.jobs, monitor)
         self.workers = WorkerPool(self.concurrency, self.jobs, self.executor, self._on_critical)
-        self.listeners = [Listener(sg, config, self.jobs, self.executor, monitor) for sg in subscription_groups]
+        self.buffer_budget = BufferBudget(config.max_buffered_bytes)
+        self.listeners = [Listener(sg, config, self.jobs, self.executor, monitor, self.buffer_budget, node)
+                          for sg in subscription_groups]
         self.metrics_port = metrics_port
         self.reporter: Reporter | None = None
         self.node = node  # the swarm node index, None outside a swarm
@@ -104,10 +108,15 @@ class Server:
     def _supervise(self) -> None:
         interval = self.config.status_interval_ms / 1000
         last_processed, last_at = 0, time.monotonic()
-        while not self._stop_requested.wait(interval):
+        while not self._stop_requested.wait(min(interval, 0.5)):
+            if any(listener.faults.failure for listener in self.listeners):
+                self._exit_code = EXIT_CLIENT_FAULT
+                break
             if any(not listener.is_alive() for listener in self.listeners):
                 self._exit_code = EXIT_ERROR
                 break
+            if time.monotonic() - last_at < interval:
+                continue
             processed, now = self.workers.processed, time.monotonic()
             self.monitor.instrument("app.status", **self.status(), rate=round((processed - last_processed) / (now - last_at)))
             last_processed, last_at = processed, now
@@ -121,6 +130,8 @@ class Server:
             "queued": len(self.jobs),
             "partitions": sum(len(listener.coordinators) for listener in self.listeners),
             "lag": sum(sum(listener.lag.values()) for listener in self.listeners),
+            "brokers": ",".join(sorted({listener.faults.state for listener in self.listeners})),
+            "buffered_mb": round(self.buffer_budget.used / 2**20, 1),
         }
 
     def _shutdown(self) -> int:
@@ -139,7 +150,7 @@ class Server:
         undelivered = producer.close(max(1.0, deadline - time.monotonic()))
         if self.http is not None:
             self.http.stop()
-        code = self._exit_code if clean and not undelivered else EXIT_FORCED
+        code = self._exit_code if (clean and not undelivered) or self._exit_code == EXIT_CLIENT_FAULT else EXIT_FORCED
         self.state = "stopped"
         self.monitor.instrument("app.stopped", pid=os.getpid(), exit_code=code, processed=self.workers.processed)
         return code

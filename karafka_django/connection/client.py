@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from ..instrumentation.client_logs import client_logger
+
 logger = logging.getLogger("karafka_django.client")
 
 
@@ -23,10 +25,21 @@ class Client:
         on_error: Callable[[Any], None],
     ):
         self.config = config
-        self._consumer = Consumer({**config, "stats_cb": on_stats, "error_cb": on_error})
+        self._consumer = Consumer({**config, "stats_cb": on_stats, "error_cb": on_error,
+                                   "logger": client_logger("consumer")})
 
-    def subscribe(self, topics: list[str], on_assign: Callable, on_revoke: Callable) -> None:
-        self._consumer.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke)
+    def subscribe(self, topics: list[str], on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None:
+        self._consumer.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+
+    def accept_assignment(self, partitions: list) -> None:
+        """Inside ``on_assign``: take the partitions (incrementally under cooperative-sticky) and
+        resume them. librdkafka keeps an application pause flag across revoke and re-assign,
+        and pause works only on assigned partitions, so the fetch state is set here, explicitly."""
+        if self._consumer.rebalance_protocol() == "COOPERATIVE":
+            self._consumer.incremental_assign(partitions)
+        else:
+            self._consumer.assign(partitions)
+        self._consumer.resume(partitions)
 
     def consume(self, num_messages: int, timeout: float) -> list:
         return self._consumer.consume(num_messages, timeout)

@@ -17,12 +17,13 @@ from typing import Any, Iterable
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
 from ..processing import db
-from ..processing.coordinator import FETCH_BATCH, Backoff, Coordinator
+from ..processing.coordinator import FETCH_BATCH, Backoff, BufferBudget, Coordinator
 from ..processing.executor import Executor
 from ..processing.filters import apply_filters
 from ..processing.jobs_queue import JobsQueue
 from ..routing import SubscriptionGroup
 from .client import Client
+from .faults import ClientFaults, brokers_up
 
 logger = logging.getLogger("karafka_django.listener")
 
@@ -38,6 +39,8 @@ class Listener(threading.Thread):
         jobs: JobsQueue,
         executor: Executor,
         monitor: Monitor,
+        budget: BufferBudget | None = None,
+        node: int | None = None,
     ):
         super().__init__(name=f"karafka.listener-{subscription_group.name}", daemon=True)
         self.subscription_group = subscription_group
@@ -45,10 +48,17 @@ class Listener(threading.Thread):
         self.jobs = jobs
         self.executor = executor
         self.monitor = monitor
-        self.kafka_config = subscription_group.kafka_config(config.kafka)
+        self.budget = budget or BufferBudget(config.max_buffered_bytes)
+        self.kafka_config = subscription_group.kafka_config(config.kafka, node)
         self.backoff = Backoff(config.pause_timeout_ms, config.pause_max_timeout_ms, config.pause_with_exponential_backoff)
         self.max_poll_interval_s = int(self.kafka_config.get("max.poll.interval.ms", 300000)) / 1000
+        # The rebalance waits for revoked partitions' running jobs at most this long: well
+        # below the group's rebalance timeout (max.poll.interval.ms), so the member stays in.
+        self.revocation_timeout_s = min(config.revocation_timeout_ms / 1000, self.max_poll_interval_s / 2)
+        self.faults = ClientFaults(monitor, subscription_group=subscription_group.name)
         self.coordinators: dict[tuple[str, int], Coordinator] = {}
+        # Revoked coordinators whose job outlived the revocation wait, until it ends.
+        self._outlived: dict[tuple[str, int], Coordinator] = {}
         topics = subscription_group.topics
         self._single_topic: str | None = topics[0] if len(topics) == 1 else None
         self.lag: dict[tuple[str, int], int] = {}
@@ -75,9 +85,10 @@ class Listener(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.client = Client(self.kafka_config, self._on_stats, self._on_error)
-            self.client.subscribe(self.subscription_group.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
-            while not self._stopping.is_set():
+            self.client = Client(self.kafka_config, self._on_stats, self.faults.on_error)
+            self.client.subscribe(self.subscription_group.topics, on_assign=self._on_assign,
+                                  on_revoke=self._on_revoke, on_lost=self._on_lost)
+            while not self._stopping.is_set() and self.faults.failure is None:
                 self._poll_once()
             self._shutdown()
         except Exception as exc:
@@ -96,6 +107,7 @@ class Listener(threading.Thread):
         messages = self.client.consume(FETCH_BATCH, timeout)
         self.last_poll_at = time.monotonic()
         if messages:
+            self.faults.on_reachable()
             self._distribute(messages)
         self._maintain(self.last_poll_at)
         if self.monitor.has_subscribers("connection.listener.fetch_loop"):
@@ -143,10 +155,20 @@ class Listener(threading.Thread):
             runs[key] = run
 
     def _filter_and_add(self, coordinator: Coordinator, run: list) -> None:
-        """Apply the route's filters to a fetched run (here, on the listener thread), then buffer it."""
+        """Apply the route's filters to a fetched run (here, on the listener thread), then buffer it.
+
+        A filter that raises has the run read again after the first backoff: nothing of it is
+        buffered or skipped, and the error is reported (once per retry) as ``filtering.error``.
+        """
         db.before_job()
         try:
             filtered = apply_filters(coordinator, run, self.monitor)
+        except Exception as exc:
+            coordinator.refetch(run[0].offset(), time.monotonic() + self.backoff.seconds(1))
+            self.monitor.instrument("error.occurred", type="filtering.error", topic=coordinator.topic,
+                                    partition=coordinator.partition, first_offset=run[0].offset(),
+                                    error=f"{type(exc).__name__}: {exc}", exception=exc)
+            return
         finally:
             db.after_job()
         for job in coordinator.add(filtered.raw):
@@ -185,12 +207,18 @@ class Listener(threading.Thread):
     # -- rebalance callbacks (run inside consume, on this thread) ---------------------------------
 
     def _on_assign(self, _consumer: Any, partitions: list) -> None:
+        self._forget_outlived()
         for tp in partitions:
+            key = (tp.topic, tp.partition)
             route = self.subscription_group.route_for(tp.topic)
-            coordinator = Coordinator(tp.topic, tp.partition, route, self.config.max_messages, self.backoff)
+            coordinator = Coordinator(tp.topic, tp.partition, route, self.config.max_messages, self.backoff,
+                                      self.budget, predecessor=self._outlived.get(key))
             if self.quiet or self._stopping.is_set():
                 coordinator.close()
-            self.coordinators[(tp.topic, tp.partition)] = coordinator
+            self.coordinators[key] = coordinator
+        # Every pause of an earlier assignment is dropped (as Karafka does): a partition starts
+        # flowing from its committed offset; what should pause now pauses on the next turn.
+        self.client.accept_assignment(partitions)
         self.monitor.instrument(
             "connection.listener.partitions_assigned",
             subscription_group=self.subscription_group.name,
@@ -198,31 +226,44 @@ class Listener(threading.Thread):
         )
 
     def _on_revoke(self, _consumer: Any, partitions: list) -> None:
+        self._give_up(partitions, commit=True, event="connection.listener.partitions_revoked")
+
+    def _on_lost(self, _consumer: Any, partitions: list) -> None:
+        """The group gave the partitions away already (session timeout): commit nothing."""
+        self._give_up(partitions, commit=False, event="connection.listener.partitions_lost")
+
+    def _give_up(self, partitions: list, commit: bool, event: str) -> None:
         revoked = [self.coordinators.pop((tp.topic, tp.partition)) for tp in partitions
                    if (tp.topic, tp.partition) in self.coordinators]
         for coordinator in revoked:
-            coordinator.revoke()
-        # The group waits for members to rejoin up to the rebalance timeout (max.poll.interval.ms).
-        self._finish(revoked, time.monotonic() + self.max_poll_interval_s, hook="revoked")
+            coordinator.revoke()  # queued jobs of these partitions will not start
+        self._finish(revoked, time.monotonic() + self.revocation_timeout_s, hook="revoked", commit=commit)
+        for coordinator in revoked:
+            if coordinator.running:
+                self._outlived[(coordinator.topic, coordinator.partition)] = coordinator
         self.monitor.instrument(
-            "connection.listener.partitions_revoked",
+            event,
             subscription_group=self.subscription_group.name,
             partitions=",".join(f"{tp.topic}/{tp.partition}" for tp in partitions),
         )
 
-    def _finish(self, coordinators: list[Coordinator], deadline: float, hook: str) -> bool:
-        """Wait for in-flight jobs (until ``deadline``), commit their marks, run ``hook``.
+    def _forget_outlived(self) -> None:
+        self._outlived = {key: c for key, c in self._outlived.items() if c.running}
+
+    def _finish(self, coordinators: list[Coordinator], deadline: float, hook: str, commit: bool = True) -> bool:
+        """Wait for running jobs (until ``deadline``), commit their marks, run ``hook``.
 
         Returns True when every job finished in time. A job still running at the deadline
-        keeps running, but its later marks are not committed: its messages are re-delivered.
+        keeps running, but its later marks are never committed: its messages are re-delivered.
         """
         finished = True
         for coordinator in coordinators:
-            finished &= coordinator.idle.wait(max(0.0, deadline - time.monotonic()))
-        # Store too: librdkafka commits stored offsets on close and unassign, and an older
-        # stored offset would move the committed one back.
-        self._store(coordinators)
-        self.client.commit([(c.topic, c.partition, c.marked) for c in coordinators if c.marked is not None])
+            finished &= coordinator.wait_running(deadline - time.monotonic())
+        if commit:
+            # Store too: librdkafka commits stored offsets on close and unassign, and an older
+            # stored offset would move the committed one back.
+            self._store(coordinators)
+            self.client.commit([(c.topic, c.partition, c.marked) for c in coordinators if c.marked is not None])
         for coordinator in coordinators:
             self.executor.run_hook(coordinator, hook)
         return finished
@@ -230,13 +271,14 @@ class Listener(threading.Thread):
     # -- shutdown --------------------------------------------------------------------------------
 
     def _shutdown(self) -> None:
-        coordinators = list(self.coordinators.values())
-        for coordinator in coordinators:
+        for coordinator in self.coordinators.values():
             coordinator.close()
-        # Keep polling (paused) so the member stays alive while jobs finish.
-        while any(c.busy for c in coordinators) and time.monotonic() < self._deadline:
+        # Keep polling (paused) so the member stays alive while jobs finish; a rebalance meanwhile
+        # takes partitions out of ``self.coordinators`` and commits them itself.
+        while any(c.busy for c in self.coordinators.values()) and time.monotonic() < self._deadline:
             self._maintain(time.monotonic())
             self.client.consume(FETCH_BATCH, TICK_S)
+        coordinators = list(self.coordinators.values())
         self.coordinators = {}
         self.clean_exit &= self._finish(coordinators, self._deadline, hook="shutdown")
         self.client.close()
@@ -245,6 +287,8 @@ class Listener(threading.Thread):
 
     def _on_stats(self, raw: str) -> None:
         stats = json.loads(raw)
+        if brokers_up(stats):
+            self.faults.on_reachable()
         lag = {}
         for topic, topic_stats in stats.get("topics", {}).items():
             for partition, p in topic_stats.get("partitions", {}).items():
@@ -254,12 +298,6 @@ class Listener(threading.Thread):
         self.statistics = stats
         if self.monitor.has_subscribers("statistics.emitted"):
             self.monitor.instrument("statistics.emitted", subscription_group=self.subscription_group.name, statistics=stats)
-
-    def _on_error(self, error: Any) -> None:
-        self.monitor.instrument(
-            "error.occurred", type="connection.client.error", subscription_group=self.subscription_group.name,
-            error=str(error), fatal=error.fatal(),
-        )
 
     def _on_message_error(self, message: Any) -> None:
         self.monitor.instrument(

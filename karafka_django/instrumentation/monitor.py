@@ -28,6 +28,8 @@ EVENTS = (
     "connection.listener.fetch_loop",
     "connection.listener.partitions_assigned",
     "connection.listener.partitions_revoked",
+    "connection.listener.partitions_lost",
+    "connection.client.state_changed",
     "consumer.consumed",
     "consumer.revoked",
     "consumer.shutdown",

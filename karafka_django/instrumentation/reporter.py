@@ -27,6 +27,7 @@ from django.conf import settings
 
 from ..producer import producer
 from ..resources import ResourceEstimate
+from .client_logs import client_logger
 
 if TYPE_CHECKING:
     from ..server import Server
@@ -65,11 +66,22 @@ class Reporter(threading.Thread):
         self.commands = Consumer({
             **{k: v for k, v in self.config.kafka.items() if k not in ("statistics.interval.ms",)},
             "group.id": f"{self.config.client_id}-commands-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
+            "logger": client_logger("consumer"),
         })
+        failing = False  # report a failure once, not every interval, until a turn succeeds
         try:
             while not self._stopped.is_set():
-                self.report()
-                self._read_commands(time.monotonic() + self.config.report_interval_ms / 1000)
+                until = time.monotonic() + self.config.report_interval_ms / 1000
+                try:
+                    self.report()
+                    self._read_commands(until)
+                    failing = False
+                except Exception as exc:  # a broker outage must not end reporting for good
+                    if not failing:
+                        self.server.monitor.instrument("error.occurred", type="reporter.error",
+                                                       error=f"{type(exc).__name__}: {exc}", exception=exc)
+                    failing = True
+                    self._stopped.wait(max(0.0, until - time.monotonic()))
             self.report()  # the last word: "stopped"
         finally:
             self.commands.close()
@@ -89,9 +101,21 @@ class Reporter(threading.Thread):
         while not self._stopped.is_set() and time.monotonic() < until:
             for message in self.commands.consume(10, min(0.25, max(0.0, until - time.monotonic()))):
                 if message.error() is None:
-                    command = json.loads(message.value())
-                    if command.get("sent_at", 0) >= self.started:
+                    command = self._parse(message.value())
+                    if command is not None and command.get("sent_at", 0) >= self.started:
                         self.apply(command)
+
+    def _parse(self, value: bytes | None) -> dict[str, Any] | None:
+        """A command, or None (reported) when the message is not one."""
+        try:
+            command = json.loads(value or b"")
+            if isinstance(command, dict) and isinstance(command.get("sent_at", 0), (int, float)):
+                return command
+            raise ValueError("a command is a JSON object with a numeric sent_at")
+        except ValueError as exc:
+            self.server.monitor.instrument("error.occurred", type="reporter.malformed_command",
+                                           error=f"{type(exc).__name__}: {exc}", value=repr(value)[:200])
+            return None
 
     def _assign_commands(self) -> bool:
         topic = self.config.commands_topic

@@ -44,6 +44,24 @@ class Backoff:
         return min(millis, self.max_timeout_ms) / 1000
 
 
+class BufferBudget:
+    """The process-wide bound on buffered message bytes (``MAX_BUFFERED_BYTES``), shared by
+    every coordinator; 0 means no byte bound. Updated once per fetched run or batch."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def add(self, size: int) -> None:
+        if size:
+            with self._lock:
+                self.used += size
+
+    def above(self, fraction: float) -> bool:
+        return bool(self.limit) and self.used >= self.limit * fraction
+
+
 class SkipMarker:
     """Stands in the buffer for filtered-out messages at the end of a run: marking it commits past them."""
 
@@ -55,20 +73,24 @@ class SkipMarker:
     def offset(self) -> int:
         return self._offset
 
+    def __len__(self) -> int:
+        return 0
+
 
 class Job:
     """Work for a worker: a batch (or one virtual part of it), or a periodic tick (``raw`` empty)."""
 
-    __slots__ = ("coordinator", "raw", "slot", "part", "batch", "tick")
+    __slots__ = ("coordinator", "raw", "slot", "part", "batch", "tick", "error")
 
     def __init__(self, coordinator: "Coordinator", raw: list, slot: int = 0, part: int = 0,
-                 batch: VirtualBatch | None = None, tick: bool = False):
+                 batch: VirtualBatch | None = None, tick: bool = False, error: Exception | None = None):
         self.coordinator = coordinator
         self.raw = raw
         self.slot = slot  # which consumer instance of the partition runs it
         self.part = part
         self.batch = batch
         self.tick = tick
+        self.error = error  # the batch failed before a consumer saw it (a raising partitioner)
 
     @property
     def messages(self) -> list:
@@ -77,21 +99,30 @@ class Job:
 
 
 class Coordinator:
-    def __init__(self, topic: str, partition: int, route: Route, max_messages: int, backoff: Backoff):
+    def __init__(self, topic: str, partition: int, route: Route, max_messages: int, backoff: Backoff,
+                 budget: BufferBudget | None = None, predecessor: "Coordinator | None" = None):
         self.topic = topic
         self.partition = partition
         self.route = route
         self.max_messages = max_messages
         self.buffer_bound = max(10 * max_messages, MIN_BUFFER_BOUND)
         self.backoff = backoff
+        self.budget = budget or BufferBudget(0)
+        # The coordinator of an earlier assignment of this partition whose job outlived the
+        # revocation wait: nothing starts here until it ended (one batch per partition at a time).
+        self.predecessor = predecessor
         self.consumers: dict[int, Any] = {}  # slot -> BaseConsumer, built by the executor
         self.filters = [factory() for factory in route.filters]
 
         self._lock = threading.Lock()
         self._buffer: list = []
-        self.busy = False
+        self._buffered_bytes = 0
+        self.busy = False  # a batch (or tick) of this partition is queued or running
         self.idle = threading.Event()
         self.idle.set()
+        self.running = 0  # jobs a worker is executing right now
+        self._ran = threading.Condition(self._lock)
+        self._full = False  # fetching paused for a full buffer, until it drained to half
 
         self.marked: int | None = None  # next offset to commit: last processed + 1
         self.stored: int | None = None  # last offset the listener handed to librdkafka
@@ -118,6 +149,9 @@ class Coordinator:
             if self.revoked or self.seek_to is not None:
                 return []  # fetched before a seek or revocation: the new position re-reads them
             self._buffer.extend(raw)
+            size = sum(map(len, raw))
+            self._buffered_bytes += size
+            self.budget.add(size)
             self.last_activity = time.monotonic()
             return self._take(self.last_activity)
 
@@ -146,11 +180,20 @@ class Coordinator:
     def wants_fetch_paused(self, now: float) -> bool:
         return (
             self.closing
-            or len(self._buffer) >= self.buffer_bound
+            or self._buffer_full()
             or now < self.retry_at
             or now < self.paused_until
             or now < self.fetch_paused_until
         )
+
+    def _buffer_full(self) -> bool:
+        """Past the count bound or the process's byte budget; once full, full until drained to
+        half of both (hysteresis: librdkafka drops its prefetched data on every pause)."""
+        if self._full:
+            self._full = len(self._buffer) > self.buffer_bound // 2 or self.budget.above(0.5)
+        else:
+            self._full = len(self._buffer) >= self.buffer_bound or self.budget.above(1.0)
+        return self._full
 
     def needs_ticks(self, now: float) -> bool:
         """True while something here changes with time, so the listener polls briefly."""
@@ -160,6 +203,7 @@ class Coordinator:
             or now < self.retry_at
             or now < self.paused_until
             or bool(self.route.periodic_interval_ms)
+            or (self.predecessor is not None and self.predecessor.running > 0)
         )
 
     def seek_applied(self) -> None:
@@ -167,9 +211,28 @@ class Coordinator:
             self.seek_to = None
 
     def revoke(self) -> None:
+        """Taken away by a rebalance: no job starts any more (queued ones are abandoned)."""
         with self._lock:
             self.revoked = True
-            self._buffer.clear()
+            self._drop_buffer()
+
+    def wait_running(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until no job of this partition is executing."""
+        with self._ran:
+            return self._ran.wait_for(lambda: self.running == 0, max(0.0, timeout))
+
+    def begin(self) -> bool:
+        """A worker is about to run a job of this partition: False if it was revoked meanwhile."""
+        with self._lock:
+            if self.revoked:
+                return False
+            self.running += 1
+            return True
+
+    def end(self) -> None:
+        with self._ran:
+            self.running -= 1
+            self._ran.notify_all()
 
     def close(self) -> None:
         """Stop dispatching (shutdown or quiet mode); jobs in flight finish."""
@@ -179,6 +242,10 @@ class Coordinator:
     @property
     def buffered(self) -> int:
         return len(self._buffer)
+
+    @property
+    def buffered_bytes(self) -> int:
+        return self._buffered_bytes
 
     @property
     def last_error(self) -> BaseException | None:
@@ -234,7 +301,7 @@ class Coordinator:
                 if job.batch.pending:
                     return []
                 if job.batch.errors:
-                    self._failed(job.batch.raw, job.batch.errors[-1])
+                    self._failed(job.batch.raw, job.batch.errors[-1], job.batch.blame)
                     return self._finish()
             elif mark_last:
                 self.mark(job.raw[-1].offset() + 1)
@@ -249,16 +316,18 @@ class Coordinator:
                 self.errors.clear()
             if self._requested_seek is not None and not self.revoked:
                 self.seek_to, self._requested_seek = self._requested_seek, None
-                self._buffer.clear()
+                self._drop_buffer()
             return self._finish()
 
-    def fail(self, job: Job, error: BaseException, halt: bool = False) -> float:
+    def fail(self, job: Job, error: BaseException, halt: bool = False, blame: bool = True) -> float:
         """The job raised: put its unmarked messages back in front and back off.
 
         Returns the backoff in seconds. Nothing is skipped: the retry starts at the first
         message not marked, and the buffer behind it is kept. A failed virtual part waits for
         the other parts of its batch; the batch then retries from its lowest unfinished offset.
         ``halt`` (a critical error) also stops dispatching: no retry, no dead letter.
+        ``blame=False`` (the consumer could not even be set up) retries the whole batch after
+        the backoff without isolating or dead-lettering any of its messages.
         """
         with self._lock:
             self.closing = self.closing or halt
@@ -268,13 +337,14 @@ class Coordinator:
                 return 0.0
             if job.batch is not None:
                 job.batch.errors.append(error)
+                job.batch.blame |= blame
                 job.batch.pending -= 1
                 if job.batch.pending:
                     return self.backoff.seconds(self.attempt + 1)
-                raw = job.batch.raw
+                raw, blame = job.batch.raw, job.batch.blame
             else:
                 raw = job.raw
-            delay = self._failed(raw, error)
+            delay = self._failed(raw, error, blame)
             self._finish()
             return delay
 
@@ -289,20 +359,33 @@ class Coordinator:
 
     # -- internal (called with the lock held) ------------------------------------------------------
 
-    def _failed(self, raw: list, error: BaseException) -> float:
+    def _failed(self, raw: list, error: BaseException, blame: bool = True) -> float:
         self.attempt += 1
         self.errors = [*self.errors[-99:], error]
         self._requested_seek = None
         delay = self.backoff.seconds(self.attempt)
-        last = raw[-1].offset()
-        if len(raw) == 1:
-            self.failed_offset = last
-        self.isolate_until = last if self.isolate_until is None else max(self.isolate_until, last)
+        if blame:
+            last = raw[-1].offset()
+            if len(raw) == 1:
+                self.failed_offset = last
+            self.isolate_until = last if self.isolate_until is None else max(self.isolate_until, last)
         if not self.revoked:
             marked = self.marked
-            self._buffer[:0] = raw if marked is None else [m for m in raw if m.offset() >= marked]
+            back = raw if marked is None else [m for m in raw if m.offset() >= marked]
+            self._buffer[:0] = back
+            self._count_bytes(back)
             self.retry_at = time.monotonic() + delay
         return delay
+
+    def _count_bytes(self, raw: list, sign: int = 1) -> None:
+        size = sign * sum(map(len, raw))
+        self._buffered_bytes += size
+        self.budget.add(size)
+
+    def _drop_buffer(self) -> None:
+        self.budget.add(-self._buffered_bytes)
+        self._buffered_bytes = 0
+        self._buffer.clear()
 
     def _finish(self) -> list[Job]:
         """The batch in flight is over: start the next one, or become idle."""
@@ -326,6 +409,7 @@ class Coordinator:
             or self.seek_to is not None
             or now < self.retry_at
             or now < self.paused_until
+            or (self.predecessor is not None and self.predecessor.running > 0)
         ):
             return []
         size = self.max_messages
@@ -336,12 +420,16 @@ class Coordinator:
                 self.isolate_until = None
         batch = self._buffer[:size]
         del self._buffer[:size]
+        self._count_bytes(batch, -1)
         self._start()
         virtual = self.route.virtual_partitions
         real = [m for m in batch if type(m) is not SkipMarker] if self.filters else batch
         if virtual is None or len(real) <= 1:
             return [Job(self, batch)]
-        parts = split(real, self.route.deserializer, virtual.partitioner, virtual.max_partitions)
+        try:
+            parts = split(real, self.route.deserializer, virtual.partitioner, virtual.max_partitions)
+        except Exception as exc:  # the user's partitioner: the batch fails like a consume would
+            return [Job(self, batch, error=exc)]
         shared = VirtualBatch(batch, list(parts.values()))
         return [Job(self, part, slot=slot, part=index, batch=shared) for index, (slot, part) in enumerate(parts.items())]
 

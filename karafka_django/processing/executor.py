@@ -35,8 +35,19 @@ class Executor:
     def run(self, job: Job) -> int:
         """Run a job and chain the partition's next batch; returns messages processed."""
         coordinator = job.coordinator
-        if coordinator.revoked:
+        if not coordinator.begin():  # revoked while the job was queued
             coordinator.abandon(job)
+            return 0
+        try:
+            return self._run(job)
+        finally:
+            coordinator.end()
+
+    def _run(self, job: Job) -> int:
+        coordinator = job.coordinator
+        if job.error is not None:
+            delay = coordinator.fail(job, job.error)
+            self._error(coordinator, job, job.error, "consumer.partitioner.error", retry_in_s=delay)
             return 0
         if coordinator.dead_letter_due(job):
             return self._dead_letter(job)
@@ -44,7 +55,14 @@ class Executor:
         started = time.monotonic()
         raw = job.messages if coordinator.filters else job.raw
         try:
-            consumer = coordinator.consumers.get(job.slot) or self._build(coordinator, job.slot)
+            consumer = coordinator.consumers.get(job.slot)
+            if consumer is None:
+                try:
+                    consumer = coordinator.consumers[job.slot] = self.build(coordinator)
+                except Exception as exc:  # initialized() raised: discard the instance, blame no message
+                    delay = coordinator.fail(job, exc, blame=False)
+                    self._error(coordinator, job, exc, "consumer.initialized.error", retry_in_s=delay)
+                    return 0
             consumer._job = job
             consumer.attempt = coordinator.attempt
             if job.tick:
@@ -55,15 +73,16 @@ class Executor:
         except BaseException as exc:
             critical = is_critical(exc)
             delay = coordinator.fail(job, exc, halt=critical)
-            self._error(coordinator, job, exc, "consumer.consume.critical" if critical else "consumer.consume.error",
+            kind = "consumer.tick.error" if job.tick else "consumer.consume.error"
+            self._error(coordinator, job, exc, "consumer.consume.critical" if critical else kind,
                         retry_in_s=None if critical else delay)
             if critical:
                 raise
             return 0
         finally:
             self.db.after_job()
-        # Filtered-out messages alone (no consumer call) are marked whatever the route says.
-        self._completed(job, started, mark_last=not (raw and coordinator.route.manual_offset_management))
+        # Filtered-out messages alone (no consumer call) are marked unless the consumer owns its offsets.
+        self._completed(job, started, mark_last=not coordinator.route.manual_offset_management)
         return len(raw)
 
     def _completed(self, job: Job, started: float, mark_last: bool, dead_lettered: bool = False) -> None:
@@ -104,11 +123,14 @@ class Executor:
             attempts=coordinator.attempt,
             error=f"{type(error).__name__}: {error}",
         )
-        self._completed(job, started, mark_last=True, dead_lettered=True)
+        route = coordinator.route
+        mark = not route.manual_offset_management or route.dead_letter_queue.mark_after_dispatch
+        self._completed(job, started, mark_last=mark, dead_lettered=True)
         return 1
 
     def _error(self, coordinator: Coordinator, job: Job, exc: BaseException, kind: str, **extra: Any) -> None:
-        first = job.raw[0].value() if job.raw else None
+        messages = job.messages  # a tick has none; skip markers have no payload
+        first = messages[0].value() if messages else None
         self.monitor.instrument(
             "error.occurred",
             type=kind,
@@ -116,18 +138,18 @@ class Executor:
             payload_excerpt=first[:500].decode("utf-8", "replace") if isinstance(first, bytes) else None,
             topic=coordinator.topic,
             partition=coordinator.partition,
-            first_offset=job.raw[0].offset(),
-            last_offset=job.raw[-1].offset(),
+            first_offset=job.raw[0].offset() if job.raw else None,
+            last_offset=job.raw[-1].offset() if job.raw else None,
             attempt=coordinator.attempt,
             error=f"{type(exc).__name__}: {exc}",
             exception=exc,
             **extra,
         )
 
-    def _build(self, coordinator: Coordinator, slot: int) -> Any:
+    def build(self, coordinator: Coordinator) -> Any:
+        """A new, initialized consumer instance for the partition (``initialized()`` may raise)."""
         consumer = coordinator.route.consumer_class()
         consumer._attach(coordinator)
-        coordinator.consumers[slot] = consumer
         consumer.initialized()
         return consumer
 

@@ -35,6 +35,7 @@ class VirtualBatch:
         self.done = [0] * len(parts)  # per part: how many of its messages are done
         self.pending = len(parts)
         self.errors: list[BaseException] = []
+        self.blame = False  # did a part fail in the consumer (not only while setting it up)
 
     def mark(self, part: int, offset: int) -> None:
         """Everything of ``part`` up to ``offset`` is done."""

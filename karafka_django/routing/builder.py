@@ -80,13 +80,14 @@ def _dead_letter_queue(raw: Any, topic: str, where: str, problems: list[Problem]
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         problems.append(Problem("karafka.E034", f"{where}: dead_letter_queue max_retries must be an integer >= 0, got {retries!r}."))
         valid = False
-    independent = raw.get("independent", False)
-    if not isinstance(independent, bool):
-        problems.append(Problem("karafka.E035", f"{where}: dead_letter_queue independent must be True or False."))
-        valid = False
+    flags = {name: raw.get(name, False) for name in ("independent", "mark_after_dispatch")}
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            problems.append(Problem("karafka.E035", f"{where}: dead_letter_queue {name} must be True or False."))
+            valid = False
     if not valid:
         return False
-    return DeadLetterQueue(topic=raw["topic"] or None, max_retries=retries, independent=independent)
+    return DeadLetterQueue(topic=raw["topic"] or None, max_retries=retries, **flags)
 
 
 def _filters(raw: Any, where: str, problems: list[Problem]) -> tuple | bool:

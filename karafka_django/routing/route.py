@@ -12,11 +12,14 @@ class DeadLetterQueue:
 
     ``independent``: the retry count restarts after every message that succeeds; otherwise
     it runs on until the partition is past the batch that first failed.
+    ``mark_after_dispatch``: under ``manual_offset_management`` the framework marks nothing
+    on the consumer's behalf, a dispatched message included, unless this is True.
     """
 
     topic: str | None
     max_retries: int = 3
     independent: bool = False
+    mark_after_dispatch: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,18 @@ class SubscriptionGroup:
                 return candidate
         raise KeyError(topic)
 
-    def kafka_config(self, base: dict[str, Any]) -> dict[str, Any]:
-        """The librdkafka config of this group's consumer: the user's settings win."""
+    def kafka_config(self, base: dict[str, Any], node: int | None = None) -> dict[str, Any]:
+        """The librdkafka config of this group's consumer: the user's settings win.
+
+        A static member id (``group.instance.id``) gets a stable suffix per subscription group
+        and swarm node: two consumers with one id would fence each other out of the group.
+        """
         config = {"group.id": self.consumer_group, "auto.offset.reset": self.initial_offset}
         config.update(base)
         config["group.id"] = self.consumer_group
+        if config.get("group.instance.id"):
+            suffix = self.name if node is None else f"{self.name}-node{node}"
+            config["group.instance.id"] = f"{config['group.instance.id']}-{suffix}"
         return config
 
 

@@ -78,8 +78,11 @@ class Supervisor:
     def _spawn(self, node: Node) -> None:
         read_fd, write_fd = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child
+        if pid == 0:  # the child: it keeps only its own pipe end, not its siblings'
             os.close(read_fd)
+            for sibling in self.nodes:
+                if sibling.fd >= 0:
+                    os.close(sibling.fd)
             code = 1
             try:
                 code = self.node_main(node.index, write_fd)

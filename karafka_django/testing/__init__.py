@@ -148,7 +148,9 @@ class KarafkaTestClient:
     def consumer_for(self, topic: str, partition: int = 0) -> BaseConsumer:
         """The consumer instance of a partition (built, and ``initialized()``, if it ran no batch yet)."""
         coordinator = self.coordinator(topic, partition)
-        return coordinator.consumers.get(0) or self.executor._build(coordinator, 0)
+        if 0 not in coordinator.consumers:
+            coordinator.consumers[0] = self.executor.build(coordinator)
+        return coordinator.consumers[0]
 
     def coordinator(self, topic: str, partition: int) -> Coordinator:
         target = (topic, partition)

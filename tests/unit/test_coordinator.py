@@ -16,6 +16,9 @@ class FakeMessage:
     def offset(self) -> int:
         return self._offset
 
+    def __len__(self) -> int:  # the payload's size, as confluent_kafka.Message answers
+        return 10
+
 
 def batch(start: int, stop: int) -> list:
     return [FakeMessage(o) for o in range(start, stop)]

@@ -18,6 +18,7 @@ class Raw:
     def partition(self): return 0
     def offset(self): return self._offset
     def value(self): return self._value
+    def __len__(self): return len(self._value or b"")
     def key(self): return None
     def headers(self): return None
 

@@ -21,6 +21,7 @@ class Raw:
     def partition(self): return 0
     def offset(self): return self._offset
     def value(self): return b"{}"
+    def __len__(self): return 2
     def timestamp(self): return (TIMESTAMP_CREATE_TIME, self._ts)
 
 

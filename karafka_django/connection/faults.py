@@ -1,0 +1,86 @@
+"""Client faults as states: what librdkafka's error callback says, logged when it changes.
+
+librdkafka retries a broken connection every few milliseconds and reports every attempt. A
+server under a persistent fault must say it once and act: the listener keeps one
+``ClientFaults`` and emits ``connection.client.state_changed`` (``down``, ``up``, ``failed``)
+only when the state changes. Authentication failures and fatal errors are ``failed``: the
+server stops gracefully with ``EXIT_CLIENT_FAULT``. Other errors are reported at most once per
+``REPEAT_WINDOW_S`` for the same text.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka import KafkaError
+
+from ..instrumentation import Monitor
+
+#: Errors that retrying does not cure: the credentials or the client itself are wrong.
+FAILING_CODES = {
+    KafkaError._AUTHENTICATION,
+    KafkaError.SASL_AUTHENTICATION_FAILED,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError._SSL,
+    KafkaError._INVALID_ARG,
+}
+#: The same error text is reported again only after this long.
+REPEAT_WINDOW_S = 30.0
+
+
+class ClientFaults:
+    def __init__(self, monitor: Monitor, **context: Any):
+        self.monitor = monitor
+        self.context = context  # subscription_group=... or client="producer"
+        self.state = "connecting"
+        self.down_since: float | None = None
+        self.failure: str | None = None  # why the client cannot work (authentication, fatal)
+        self.last_error: str | None = None
+        self._reported: dict[str, float] = {}
+        self._suppressed = 0
+
+    def on_error(self, error: Any) -> None:
+        """librdkafka's ``error_cb`` (on the polling thread)."""
+        code, text = error.code(), error.str()
+        self.last_error = text
+        if error.fatal() or code in FAILING_CODES:
+            if self.failure is None:
+                self.failure = f"{error.name()}: {text}"
+                self._change("failed", error=self.failure, fatal=error.fatal())
+            return
+        if code == KafkaError._ALL_BROKERS_DOWN:
+            if self.state != "down":
+                self.down_since = time.monotonic()
+                self._change("down", error=text)
+            return
+        now = time.monotonic()
+        if now - self._reported.get(text, -REPEAT_WINDOW_S) < REPEAT_WINDOW_S:
+            self._suppressed += 1
+            return
+        self._reported[text] = now
+        self.monitor.instrument("error.occurred", type="connection.client.error", error=text,
+                                repeated=self._suppressed, **self.context)
+        self._suppressed = 0
+
+    def on_reachable(self) -> None:
+        """A broker answered (statistics show one up, or messages arrived)."""
+        if self.state in ("connecting", "down"):
+            was_down = self.state == "down"
+            self.state, self.down_since = "up", None
+            if was_down:
+                self._change("up")
+
+    def down_for(self, now: float) -> float:
+        return 0.0 if self.down_since is None else now - self.down_since
+
+    def _change(self, state: str, **details: Any) -> None:
+        self.state = state
+        self.monitor.instrument("connection.client.state_changed", state=state, **self.context, **details)
+
+
+def brokers_up(statistics: dict[str, Any]) -> bool:
+    """Does librdkafka's statistics document show a broker connection that is up?"""
+    return any(b.get("state") == "UP" for b in statistics.get("brokers", {}).values() if b.get("nodeid", -1) >= 0)
