@@ -36,6 +36,12 @@ class BaseConsumer:
         return self._coordinator.partition
 
     @property
+    def is_revoked(self) -> bool:
+        """True once a rebalance took this partition away (Karafka's ``revoked?``): long work
+        may check it and stop early, since nothing it marks from now on is committed."""
+        return self._coordinator.revoked
+
+    @property
     def errors_tracker(self) -> tuple[BaseException, ...]:
         """The errors of this partition since it last recovered, oldest first (at most 100)."""
         return tuple(self._coordinator.errors)

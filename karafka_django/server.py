@@ -129,6 +129,7 @@ class Server:
             "busy": self.workers.busy,
             "queued": len(self.jobs),
             "partitions": sum(len(listener.coordinators) for listener in self.listeners),
+            "fetch_paused": sum(c.fetch_paused for listener in self.listeners for c in list(listener.coordinators.values())),
             "lag": sum(sum(listener.lag.values()) for listener in self.listeners),
             "brokers": ",".join(sorted({listener.faults.state for listener in self.listeners})),
             "buffered_mb": round(self.buffer_budget.used / 2**20, 1),

@@ -25,6 +25,8 @@ class Client:
         on_error: Callable[[Any], None],
     ):
         self.config = config
+        # librdkafka allows cooperative-sticky only on its own, so the strategy names the protocol.
+        self.cooperative = "cooperative" in str(config.get("partition.assignment.strategy", ""))
         self._consumer = Consumer({**config, "stats_cb": on_stats, "error_cb": on_error,
                                    "logger": client_logger("consumer")})
 
@@ -35,7 +37,7 @@ class Client:
         """Inside ``on_assign``: take the partitions (incrementally under cooperative-sticky) and
         resume them. librdkafka keeps an application pause flag across revoke and re-assign,
         and pause works only on assigned partitions, so the fetch state is set here, explicitly."""
-        if self._consumer.rebalance_protocol() == "COOPERATIVE":
+        if self.cooperative:
             self._consumer.incremental_assign(partitions)
         else:
             self._consumer.assign(partitions)

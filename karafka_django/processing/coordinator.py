@@ -132,7 +132,7 @@ class Coordinator:
         self.fetch_paused_until = 0.0  # no fetching (a filter's pause); jobs go on
         self.seek_to: int | None = None  # a seek the listener must apply
         self._requested_seek: int | None = None  # asked for by the consumer during a job
-        self.revoked = False
+        self.revoked = False  # taken away by a rebalance
         self.closing = False
         self.fetch_paused = False  # owned by the listener: is fetching paused in librdkafka
         self.isolate_until: int | None = None  # retry one by one up to this offset

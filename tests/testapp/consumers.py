@@ -12,7 +12,8 @@ class RecordingConsumer(BaseConsumer):
 
     Every payload is read (so a bad one raises here, not earlier). Payload keys steer it:
     ``sleep`` (seconds, to model slow work), ``poison`` (raises ValueError), ``critical``
-    (raises MemoryError), ``fail_attempts`` (raises while ``self.attempt`` is below it).
+    (raises MemoryError), ``fail_attempts`` (raises while ``self.attempt`` is below it),
+    ``pause_ms`` (pauses the partition after this batch, once per consumer instance).
     """
 
     def consume(self, messages):
@@ -31,6 +32,9 @@ class RecordingConsumer(BaseConsumer):
                 raise RuntimeError(f"flaky, attempt {self.attempt}")
             rows.append(Record(topic=message.topic, partition=message.partition, offset=message.offset,
                                key=message.key, attempt=self.attempt))
+            if payload.get("pause_ms") and not getattr(self, "paused_once", False):
+                self.paused_once = True
+                self.pause(timeout_ms=payload["pause_ms"])
         Record.objects.bulk_create(rows)
 
     def revoked(self):
@@ -58,3 +62,21 @@ class TickingConsumer(BaseConsumer):
 def by_key(message):
     """A virtual partitioner: the message key is a small integer."""
     return int(message.key)
+
+
+class RaisingTickConsumer(RecordingConsumer):
+    """A periodic consumer whose tick() always raises."""
+
+    def tick(self):
+        raise RuntimeError("tick failed")
+
+
+class FlakyStartConsumer(RecordingConsumer):
+    """initialized() raises the first time in each process (a cache briefly unavailable)."""
+
+    started_once = False
+
+    def initialized(self):
+        if not FlakyStartConsumer.started_once:
+            FlakyStartConsumer.started_once = True
+            raise ConnectionError("cache unavailable")

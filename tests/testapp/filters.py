@@ -9,3 +9,15 @@ class TouchesDatabase(BaseFilter):
     def apply(self, messages):
         HookCall.objects.exists()
         return FilterResult(messages)
+
+
+class FailsOnce(BaseFilter):
+    """Raises on its first run in each process, then lets everything through."""
+
+    failed = False
+
+    def apply(self, messages):
+        if not FailsOnce.failed:
+            FailsOnce.failed = True
+            raise RuntimeError("filter failed")
+        return FilterResult(messages)

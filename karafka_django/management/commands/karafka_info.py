@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from karafka_django.conf import get_config
-from karafka_django.resources import ResourceEstimate
+from karafka_django.resources import IDLE_RSS_BYTES, ResourceEstimate
 from karafka_django.routing import build_routing
 
 
@@ -37,6 +37,8 @@ class Command(BaseCommand):
             swarm_nodes=swarm,
             producer=not no_producer,
             metrics=metrics,
+            max_buffered_bytes=config.max_buffered_bytes,
+            prefetch_kbytes=int(config.kafka.get("queued.max.messages.kbytes", 65536)),
         )
         routing_data = [
             {"consumer_group": sg.consumer_group, "subscription_group": sg.name,
@@ -73,6 +75,10 @@ class Command(BaseCommand):
               f"(brokers + 1) = {estimate.tcp_connections['consumers']}, producer {estimate.tcp_connections['producer']}")
         write(f"  DB connections   {estimate.db_connections_per_process:>5}  at most, per database: CONCURRENCY + "
               f"subscription groups")
+        mib = 2**20
+        write(f"  peak memory      {estimate.peak_memory_bytes // mib:>5}  MiB: idle ~{IDLE_RSS_BYTES // mib} + buffers "
+              f"(MAX_BUFFERED_BYTES) {estimate.max_buffered_bytes // mib} + librdkafka prefetch "
+              f"{estimate.subscription_groups} x {estimate.prefetch_kbytes // 1024}")
         if estimate.swarm_nodes:
             totals = data["totals"]
             write(f"\nSwarm of {estimate.swarm_nodes} nodes (+ supervisor): threads {totals['threads']}, "

@@ -1,0 +1,171 @@
+"""Every partition state survives every group event (the matrix of issue 10).
+
+For each cell a real server consumes a 2-partition topic, is brought into a partition state
+(observed through ``/healthz``, never assumed after a sleep), then a group event happens. The
+cell passes when every produced offset was processed, the committed offsets equal the ends,
+and no partition is left fetch-paused. Backlogs exceed the per-partition buffer bound (2,000
+messages), so "buffer full" really pauses fetching in librdkafka.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pytest
+from confluent_kafka import Consumer
+
+from karafka_django.broker import free_port
+from tests.integration.harness import Kafka, ServerProcess, unique, wait_until
+from tests.testapp.models import Record
+
+pytestmark = [pytest.mark.integration, pytest.mark.matrix]
+
+CONSUMER = "tests.testapp.consumers.RecordingConsumer"
+PARTITIONS = 2
+
+
+@dataclass
+class State:
+    """How to bring both partitions into a state, and how /healthz shows that it holds."""
+
+    messages: Callable[[int], dict]  # per index: the payload
+    count: int
+    reached: Callable[[dict], bool]
+    route: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    before_event: bool = True  # produce before the event (False: an idle partition gets work after)
+
+
+def _plain(_i: int) -> dict:
+    return {}
+
+
+STATES = {
+    "idle": State(_plain, 200, lambda s: s["partitions"] == PARTITIONS, before_event=False),
+    "batch_in_flight": State(lambda i: {"sleep": 2} if i < PARTITIONS else {}, 400, lambda s: s["busy"] >= 1),
+    "buffer_full": State(lambda i: {"sleep": 0.002}, 5000, lambda s: s["fetch_paused"] == PARTITIONS),
+    "retry_backoff": State(lambda i: {"fail_attempts": 2} if i == 10 else {}, 400, lambda s: s["fetch_paused"] >= 1,
+                           settings={"PAUSE_TIMEOUT_MS": 2000, "PAUSE_MAX_TIMEOUT_MS": 4000}),
+    "consumer_pause": State(lambda i: {"pause_ms": 5000} if i < PARTITIONS else {}, 400,
+                            lambda s: s["fetch_paused"] == PARTITIONS),
+    "filter_pause": State(_plain, 400, lambda s: s["fetch_paused"] >= 1,
+                          route={"filters": [{"class": "karafka_django.filtering.Delayer", "delay_ms": 5000}]}),
+    "virtual_partitions_in_flight": State(lambda i: {"sleep": 1.5} if i < 2 * PARTITIONS else {}, 400,
+                                          lambda s: s["busy"] >= 2,
+                                          route={"virtual_partitions": {"partitioner": "tests.testapp.consumers.by_key",
+                                                                        "max_partitions": 3}}),
+}
+
+
+class Cell:
+    """One server (or its successor after a restart) on one topic, observed through /healthz."""
+
+    def __init__(self, kafka: Kafka, make_server: Any, state: State, cooperative: bool):
+        self.kafka, self.make_server, self.state = kafka, make_server, state
+        self.topic = kafka.create_topic(unique("matrix"), PARTITIONS)
+        self.group = make_server.group
+        self.kafka_settings = {"partition.assignment.strategy": "cooperative-sticky" if cooperative else "range"}
+        self.route = {"topic": self.topic, "consumer": CONSUMER, **state.route}
+        self.ends: dict[int, int] = {}
+        self.server = self.start()
+
+    def start(self) -> ServerProcess:
+        self.port = free_port()
+        server = self.make_server([self.route], ["--metrics-port", str(self.port)], MAX_MESSAGES=10,
+                                  KAFKA=self.kafka_settings, **self.state.settings).start()
+        server.wait_assigned(timeout=60)
+        return server
+
+    def status(self) -> dict:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:  # 503 still carries the status
+            return json.loads(error.read())
+        except OSError:
+            return {}
+
+    def produce(self) -> None:
+        self.ends = self.kafka.produce(self.topic, (
+            (i % PARTITIONS, str(i).encode(), json.dumps(self.state.messages(i)).encode())
+            for i in range(self.state.count)))
+
+    def wait_for(self, condition: Callable[[dict], bool], what: str, timeout: float = 60) -> None:
+        wait_until(lambda: (s := self.status()) and condition(s), timeout, f"{what}; last status {self.status()}")
+
+    def processed(self) -> set[tuple[int, int]]:
+        return set(Record.objects.filter(topic=self.topic).values_list("partition", "offset"))
+
+
+def join_and_leave(cell: Cell) -> None:
+    """Another member joins the group (taking a partition), then leaves it again."""
+    member = Consumer({"bootstrap.servers": cell.kafka.bootstrap_servers, "group.id": cell.group,
+                       "session.timeout.ms": 6000, "enable.auto.commit": False, **cell.kafka_settings})
+    member.subscribe([cell.topic])
+
+    def assigned() -> bool:
+        member.poll(0.2)
+        return bool(member.assignment())
+
+    try:
+        wait_until(assigned, 60, "the second member's assignment")
+    finally:
+        member.close()
+    cell.server.wait_for_log("partitions_revoked", timeout=60)
+    cell.wait_for(lambda s: s["partitions"] == PARTITIONS, "both partitions back")
+
+
+def lose_partitions(cell: Cell) -> None:
+    """The process freezes past session.timeout.ms: the group takes its partitions (``on_lost``)."""
+    cell.server.signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: not member_of(cell), 60, "the group to drop the frozen member")
+    finally:
+        cell.server.signal(signal.SIGCONT)
+    cell.server.wait_for_log("partitions_lost", timeout=60)
+    cell.wait_for(lambda s: s["partitions"] == PARTITIONS, "both partitions back")
+
+
+def member_of(cell: Cell) -> bool:
+    group = cell.kafka.admin.describe_consumer_groups([cell.group])[cell.group].result(10)
+    return bool(group.members)
+
+
+def restart(cell: Cell) -> None:
+    """A graceful shutdown (offsets committed), then a new server in the same group."""
+    assert cell.server.stop() == 0, cell.server.log()
+    cell.server = cell.start()
+
+
+EVENTS = {
+    "member_joins_and_leaves": (join_and_leave, False),
+    "cooperative_member_joins_and_leaves": (join_and_leave, True),
+    "partitions_lost": (lose_partitions, False),
+    "shutdown_and_restart": (restart, False),
+}
+
+
+@pytest.mark.parametrize("event", list(EVENTS))
+@pytest.mark.parametrize("state", list(STATES))
+def test_every_partition_state_survives_every_group_event(kafka, make_server, state, event):
+    happen, cooperative = EVENTS[event]
+    cell = Cell(kafka, make_server, STATES[state], cooperative)
+    if cell.state.before_event:
+        cell.produce()
+    cell.wait_for(cell.state.reached, f"state {state}")
+
+    happen(cell)
+    if not cell.state.before_event:
+        cell.produce()
+
+    expected = {(p, o) for p, end in cell.ends.items() for o in range(end)}
+    wait_until(lambda: cell.processed() >= expected, 120,
+               f"every offset processed after {event} in {state}; server log:\n{cell.server.log()[-3000:]}")
+    assert cell.processed() == expected
+    cell.wait_for(lambda s: s["fetch_paused"] == 0 and s["busy"] == 0, "no partition left paused")
+    assert cell.server.stop() == 0
+    assert kafka.committed(cell.group, cell.topic, PARTITIONS) == cell.ends
