@@ -1,10 +1,12 @@
 """The per-partition state machine, without a broker (fake messages are plain objects)."""
 
+import time
+
 import pytest
 
 from karafka_django import BaseConsumer
 from karafka_django.deserializers import json_deserializer
-from karafka_django.processing.coordinator import Backoff, Coordinator
+from karafka_django.processing.coordinator import Backoff, BufferBudget, Coordinator
 from karafka_django.routing import Route
 from karafka_django.routing.route import DeadLetterQueue
 
@@ -24,9 +26,9 @@ def batch(start: int, stop: int) -> list:
     return [FakeMessage(o) for o in range(start, stop)]
 
 
-def make_coordinator(dead_letter_queue: DeadLetterQueue | None = None) -> Coordinator:
+def make_coordinator(dead_letter_queue: DeadLetterQueue | None = None, **kwargs) -> Coordinator:
     route = Route("t", BaseConsumer, "g", "g", json_deserializer, dead_letter_queue=dead_letter_queue)
-    return Coordinator("t", 0, route=route, max_messages=10, backoff=Backoff(1000, 4000))
+    return Coordinator("t", 0, route=route, max_messages=10, backoff=Backoff(1000, 4000), **kwargs)
 
 
 @pytest.fixture
@@ -104,14 +106,59 @@ def test_backoff_is_exponential_and_capped():
     assert Backoff(1000, 5000, exponential=False).seconds(4) == 1
 
 
-def test_a_buffer_over_its_bound_asks_to_pause_fetching(coordinator):
+def test_a_full_buffer_pauses_fetching_until_it_drained_to_half(coordinator):
     job = one(coordinator.add(batch(0, coordinator.buffer_bound + 10)))
     assert coordinator.wants_fetch_paused(now=0)
     while job is not None:
         job = one(coordinator.complete(job, mark_last=True))
         if not coordinator.wants_fetch_paused(now=0):
             break
-    assert coordinator.buffered < coordinator.buffer_bound
+    assert coordinator.buffered == coordinator.buffer_bound // 2, "hysteresis: resume only below half"
+
+
+def test_the_process_byte_budget_pauses_every_partition_until_half_of_it_is_left():
+    budget = BufferBudget(limit=100)
+    first, second = make_coordinator(budget=budget), make_coordinator(budget=budget)
+    job = one(first.add(batch(0, 11)))  # 10 bytes a message; a job takes 10, one stays buffered
+    assert budget.used == 10 and not second.wants_fetch_paused(now=0)
+    second.add(batch(0, 19))  # 9 more buffered: 100 bytes, both partitions stop fetching
+    assert budget.used == 100 and first.wants_fetch_paused(now=0) and second.wants_fetch_paused(now=0)
+    job = one(first.complete(job, mark_last=True))
+    assert budget.used == 90 and second.wants_fetch_paused(now=0), "still above half"
+    second.revoke()  # a revoked partition's buffer leaves the budget
+    assert budget.used == 0 and not first.wants_fetch_paused(now=0)
+
+
+def test_a_job_of_a_revoked_partition_does_not_start_and_the_wait_covers_only_running_jobs(coordinator):
+    job = one(coordinator.add(batch(0, 30)))
+    assert coordinator.begin()
+    coordinator.revoke()
+    assert not coordinator.wait_running(0.01), "a running job is waited for"
+    coordinator.end()
+    assert coordinator.wait_running(0.01)
+    queued = make_coordinator()
+    one(queued.add(batch(0, 5)))
+    queued.revoke()
+    assert not queued.begin() and queued.wait_running(0), "a queued job is never waited for"
+    assert job.raw
+
+
+def test_nothing_starts_while_a_predecessor_of_the_partition_still_runs():
+    old = make_coordinator()
+    one(old.add(batch(0, 5)))
+    old.begin()
+    old.revoke()
+    new = make_coordinator(predecessor=old)
+    assert one(new.add(batch(0, 5))) is None and new.needs_ticks(now=0)
+    old.end()
+    assert offsets(one(new.due_jobs(now=time.monotonic()))) == [0, 1, 2, 3, 4]
+
+
+def test_a_setup_failure_retries_the_whole_batch_without_blaming_a_message(coordinator):
+    job = one(coordinator.add(batch(0, 30)))
+    coordinator.fail(job, ConnectionError("cache"), blame=False)
+    assert coordinator.isolate_until is None and coordinator.failed_offset is None
+    assert offsets(one(coordinator.due_jobs(now=coordinator.retry_at))) == list(range(10))
 
 
 def test_seek_drops_the_buffer_and_waits_for_the_listener(coordinator):

@@ -125,3 +125,27 @@ def test_config_is_reread_when_settings_change():
     with override_settings(KARAFKA={**BASE, "CONCURRENCY": 7}):
         assert get_config().concurrency == 7
     assert get_config().concurrency == 4
+
+
+@pytest.mark.parametrize(
+    "kafka, expected",
+    [
+        ({"enable.auto.offset.store": True}, ["karafka.E060"]),
+        ({"enable.auto.commit": "false"}, ["karafka.W060"]),
+        ({"auto.offset.reset": "latest"}, ["karafka.W061"]),
+        ({"auto.offset.reset": "smallest"}, []),
+    ],
+)
+def test_settings_that_break_the_delivery_contract_are_flagged(kafka, expected):
+    karafka = {"KAFKA": {"bootstrap.servers": "k:9092", **kafka}, "ROUTES": [{"topic": "a", "consumer": CONSUMER}]}
+    assert ids(karafka) == expected
+
+
+def test_a_static_member_id_is_distinct_per_subscription_group_and_swarm_node():
+    config = parse({"KAFKA": {"bootstrap.servers": "k:9092", "group.instance.id": "host-7"},
+                    "ROUTES": [{"topic": "a", "consumer": CONSUMER},
+                               {"topic": "b", "consumer": CONSUMER, "subscription_group": "slow"}]})
+    groups = build_routing(config).subscription_groups
+    assert [g.kafka_config(config.kafka)["group.instance.id"] for g in groups] == ["host-7-karafka", "host-7-slow"]
+    assert groups[1].kafka_config(config.kafka, node=2)["group.instance.id"] == "host-7-slow-node2"
+    assert "group.instance.id" not in groups[0].kafka_config({"bootstrap.servers": "k:9092"})

@@ -1,0 +1,60 @@
+"""Client faults as states and librdkafka's log lines collapsed (pure logic, no broker)."""
+
+import logging
+
+from confluent_kafka import KafkaError
+
+from karafka_django.connection.faults import ClientFaults, brokers_up
+from karafka_django.instrumentation import Monitor
+from karafka_django.instrumentation.client_logs import CollapseRepeats
+
+
+def recorded(monitor: Monitor) -> list:
+    events = []
+    monitor.subscribe("*", lambda event, payload: events.append((event, payload.get("state") or payload.get("type"))))
+    return events
+
+
+def test_a_persistent_outage_is_said_once_when_it_starts_and_once_when_it_ends():
+    monitor = Monitor()
+    events = recorded(monitor)
+    faults = ClientFaults(monitor, subscription_group="g")
+    for _ in range(500):
+        faults.on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
+        faults.on_error(KafkaError(KafkaError._TRANSPORT, "Connect to 127.0.0.1:1 failed"))
+    assert faults.state == "down" and faults.down_since is not None
+    faults.on_reachable()
+    assert events == [("connection.client.state_changed", "down"), ("error.occurred", "connection.client.error"),
+                      ("connection.client.state_changed", "up")]
+
+
+def test_authentication_failure_is_a_failed_state_said_once():
+    monitor = Monitor()
+    events = recorded(monitor)
+    faults = ClientFaults(monitor, subscription_group="g")
+    for _ in range(100):
+        faults.on_error(KafkaError(KafkaError._AUTHENTICATION, "SASL authentication failed"))
+    assert faults.failure.startswith("_AUTHENTICATION")
+    assert events == [("connection.client.state_changed", "failed")]
+
+
+def test_brokers_up_reads_librdkafka_statistics():
+    assert brokers_up({"brokers": {"b:9092/1": {"nodeid": 1, "state": "UP"}}})
+    assert not brokers_up({"brokers": {"b:9092/bootstrap": {"nodeid": -1, "state": "UP"},
+                                       "b:9092/1": {"nodeid": 1, "state": "CONNECT"}}})
+
+
+def test_identical_lines_are_collapsed_and_counted(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr("karafka_django.instrumentation.client_logs.time.monotonic", lambda: clock[0])
+    collapse = CollapseRepeats(window_s=10)
+
+    def passes(text: str) -> str | None:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, text, (), None)
+        return record.getMessage() if collapse.filter(record) else None
+
+    assert passes("Connect to 1 failed (after 3ms in state CONNECT)")
+    assert all(passes(f"Connect to 1 failed (after {n}ms in state CONNECT)") is None for n in range(50))
+    assert passes("another line")
+    clock[0] += 11
+    assert passes("Connect to 1 failed (after 9ms in state CONNECT)").endswith("(and 50 identical lines in the last 11s)")
