@@ -21,7 +21,7 @@ from confluent_kafka import Consumer
 
 from karafka_django.broker import free_port
 from tests.integration.harness import Kafka, ServerProcess, unique, wait_until
-from tests.testapp.models import Record
+from tests.testapp.models import Record, Span
 
 pytestmark = [pytest.mark.integration, pytest.mark.matrix]
 
@@ -102,9 +102,19 @@ class Cell:
     def processed(self) -> set[tuple[int, int]]:
         return set(Record.objects.filter(topic=self.topic).values_list("partition", "offset"))
 
+    def assert_all_processed_and_committed(self) -> None:
+        expected = {(p, o) for p, end in self.ends.items() for o in range(end)}
+        wait_until(lambda: self.processed() >= expected, 120,
+                   f"every offset processed; server log:\n{self.server.log()[-3000:]}")
+        assert self.processed() == expected
+        self.wait_for(lambda s: s["fetch_paused"] == 0 and s["busy"] == 0, "no partition left paused")
+        assert self.server.stop() == 0
+        assert self.kafka.committed(self.group, self.topic, PARTITIONS) == self.ends
 
-def join_and_leave(cell: Cell) -> None:
-    """Another member joins the group (taking a partition), then leaves it again."""
+
+def join_and_leave(cell: Cell) -> float:
+    """Another member joins the group (taking a partition), then leaves it again; returns when
+    the rebalance that let it in had completed (its assignment arrived)."""
     member = Consumer({"bootstrap.servers": cell.kafka.bootstrap_servers, "group.id": cell.group,
                        "session.timeout.ms": 6000, "enable.auto.commit": False, **cell.kafka_settings})
     member.subscribe([cell.topic])
@@ -115,10 +125,12 @@ def join_and_leave(cell: Cell) -> None:
 
     try:
         wait_until(assigned, 60, "the second member's assignment")
+        joined_at = time.time()
     finally:
         member.close()
     cell.server.wait_for_log("partitions_revoked", timeout=60)
     cell.wait_for(lambda s: s["partitions"] == PARTITIONS, "both partitions back")
+    return joined_at
 
 
 def lose_partitions(cell: Cell) -> None:
@@ -163,10 +175,24 @@ def test_every_partition_state_survives_every_group_event(kafka, make_server, st
     if not cell.state.before_event:
         cell.produce()
 
-    expected = {(p, o) for p, end in cell.ends.items() for o in range(end)}
-    wait_until(lambda: cell.processed() >= expected, 120,
-               f"every offset processed after {event} in {state}; server log:\n{cell.server.log()[-3000:]}")
-    assert cell.processed() == expected
-    cell.wait_for(lambda s: s["fetch_paused"] == 0 and s["busy"] == 0, "no partition left paused")
-    assert cell.server.stop() == 0
-    assert kafka.committed(cell.group, cell.topic, PARTITIONS) == cell.ends
+    cell.assert_all_processed_and_committed()
+
+
+def test_revocation_does_not_wait_for_a_long_batch_and_a_partition_never_runs_two_batches_at_once(kafka, make_server):
+    """A 12 s batch runs when a member joins: the rebalance waits only REVOCATION_TIMEOUT_MS for
+    it (the member is in before the batch ends), the partition comes back while the batch still
+    runs, and its next batch starts only after it ended. What the batch marked after the
+    revocation is not committed, so its messages are processed again; nothing is lost."""
+    long_batch = State(lambda i: {"sleep": 12} if i == 0 else {}, 100, lambda s: s["busy"] >= 1,
+                       route={"consumer": "tests.testapp.consumers.SpanningConsumer"},
+                       settings={"REVOCATION_TIMEOUT_MS": 500})
+    cell = Cell(kafka, make_server, long_batch, cooperative=False)
+    cell.produce()
+    cell.wait_for(long_batch.reached, "the long batch running")
+    joined_at = join_and_leave(cell)
+    cell.assert_all_processed_and_committed()
+
+    spans = sorted(Span.objects.filter(topic=cell.topic, partition=0).values_list("started", "ended"))
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), f"batches overlapped: {spans}"
+    longest = max(spans, key=lambda span: span[1] - span[0])
+    assert joined_at < longest[1], "the rebalance waited for the long batch"

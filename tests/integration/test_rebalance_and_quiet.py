@@ -49,3 +49,4 @@ def test_quiet_mode_finishes_in_flight_work_and_takes_no_more(kafka, make_server
     committed = kafka.committed(make_server.group, topic, 3)
     written = dict(Record.objects.values_list("partition").annotate(n=Count("id")))
     assert {p: committed[p] for p in written} == written
+

@@ -80,3 +80,12 @@ class FlakyStartConsumer(RecordingConsumer):
         if not FlakyStartConsumer.started_once:
             FlakyStartConsumer.started_once = True
             raise ConnectionError("cache unavailable")
+
+
+class SpanningConsumer(RecordingConsumer):
+    """RecordingConsumer that also records when each batch ran, to show batches never overlap."""
+
+    def consume(self, messages):
+        started = time.time()
+        super().consume(messages)
+        Span.objects.create(kind="consume", topic=self.topic, partition=self.partition, started=started, ended=time.time())
