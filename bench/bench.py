@@ -1,7 +1,7 @@
 """Benchmarks: karafka_django against raw confluent-kafka, side by side in one run, one broker.
 
     ./bench/run                      # every benchmark
-    ./bench/run overhead json        # some of them
+    ./bench/run overhead json        # some of them (overhead json orm cpu memory shutdown big_messages)
 
 Each prints a line as it finishes, then a table and one JSON line with every figure. Runs
 start their own Tansu broker; the ORM run uses the PostgreSQL that scripts/postgres.sh starts.
@@ -9,6 +9,7 @@ start their own Tansu broker; the ORM run uses the PostgreSQL that scripts/postg
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -52,6 +53,10 @@ class Bench:
         topic = f"{name}-{uuid.uuid4().hex[:6]}"
         for future in self.admin.create_topics([NewTopic(topic, partitions, 1)]).values():
             future.result(15)
+        self.fill(topic, partitions, count, payload)
+        return topic
+
+    def fill(self, topic: str, partitions: int, count: int, payload: bytes) -> None:
         producer = Producer({"bootstrap.servers": self.broker.bootstrap_servers, "linger.ms": 50,
                              "batch.num.messages": 10000, "queue.buffering.max.messages": 1000000})
         started = time.perf_counter()
@@ -66,7 +71,6 @@ class Bench:
                 say(f"  produced {n + 1:,} to {topic}")
         producer.flush(120)
         say(f"  {count:,} messages in {time.perf_counter() - started:.1f}s")
-        return topic
 
     def raw_rate(self, topic: str, total: int, parse_json: bool = False) -> float:
         """Messages/s of a plain consume(1000) loop reading offset and value (and json.loads)."""
@@ -223,6 +227,90 @@ class Bench:
                 "soak_messages": total - warm_up, "rss_growth_mb": round((at_end - after_warm_up) / 2**20, 1),
                 "growth_goal_mb": "< 10"}
 
+    def big_messages(self) -> dict[str, Any]:
+        """900 kB messages over 12 partitions behind a slow consumer. What the framework holds
+        (its buffers and batches in flight, from /healthz) against its budget, and the process's
+        peak RSS against a raw consumer's with the same librdkafka tuning, reading as slowly."""
+        import urllib.request
+
+        import psutil
+
+        from karafka_django.broker import free_port
+        from karafka_django.resources import buffer_split
+
+        cap, total, partitions, payload = 64 * 2**20, 600, 12, b"x" * 900_000
+        budget, prefetch_kbytes = buffer_split(cap, {}, 1)
+        topic = self.topic("big", partitions, 0)
+        group, port = f"big-{uuid.uuid4().hex[:6]}", free_port()
+        process = self.server_process({"CLIENT_ID": group, "MAX_BUFFERED_BYTES": cap, "CONCURRENCY": 2,
+                                       "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.SlowBigReader"}]},
+                                      ["--metrics-port", str(port)])
+        time.sleep(8)  # started and joined
+        rss = psutil.Process(process.pid)
+        idle, peaks = rss.memory_info().rss, {"rss": 0, "buffered_mb": 0.0}
+
+        def sample() -> None:
+            peaks["rss"] = max(peaks["rss"], rss.memory_info().rss)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                peaks["buffered_mb"] = max(peaks["buffered_mb"], json.loads(response.read())["buffered_mb"])
+
+        with self.sampling(sample):
+            self.fill(topic, partitions, total, payload)
+            while self.committed_total(group, topic, partitions) < total:
+                time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(60)
+        raw_peak = self.raw_peak_rss(topic, total, {"queued.max.messages.kbytes": prefetch_kbytes})
+        return {"messages": total, "message_kb": len(payload) // 1000, "partitions": partitions,
+                "max_buffered_mb": cap // 2**20, "framework_budget_mb": budget // 2**20,
+                "framework_peak_buffered_mb": peaks["buffered_mb"], "idle_rss_mb": round(idle / 2**20, 1),
+                "peak_rss_mb": round(peaks["rss"] / 2**20, 1), "raw_same_tuning_peak_rss_mb": round(raw_peak / 2**20, 1),
+                "rss_ratio_to_raw": round(peaks["rss"] / raw_peak, 2),
+                "goal": "framework_peak_buffered_mb <= framework_budget_mb + one fetch; rss_ratio_to_raw <= 1"}
+
+    @staticmethod
+    @contextlib.contextmanager
+    def sampling(sample: Callable[[], None], interval: float = 0.05) -> Any:
+        """Call ``sample`` every ``interval`` seconds on a thread while the block runs."""
+        done = threading.Event()
+
+        def loop() -> None:
+            while not done.wait(interval):
+                sample()
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
+    def raw_peak_rss(self, topic: str, total: int, tuning: dict[str, Any]) -> int:
+        """Peak RSS of a raw consume(1000) loop in a child process that takes 20 ms a message on
+        2 threads' worth (10 ms each), as slow as SlowBigReader with CONCURRENCY 2."""
+        import psutil
+
+        code = ("import json, sys, time; from confluent_kafka import Consumer\n"
+                "c = Consumer({'bootstrap.servers': sys.argv[1], 'group.id': sys.argv[2], 'auto.offset.reset': 'earliest',"
+                " 'fetch.queue.backoff.ms': 10, **json.loads(sys.argv[5])}); c.subscribe([sys.argv[3]]); seen = 0\n"
+                "while seen < int(sys.argv[4]):\n"
+                "    for m in c.consume(1000, 0.5):\n        len(m.value()); seen += 1; time.sleep(0.01)\n"
+                "c.close()")
+        process = subprocess.Popen([sys.executable, "-c", code, self.broker.bootstrap_servers, f"raw-{uuid.uuid4().hex}",
+                                    topic, str(total), json.dumps(tuning)])
+        watched, peak = psutil.Process(process.pid), {"rss": 0}
+
+        def sample() -> None:
+            try:
+                peak["rss"] = max(peak["rss"], watched.memory_info().rss)
+            except psutil.NoSuchProcess:
+                pass
+
+        with self.sampling(sample):
+            process.wait()
+        return peak["rss"]
+
     def shutdown(self) -> dict[str, Any]:
         def stop_time(consumer: str, busy: bool) -> float:
             topic = self.topic(f"stop-{consumer.lower()}", 1, 0)
@@ -263,7 +351,7 @@ def main(names: list[str]) -> None:
 
     benches: dict[str, Callable[[Bench], dict]] = {
         "overhead": Bench.overhead, "json": Bench.json, "orm": Bench.orm, "cpu": Bench.cpu,
-        "memory": Bench.memory, "shutdown": Bench.shutdown,
+        "memory": Bench.memory, "shutdown": Bench.shutdown, "big_messages": Bench.big_messages,
     }
     unknown = set(names) - set(benches)
     if unknown:

@@ -179,10 +179,7 @@ def parse(raw: Any) -> KarafkaConfig:
         problems.append(Problem("karafka.E003", "KARAFKA['PRODUCER'] must be a dict of librdkafka settings."))
         user_producer = {}
     client_id = str(raw.get("CLIENT_ID", DEFAULTS["CLIENT_ID"]))
-    max_buffered_bytes = _positive_int(raw, "MAX_BUFFERED_BYTES", problems, "karafka.E009")
-    # librdkafka's own prefetch queue (per consumer) is sized from the same budget.
-    prefetch_kbytes = max(1024, max_buffered_bytes // 4 // 1024)
-    kafka = {**KAFKA_DEFAULTS, "client.id": client_id, "queued.max.messages.kbytes": prefetch_kbytes, **user_kafka}
+    kafka = {**KAFKA_DEFAULTS, "client.id": client_id, **user_kafka}
     return KarafkaConfig(
         kafka=kafka,
         producer_kafka={
@@ -203,7 +200,7 @@ def parse(raw: Any) -> KarafkaConfig:
         status_interval_ms=_positive_int(raw, "STATUS_INTERVAL_MS", problems, "karafka.E009"),
         swarm_node_report_timeout_ms=_positive_int(raw, "SWARM_NODE_REPORT_TIMEOUT_MS", problems, "karafka.E009"),
         revocation_timeout_ms=_positive_int(raw, "REVOCATION_TIMEOUT_MS", problems, "karafka.E009"),
-        max_buffered_bytes=max_buffered_bytes,
+        max_buffered_bytes=_positive_int(raw, "MAX_BUFFERED_BYTES", problems, "karafka.E009"),
         reporting=bool(raw.get("REPORTING", DEFAULTS["REPORTING"])),
         report_interval_ms=_positive_int(raw, "REPORT_INTERVAL_MS", problems, "karafka.E009"),
         reports_topic=str(raw.get("REPORTS_TOPIC", DEFAULTS["REPORTS_TOPIC"])),

@@ -9,8 +9,9 @@ live process with psutil (tests compare the two). librdkafka figures, per client
 - a producer runs ``2 + brokers`` threads and opens ``brokers`` connections.
 
 Memory: an idle server measured about ``IDLE_RSS_BYTES`` here; fetched messages add at most
-``MAX_BUFFERED_BYTES`` in the coordinators' buffers plus librdkafka's prefetch queue
-(``queued.max.messages.kbytes``) per consumer.
+``MAX_BUFFERED_BYTES``: three quarters for the coordinators (buffers and batches in flight),
+one quarter for librdkafka's prefetch queues (``queued.max.messages.kbytes``), split between
+the consumers. A fetch that arrives while under the bound may overshoot it by one fetch.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ import psutil
 IDLE_RSS_BYTES = 60 * 2**20
 
 
+def buffer_split(max_buffered_bytes: int, kafka: dict[str, Any], subscription_groups: int) -> tuple[int, int]:
+    """``MAX_BUFFERED_BYTES`` as (the coordinators' byte budget, each consumer's
+    ``queued.max.messages.kbytes``); a ``queued.max.messages.kbytes`` in KAFKA wins."""
+    prefetch_kbytes = kafka.get("queued.max.messages.kbytes") or max(
+        1024, max_buffered_bytes // 4 // 1024 // max(1, subscription_groups))
+    return max_buffered_bytes * 3 // 4, int(prefetch_kbytes)
+
+
 @dataclass(frozen=True)
 class ResourceEstimate:
     subscription_groups: int
@@ -33,7 +42,7 @@ class ResourceEstimate:
     producer: bool = True  # the process-wide producer exists once something produces (or a DLQ does)
     metrics: bool = False  # --metrics-port: one more thread
     reporting: bool = False  # REPORTING: a reporter thread, its commands consumer, and the producer
-    max_buffered_bytes: int = 0  # MAX_BUFFERED_BYTES
+    buffer_budget_bytes: int = 0  # the coordinators' share of MAX_BUFFERED_BYTES
     prefetch_kbytes: int = 0  # queued.max.messages.kbytes of each consumer
     threads: dict[str, int] = field(init=False)
     tcp_connections: dict[str, int] = field(init=False)
@@ -72,8 +81,8 @@ class ResourceEstimate:
 
     @property
     def peak_memory_bytes(self) -> int:
-        """Idle baseline + the buffer cap + librdkafka's prefetch of every consumer."""
-        return IDLE_RSS_BYTES + self.max_buffered_bytes + self.subscription_groups * self.prefetch_kbytes * 1024
+        """Idle baseline + the coordinators' budget + librdkafka's prefetch of every consumer."""
+        return IDLE_RSS_BYTES + self.buffer_budget_bytes + self.subscription_groups * self.prefetch_kbytes * 1024
 
     @property
     def processes(self) -> int:

@@ -28,6 +28,7 @@ from .processing.executor import Executor
 from .processing.jobs_queue import JobsQueue
 from .processing.worker import WorkerPool
 from .producer import producer
+from .resources import buffer_split
 from .routing import SubscriptionGroup
 
 #: 3: a Kafka client cannot work (authentication failed, a fatal librdkafka error).
@@ -54,8 +55,9 @@ class Server:
         self.jobs = JobsQueue()
         self.executor = Executor(self.jobs, monitor)
         self.workers = WorkerPool(self.concurrency, self.jobs, self.executor, self._on_critical)
-        self.buffer_budget = BufferBudget(config.max_buffered_bytes)
-        self.listeners = [Listener(sg, config, self.jobs, self.executor, monitor, self.buffer_budget, node)
+        budget_bytes, prefetch_kbytes = buffer_split(config.max_buffered_bytes, config.kafka, len(subscription_groups))
+        self.buffer_budget = BufferBudget(budget_bytes)
+        self.listeners = [Listener(sg, config, self.jobs, self.executor, monitor, self.buffer_budget, prefetch_kbytes, node)
                           for sg in subscription_groups]
         self.metrics_port = metrics_port
         self.reporter: Reporter | None = None

@@ -65,3 +65,12 @@ class CpuBurner(BaseConsumer):
 class Sleeper(BaseConsumer):
     def consume(self, messages):
         time.sleep(3)
+
+
+class SlowBigReader(BaseConsumer):
+    """Reads every byte of large payloads at 50 messages/s per worker, so fetching outruns it."""
+
+    def consume(self, messages):
+        for message in messages:
+            len(message.raw_payload)
+            time.sleep(0.02)

@@ -39,7 +39,8 @@ class Listener(threading.Thread):
         jobs: JobsQueue,
         executor: Executor,
         monitor: Monitor,
-        budget: BufferBudget | None = None,
+        budget: BufferBudget,
+        prefetch_kbytes: int,
         node: int | None = None,
     ):
         super().__init__(name=f"karafka.listener-{subscription_group.name}", daemon=True)
@@ -48,8 +49,9 @@ class Listener(threading.Thread):
         self.jobs = jobs
         self.executor = executor
         self.monitor = monitor
-        self.budget = budget or BufferBudget(config.max_buffered_bytes)
-        self.kafka_config = subscription_group.kafka_config(config.kafka, node)
+        self.budget = budget
+        self.kafka_config = {**subscription_group.kafka_config(config.kafka, node),
+                             "queued.max.messages.kbytes": prefetch_kbytes}
         self.backoff = Backoff(config.pause_timeout_ms, config.pause_max_timeout_ms, config.pause_with_exponential_backoff)
         self.max_poll_interval_s = int(self.kafka_config.get("max.poll.interval.ms", 300000)) / 1000
         # The rebalance waits for revoked partitions' running jobs at most this long: well

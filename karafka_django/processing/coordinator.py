@@ -45,8 +45,9 @@ class Backoff:
 
 
 class BufferBudget:
-    """The process-wide bound on buffered message bytes (``MAX_BUFFERED_BYTES``), shared by
-    every coordinator; 0 means no byte bound. Updated once per fetched run or batch."""
+    """The process-wide bound on fetched message bytes not yet processed (``MAX_BUFFERED_BYTES``):
+    buffered or in a batch in flight. Shared by every coordinator; 0 means no byte bound.
+    Updated once per fetched run or batch, never per message."""
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -116,7 +117,8 @@ class Coordinator:
 
         self._lock = threading.Lock()
         self._buffer: list = []
-        self._buffered_bytes = 0
+        self._buffered_bytes = 0  # of the buffer
+        self._inflight_bytes = 0  # of the batch in flight (the budget counts both)
         self.busy = False  # a batch (or tick) of this partition is queued or running
         self.idle = threading.Event()
         self.idle.set()
@@ -373,14 +375,11 @@ class Coordinator:
             marked = self.marked
             back = raw if marked is None else [m for m in raw if m.offset() >= marked]
             self._buffer[:0] = back
-            self._count_bytes(back)
+            size = sum(map(len, back))
+            self._buffered_bytes += size
+            self.budget.add(size)
             self.retry_at = time.monotonic() + delay
         return delay
-
-    def _count_bytes(self, raw: list, sign: int = 1) -> None:
-        size = sign * sum(map(len, raw))
-        self._buffered_bytes += size
-        self.budget.add(size)
 
     def _drop_buffer(self) -> None:
         self.budget.add(-self._buffered_bytes)
@@ -389,6 +388,8 @@ class Coordinator:
 
     def _finish(self) -> list[Job]:
         """The batch in flight is over: start the next one, or become idle."""
+        self.budget.add(-self._inflight_bytes)
+        self._inflight_bytes = 0
         self.busy = False
         self.last_activity = time.monotonic()
         following = [] if self.revoked else self._take(self.last_activity)
@@ -420,7 +421,8 @@ class Coordinator:
                 self.isolate_until = None
         batch = self._buffer[:size]
         del self._buffer[:size]
-        self._count_bytes(batch, -1)
+        self._inflight_bytes = sum(map(len, batch))
+        self._buffered_bytes -= self._inflight_bytes
         self._start()
         virtual = self.route.virtual_partitions
         real = [m for m in batch if type(m) is not SkipMarker] if self.filters else batch

@@ -6,7 +6,7 @@ import pytest
 
 from karafka_django import BaseConsumer
 from karafka_django.deserializers import json_deserializer
-from karafka_django.processing.coordinator import Backoff, BufferBudget, Coordinator
+from karafka_django.processing.coordinator import Backoff, BufferBudget, Coordinator, Job
 from karafka_django.routing import Route
 from karafka_django.routing.route import DeadLetterQueue
 
@@ -119,13 +119,15 @@ def test_a_full_buffer_pauses_fetching_until_it_drained_to_half(coordinator):
 def test_the_process_byte_budget_pauses_every_partition_until_half_of_it_is_left():
     budget = BufferBudget(limit=100)
     first, second = make_coordinator(budget=budget), make_coordinator(budget=budget)
-    job = one(first.add(batch(0, 11)))  # 10 bytes a message; a job takes 10, one stays buffered
-    assert budget.used == 10 and not second.wants_fetch_paused(now=0)
-    second.add(batch(0, 19))  # 9 more buffered: 100 bytes, both partitions stop fetching
+    job = one(first.add(batch(0, 4)))  # 10 bytes a message, counted while buffered or in flight
+    assert budget.used == 40 and not second.wants_fetch_paused(now=0)
+    second.add(batch(0, 6))  # 100 bytes: both partitions stop fetching
     assert budget.used == 100 and first.wants_fetch_paused(now=0) and second.wants_fetch_paused(now=0)
-    job = one(first.complete(job, mark_last=True))
-    assert budget.used == 90 and second.wants_fetch_paused(now=0), "still above half"
-    second.revoke()  # a revoked partition's buffer leaves the budget
+    assert one(first.complete(job, mark_last=True)) is None
+    assert budget.used == 60 and second.wants_fetch_paused(now=0), "still above half"
+    second.revoke()  # a revoked partition's buffer leaves the budget; its batch in flight when it ends
+    assert budget.used == 60
+    second.abandon(Job(second, []))
     assert budget.used == 0 and not first.wants_fetch_paused(now=0)
 
 

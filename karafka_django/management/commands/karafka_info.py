@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from karafka_django.conf import get_config
-from karafka_django.resources import IDLE_RSS_BYTES, ResourceEstimate
+from karafka_django.resources import IDLE_RSS_BYTES, ResourceEstimate, buffer_split
 from karafka_django.routing import build_routing
 
 
@@ -30,6 +30,7 @@ class Command(BaseCommand):
         if brokers is None:
             brokers, topics = self._cluster(config.kafka)
         groups = routing.select()
+        budget, prefetch_kbytes = buffer_split(config.max_buffered_bytes, config.kafka, len(groups))
         estimate = ResourceEstimate(
             subscription_groups=len(groups),
             concurrency=concurrency or config.concurrency,
@@ -37,8 +38,8 @@ class Command(BaseCommand):
             swarm_nodes=swarm,
             producer=not no_producer,
             metrics=metrics,
-            max_buffered_bytes=config.max_buffered_bytes,
-            prefetch_kbytes=int(config.kafka.get("queued.max.messages.kbytes", 65536)),
+            buffer_budget_bytes=budget,
+            prefetch_kbytes=prefetch_kbytes,
         )
         routing_data = [
             {"consumer_group": sg.consumer_group, "subscription_group": sg.name,
@@ -77,8 +78,8 @@ class Command(BaseCommand):
               f"subscription groups")
         mib = 2**20
         write(f"  peak memory      {estimate.peak_memory_bytes // mib:>5}  MiB: idle ~{IDLE_RSS_BYTES // mib} + buffers "
-              f"(MAX_BUFFERED_BYTES) {estimate.max_buffered_bytes // mib} + librdkafka prefetch "
-              f"{estimate.subscription_groups} x {estimate.prefetch_kbytes // 1024}")
+              f"{estimate.buffer_budget_bytes // mib} + librdkafka prefetch {estimate.subscription_groups} x "
+              f"{estimate.prefetch_kbytes // 1024} (MAX_BUFFERED_BYTES)")
         if estimate.swarm_nodes:
             totals = data["totals"]
             write(f"\nSwarm of {estimate.swarm_nodes} nodes (+ supervisor): threads {totals['threads']}, "
