@@ -27,6 +27,13 @@ def delivery_overrides(config: KarafkaConfig, routing: Routing) -> list:
             "KARAFKA['KAFKA'] sets enable.auto.commit=false: processed offsets are committed only on "
             "rebalance and shutdown, so a crash re-processes everything since.",
             hint="Remove it: stored offsets are auto-committed only after processing.", id="karafka.W060"))
+    message_timeout = int(config.producer_kafka["message.timeout.ms"])
+    if message_timeout > config.producer_sync_timeout_ms:
+        messages.append(Warning(
+            f"The producer's message.timeout.ms ({message_timeout}) is above PRODUCER_SYNC_TIMEOUT_MS "
+            f"({config.producer_sync_timeout_ms}): produce_sync waits for librdkafka's verdict that long, "
+            "which a web request may not survive.",
+            hint="Set PRODUCER_SYNC_TIMEOUT_MS instead of message.timeout.ms.", id="karafka.W062"))
     reset = kafka.get("auto.offset.reset")
     if reset is not None:
         wanted = {"earliest": ("earliest", "smallest", "beginning"), "latest": ("latest", "largest", "end")}

@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "PAUSE_WITH_EXPONENTIAL_BACKOFF": True,
     "STATUS_INTERVAL_MS": 5000,
     "SWARM_NODE_REPORT_TIMEOUT_MS": 30000,
+    "PRODUCER_SYNC_TIMEOUT_MS": 5000,
+    "PRODUCER_QUEUE_FULL_TIMEOUT_MS": 1000,
     "REVOCATION_TIMEOUT_MS": 10000,
     "MAX_BUFFERED_BYTES": 256 * 1024 * 1024,
     "REPORTING": False,
@@ -103,6 +105,8 @@ class KarafkaConfig:
     pause_with_exponential_backoff: bool
     status_interval_ms: int
     swarm_node_report_timeout_ms: int
+    producer_sync_timeout_ms: int
+    producer_queue_full_timeout_ms: int
     revocation_timeout_ms: int
     max_buffered_bytes: int
     reporting: bool
@@ -180,10 +184,13 @@ def parse(raw: Any) -> KarafkaConfig:
         user_producer = {}
     client_id = str(raw.get("CLIENT_ID", DEFAULTS["CLIENT_ID"]))
     kafka = {**KAFKA_DEFAULTS, "client.id": client_id, **user_kafka}
+    sync_timeout_ms = _positive_int(raw, "PRODUCER_SYNC_TIMEOUT_MS", problems, "karafka.E009")
     return KarafkaConfig(
         kafka=kafka,
         producer_kafka={
             "client.id": client_id,
+            # librdkafka gives up on a message when produce_sync does: a failure is definite.
+            "message.timeout.ms": sync_timeout_ms,
             **{k: v for k, v in user_kafka.items() if k not in CONSUMER_ONLY_KEYS},
             **user_producer,
         },
@@ -199,6 +206,8 @@ def parse(raw: Any) -> KarafkaConfig:
         ),
         status_interval_ms=_positive_int(raw, "STATUS_INTERVAL_MS", problems, "karafka.E009"),
         swarm_node_report_timeout_ms=_positive_int(raw, "SWARM_NODE_REPORT_TIMEOUT_MS", problems, "karafka.E009"),
+        producer_sync_timeout_ms=sync_timeout_ms,
+        producer_queue_full_timeout_ms=_positive_int(raw, "PRODUCER_QUEUE_FULL_TIMEOUT_MS", problems, "karafka.E009"),
         revocation_timeout_ms=_positive_int(raw, "REVOCATION_TIMEOUT_MS", problems, "karafka.E009"),
         max_buffered_bytes=_positive_int(raw, "MAX_BUFFERED_BYTES", problems, "karafka.E009"),
         reporting=bool(raw.get("REPORTING", DEFAULTS["REPORTING"])),

@@ -16,4 +16,8 @@ class DeserializationError(KarafkaError):
 
 
 class ProduceError(KarafkaError):
-    """A message was not delivered by the producer."""
+    """A message was not delivered by the producer; ``error`` is librdkafka's, when it said one."""
+
+    def __init__(self, message: str, topic: str | None = None, error: object = None):
+        super().__init__(message)
+        self.topic, self.error = topic, error

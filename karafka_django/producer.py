@@ -4,6 +4,12 @@ Created lazily on first use, so importing it (in a view, in a consumer) costs no
 forked swarm node never inherits a client: after a fork the child starts with none. One
 background thread serves delivery reports. ``produce_sync`` waits for its own report only,
 so threads producing concurrently never wait for each other's messages.
+
+Bounded for web requests: librdkafka's ``message.timeout.ms`` is ``PRODUCER_SYNC_TIMEOUT_MS``,
+so ``produce_sync`` always ends with librdkafka's own verdict, a delivery or a definite failure
+(a message reported failed is never delivered later); a full local queue makes
+``produce_async`` wait at most ``PRODUCER_QUEUE_FULL_TIMEOUT_MS``. Client errors are a state
+(``ClientFaults``), logged when it changes; librdkafka's lines go through Python logging.
 """
 
 from __future__ import annotations
@@ -12,15 +18,41 @@ import json
 import logging
 import os
 import threading
+import time
 from typing import Any, Callable
 
-from confluent_kafka import KafkaError, Producer as KafkaProducer
+from confluent_kafka import KafkaError, KafkaException, Producer as KafkaProducer
 from django.core.serializers.json import DjangoJSONEncoder
 
-from .conf import get_config
+from .conf import KarafkaConfig, get_config
+from .connection.faults import ClientFaults
 from .errors import ProduceError
+from .instrumentation import monitor
+from .instrumentation.client_logs import client_logger
 
 logger = logging.getLogger("karafka_django.producer")
+
+#: How long after librdkafka's message timeout its verdict may take to arrive (it scans for
+#: timed-out messages about once a second).
+REPORT_MARGIN_S = 2.0
+#: Why a message was not delivered, in words an operator acts on.
+REASONS = {
+    KafkaError._MSG_TIMED_OUT: "not acknowledged in time: broker unreachable or too slow",
+    KafkaError._UNKNOWN_TOPIC: "topic unknown",
+    KafkaError.UNKNOWN_TOPIC_OR_PART: "topic unknown",
+    KafkaError._UNKNOWN_PARTITION: "partition unknown",
+    KafkaError.MSG_SIZE_TOO_LARGE: "message too large",
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "not authorized for the topic",
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "not authorized",
+    KafkaError._AUTHENTICATION: "authentication failed",
+    KafkaError._QUEUE_FULL: "local queue full",
+}
+
+
+def explain(error: KafkaError, last_client_error: str | None) -> str:
+    reason = REASONS.get(error.code(), error.name())
+    detail = f"{reason} ({error.str()})"
+    return f"{detail}; last client error: {last_client_error}" if last_client_error else detail
 
 def serialize(value: Any) -> bytes | None:
     """dict/list/numbers as JSON (Django's encoder: dates, decimals, UUIDs), str as UTF-8."""
@@ -34,10 +66,11 @@ def serialize(value: Any) -> bytes | None:
 class Delivery:
     """The outcome of one produced message; ``wait()`` blocks until librdkafka reports it."""
 
-    __slots__ = ("_done", "error", "topic", "partition", "offset")
+    __slots__ = ("_done", "_faults", "error", "topic", "partition", "offset")
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, faults: ClientFaults) -> None:
         self._done = threading.Event()
+        self._faults = faults
         self.error: KafkaError | None = None
         self.topic = topic
         self.partition: int | None = None
@@ -47,24 +80,36 @@ class Delivery:
         self.error = error
         if message is not None:
             self.topic, self.partition, self.offset = message.topic(), message.partition(), message.offset()
+        if error is None:
+            self._faults.on_reachable()
         self._done.set()
 
     def wait(self, timeout: float | None = None) -> "Delivery":
+        """Block until librdkafka's verdict; raises :class:`ProduceError` when it is a failure.
+
+        Without ``timeout`` the wait is bounded by librdkafka itself (``message.timeout.ms``).
+        A shorter ``timeout`` may end before the verdict: that error says the outcome is unknown.
+        """
         if not self._done.wait(timeout):
-            raise ProduceError(f"no delivery report within {timeout}s")
+            raise ProduceError(f"no delivery report for {self.topic} within {timeout}s: the outcome is unknown, "
+                               "the message may still be delivered", topic=self.topic)
         if self.error is not None:
-            raise ProduceError(f"delivery to {self.topic} failed: {self.error}")
+            raise ProduceError(f"delivery to {self.topic} failed: {explain(self.error, self._faults.last_error)}",
+                               topic=self.topic, error=self.error)
         return self
 
 
 class Producer:
-    def __init__(self, config_provider: Callable[[], dict[str, Any]] | None = None):
-        self._config_provider = config_provider or (lambda: get_config().producer_kafka)
+    def __init__(self, config_provider: Callable[[], KarafkaConfig] = get_config):
+        self._config_provider = config_provider
         self._lock = threading.Lock()
         self._client: KafkaProducer | None = None
         self._poller: threading.Thread | None = None
         self._closing = threading.Event()
         self._pid = os.getpid()
+        self.faults = ClientFaults(monitor, client="producer")
+        self._sync_wait_s = 0.0
+        self._queue_full_wait_s = 0.0
 
     @property
     def client(self) -> KafkaProducer:
@@ -78,7 +123,11 @@ class Producer:
         config = self._config_provider()
         self._pid = os.getpid()
         self._closing = threading.Event()
-        self._client = KafkaProducer(config)
+        self.faults = ClientFaults(monitor, client="producer")
+        kafka = config.producer_kafka
+        self._sync_wait_s = int(kafka["message.timeout.ms"]) / 1000 + REPORT_MARGIN_S
+        self._queue_full_wait_s = config.producer_queue_full_timeout_ms / 1000
+        self._client = KafkaProducer({**kafka, "error_cb": self.faults.on_error, "logger": client_logger("producer")})
         self._poller = threading.Thread(target=self._serve_reports, args=(self._client, self._closing),
                                         name="karafka.producer", daemon=True)
         self._poller.start()
@@ -96,24 +145,49 @@ class Producer:
         headers: dict[str, Any] | list | None = None,
         partition: int | None = None,
     ) -> Delivery:
-        """Queue a message; the returned :class:`Delivery` tells when and where it landed."""
-        delivery = Delivery(topic)
+        """Queue a message; the returned :class:`Delivery` tells when and where it landed.
+
+        Raises :class:`ProduceError` at once for a message librdkafka refuses (too large, an
+        unknown partition), and after ``PRODUCER_QUEUE_FULL_TIMEOUT_MS`` while its queue is full.
+        """
+        client = self.client
+        delivery = Delivery(topic, self.faults)
         kwargs: dict[str, Any] = {"value": serialize(value), "key": key, "on_delivery": delivery._report}
         if headers:
             kwargs["headers"] = headers
         if partition is not None:
             kwargs["partition"] = partition
-        client = self.client
+        deadline = time.monotonic() + self._queue_full_wait_s
         while True:
             try:
                 client.produce(topic, **kwargs)
                 return delivery
-            except BufferError:  # local queue full: let the poller drain delivery reports
-                client.poll(0.05)
+            except BufferError:  # local queue full: the poller drains delivery reports meanwhile
+                if time.monotonic() >= deadline:
+                    raise ProduceError(
+                        f"the producer's local queue is full ({len(client)} messages waiting) for "
+                        f"{self._queue_full_wait_s:g}s: {self.faults.last_error or 'the broker does not keep up'}",
+                        topic=topic) from None
+                time.sleep(0.01)
+            except KafkaException as exc:
+                error = exc.args[0]
+                raise ProduceError(f"{topic} refused the message: {explain(error, None)}", topic=topic,
+                                   error=error) from None
 
     def produce_sync(self, topic: str, value: Any, timeout: float | None = None, **kwargs: Any) -> Delivery:
-        """Produce and wait for the broker's acknowledgement; raises :class:`ProduceError`."""
-        return self.produce_async(topic, value, **kwargs).wait(timeout)
+        """Produce and wait for the broker's acknowledgement; raises :class:`ProduceError`.
+
+        Returns within ``PRODUCER_SYNC_TIMEOUT_MS`` (librdkafka's ``message.timeout.ms``) plus a
+        short margin, with a definite outcome: a message reported failed is never delivered later.
+        """
+        delivery = self.produce_async(topic, value, **kwargs)
+        return delivery.wait(self._sync_wait_s if timeout is None else timeout)
+
+    def state(self) -> dict[str, Any]:
+        """For /healthz, the process report and the admin: brokers, messages in flight, last error."""
+        client = self._client if self._pid == os.getpid() else None
+        return {"started": client is not None, "brokers": self.faults.state,
+                "in_flight": len(client) if client is not None else 0, "last_error": self.faults.last_error}
 
     def flush(self, timeout: float = 30) -> int:
         """Wait for queued messages; returns how many are still undelivered."""

@@ -14,6 +14,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic, ResourceType
 
 from .conf import Problem
+from .instrumentation.client_logs import client_logger
 from .routing import Routing
 
 
@@ -56,7 +57,7 @@ def declared_topics(routing: Routing) -> dict[str, TopicSpec]:
 
 class Topics:
     def __init__(self, bootstrap_servers: str):
-        self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+        self.admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": client_logger("admin")})
 
     def plan(self, specs: dict[str, TopicSpec]) -> list[Change]:
         metadata = self.admin.list_topics(timeout=10).topics

@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from .conf import KarafkaConfig
+from .instrumentation.client_logs import client_logger
 from .producer import producer
 
 #: A process that missed this many report intervals is shown as stale; twice that, dropped.
@@ -55,6 +56,7 @@ class KafkaReader:
 
     def _consumer(self) -> Consumer:
         return Consumer({**self.kafka, "group.id": f"karafka-web-{uuid.uuid4().hex}", "enable.auto.commit": False,
+                         "logger": client_logger("consumer"),
                          "enable.partition.eof": True})
 
     def partitions(self, topic: str) -> list[int]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..producer import producer
+
 if TYPE_CHECKING:
     from ..server import Server
 
@@ -31,4 +33,4 @@ def check_health(server: "Server") -> tuple[bool, dict[str, Any]]:
     idle_for = now - server.workers.last_finished_at
     if len(server.jobs) and idle_for > limit:
         problems.append(f"{len(server.jobs)} jobs wait and no worker finished one for {idle_for:.1f}s")
-    return not problems, {"healthy": not problems, "problems": problems, **server.status()}
+    return not problems, {"healthy": not problems, "problems": problems, **server.status(), "producer": producer.state()}

@@ -185,6 +185,7 @@ class Reporter(threading.Thread):
             "db_connections": {"real": sum(1 for c in connections if c.raddr.port in self.db_ports),
                                "bound": estimate.db_connections_per_process},
             "partitions": partitions,
+            "producer": producer.state(),
         }
 
     def _brokers(self) -> int:

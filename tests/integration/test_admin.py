@@ -61,6 +61,7 @@ def test_processes_lag_and_errors_pages_show_a_running_server(kafka, make_server
     assert abs(threads - estimate) <= 1, f"reported threads {threads}, estimate {estimate}"
     detail = page(admin_client, "karafka_process", me)
     assert topic in detail and 'class="lag">50<' in detail
+    assert re.search(r'id="producer">Producer: brokers <b>up</b>, \d+ messages in flight', detail), "the producer's state"
 
     wait_until(lambda: "poison at 50" in page(admin_client, "karafka_errors"), 20, "the error on the errors page")
     errors = page(admin_client, "karafka_errors")

@@ -55,3 +55,63 @@ def test_failed_delivery_raises(producing_to, settings):
     producer.close()
     with pytest.raises(Exception, match="failed"):
         producer.produce_sync("nowhere", {"a": 1}, timeout=10)
+
+
+def test_an_unreachable_broker_gives_a_definite_failure_in_bounded_time_then_recovers(settings, caplog):
+    """produce_sync from a view during a broker outage: ProduceError within the sync timeout,
+    saying why; librdkafka's retries are collapsed in the log; the failed message is never
+    delivered later; once the broker is back the next produce succeeds without a restart."""
+    import logging
+    import time
+
+    from karafka_django.broker import EmbeddedBroker, free_port
+    from karafka_django.errors import ProduceError
+    from tests.integration.harness import Kafka
+
+    port = free_port()
+    settings.KARAFKA = {**settings.KARAFKA, "PRODUCER_SYNC_TIMEOUT_MS": 2000,
+                        "KAFKA": {"bootstrap.servers": f"127.0.0.1:{port}"}}
+    producer.close()
+    caplog.set_level(logging.DEBUG, logger="karafka_django")
+    try:
+        started = time.monotonic()
+        with pytest.raises(ProduceError, match="broker unreachable") as raised:
+            producer.produce_sync("orders", {"n": "lost"})
+        assert time.monotonic() - started < 2 + 2.5, "produce_sync must end within the sync timeout"
+        assert "Connection refused" in str(raised.value) or "brokers are down" in str(raised.value)
+        assert producer.state()["brokers"] == "down"
+        time.sleep(3)  # the outage goes on: librdkafka keeps retrying the connection every few ms
+        client_lines = [r for r in caplog.records if r.name.startswith("karafka_django.librdkafka")]
+        assert len(client_lines) <= 6, [r.getMessage() for r in client_lines]
+
+        with EmbeddedBroker(port=port) as broker:
+            kafka = Kafka(broker.bootstrap_servers)  # the broker creates "orders" on first use
+            delivery = producer.produce_sync("orders", {"n": "after"})
+            assert delivery.offset == 0
+            assert producer.state()["brokers"] == "up"
+            assert [json.loads(m.value()) for m in kafka.read_all("orders", timeout=5)] == [{"n": "after"}]
+    finally:
+        producer.close()
+
+
+def test_a_full_local_queue_raises_after_the_bounded_wait_and_a_too_large_message_at_once(settings):
+    import time
+
+    from karafka_django.broker import free_port
+    from karafka_django.errors import ProduceError
+
+    settings.KARAFKA = {**settings.KARAFKA, "PRODUCER_QUEUE_FULL_TIMEOUT_MS": 500,
+                        "KAFKA": {"bootstrap.servers": f"127.0.0.1:{free_port()}"},
+                        "PRODUCER": {"queue.buffering.max.messages": 5}}
+    producer.close()
+    try:
+        for n in range(5):
+            producer.produce_async("orders", {"n": n})
+        started = time.monotonic()
+        with pytest.raises(ProduceError, match="local queue is full"):
+            producer.produce_async("orders", {"n": 5})
+        assert 0.5 <= time.monotonic() - started < 2
+        with pytest.raises(ProduceError, match="message too large"):
+            producer.produce_async("orders", b"x" * 2_000_000)
+    finally:
+        producer.close(0.1)

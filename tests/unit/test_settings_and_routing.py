@@ -72,7 +72,7 @@ def test_dead_letter_queue_settings():
 def test_producer_settings_leave_consumer_only_keys_out():
     config = parse({"KAFKA": {"bootstrap.servers": "k:9092", "session.timeout.ms": 6000, "linger.ms": 5},
                     "PRODUCER": {"linger.ms": 50}})
-    assert config.producer_kafka == {"client.id": "karafka", "bootstrap.servers": "k:9092", "linger.ms": 50}
+    assert config.producer_kafka == {"client.id": "karafka", "message.timeout.ms": 5000, "bootstrap.servers": "k:9092", "linger.ms": 50}
 
 
 def test_unknown_route_key_suggests_the_right_one():

@@ -5,6 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from karafka_django.conf import get_config
+from karafka_django.instrumentation.client_logs import client_logger
 from karafka_django.resources import IDLE_RSS_BYTES, ResourceEstimate, buffer_split
 from karafka_django.routing import build_routing
 
@@ -55,7 +56,8 @@ class Command(BaseCommand):
         from confluent_kafka.admin import AdminClient
 
         try:
-            metadata = AdminClient({"bootstrap.servers": kafka["bootstrap.servers"]}).list_topics(timeout=10)
+            admin = AdminClient({"bootstrap.servers": kafka["bootstrap.servers"], "logger": client_logger("admin")})
+            metadata = admin.list_topics(timeout=10)
         except Exception as exc:
             raise CommandError(f"cannot reach the cluster ({exc}); give --brokers N to work offline") from exc
         return len(metadata.brokers), {name: len(t.partitions) for name, t in metadata.topics.items()}
