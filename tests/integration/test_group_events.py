@@ -10,6 +10,7 @@ messages), so "buffer full" really pauses fetching in librdkafka.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 import urllib.request
@@ -56,6 +57,8 @@ STATES = {
                             lambda s: s["fetch_paused"] == PARTITIONS),
     "filter_pause": State(_plain, 400, lambda s: s["fetch_paused"] >= 1,
                           route={"filters": [{"class": "karafka_django.filtering.Delayer", "delay_ms": 5000}]}),
+    "tick_in_flight": State(_plain, 200, lambda s: s["busy"] >= 1, before_event=False,
+                            route={"consumer": "tests.testapp.consumers.SlowTickConsumer", "periodic": {"interval_ms": 300}}),
     "virtual_partitions_in_flight": State(lambda i: {"sleep": 1.5} if i < 2 * PARTITIONS else {}, 400,
                                           lambda s: s["busy"] >= 2,
                                           route={"virtual_partitions": {"partitioner": "tests.testapp.consumers.by_key",
@@ -70,6 +73,7 @@ class Cell:
         self.kafka, self.make_server, self.state = kafka, make_server, state
         self.topic = kafka.create_topic(unique("matrix"), PARTITIONS)
         self.group = make_server.group
+        self.cooperative = cooperative
         self.kafka_settings = {"partition.assignment.strategy": "cooperative-sticky" if cooperative else "range"}
         self.route = {"topic": self.topic, "consumer": CONSUMER, **state.route}
         self.ends: dict[int, int] = {}
@@ -107,7 +111,7 @@ class Cell:
         wait_until(lambda: self.processed() >= expected, 120,
                    f"every offset processed; server log:\n{self.server.log()[-3000:]}")
         assert self.processed() == expected
-        self.wait_for(lambda s: s["fetch_paused"] == 0 and s["busy"] == 0, "no partition left paused")
+        self.wait_for(lambda s: s["fetch_paused"] == 0 and s["queued"] == 0, "no partition left paused")
         assert self.server.stop() == 0
         assert self.kafka.committed(self.group, self.topic, PARTITIONS) == self.ends
 
@@ -129,6 +133,9 @@ def join_and_leave(cell: Cell) -> float:
     finally:
         member.close()
     cell.server.wait_for_log("partitions_revoked", timeout=60)
+    if cell.cooperative:  # only the partition that moves is revoked
+        revoked = re.search(r"partitions_revoked \S+ partitions=(\S+)", cell.server.log()).group(1)
+        assert len(revoked.split(",")) == 1, revoked
     cell.wait_for(lambda s: s["partitions"] == PARTITIONS, "both partitions back")
     return joined_at
 
@@ -196,3 +203,21 @@ def test_revocation_does_not_wait_for_a_long_batch_and_a_partition_never_runs_tw
     assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), f"batches overlapped: {spans}"
     longest = max(spans, key=lambda span: span[1] - span[0])
     assert joined_at < longest[1], "the rebalance waited for the long batch"
+
+
+def test_static_membership_with_two_subscription_groups_consumes_both_topics(kafka, make_server):
+    """One group.instance.id in KAFKA, two subscription groups in one consumer group: each
+    consumer gets its own suffixed id, so neither fences the other out."""
+    first, second = kafka.create_topic(unique("static-a"), 1), kafka.create_topic(unique("static-b"), 1)
+    ends = {topic: kafka.produce_json(topic, 1, 100) for topic in (first, second)}
+    routes = [{"topic": first, "consumer": CONSUMER, "subscription_group": "a"},
+              {"topic": second, "consumer": CONSUMER, "subscription_group": "b"}]
+    server = make_server(routes, KAFKA={"group.instance.id": unique("host")}).start()
+    server.wait_assigned(subscription_groups=2, timeout=60)
+    for topic in (first, second):
+        wait_until(lambda: Record.objects.filter(topic=topic).values("offset").distinct().count() == 100, 60,
+                   f"every message of {topic}")
+    assert server.process.poll() is None and "FENCED" not in server.log().upper()
+    assert server.stop() == 0
+    for topic in (first, second):
+        assert kafka.committed(make_server.group, topic, 1) == ends[topic]

@@ -89,3 +89,10 @@ class SpanningConsumer(RecordingConsumer):
         started = time.time()
         super().consume(messages)
         Span.objects.create(kind="consume", topic=self.topic, partition=self.partition, started=started, ended=time.time())
+
+
+class SlowTickConsumer(RecordingConsumer):
+    """A periodic consumer whose tick() takes a while (a flush to a slow service)."""
+
+    def tick(self):
+        time.sleep(1.5)
