@@ -9,16 +9,14 @@ from karafka_django.instrumentation import Monitor
 from karafka_django.instrumentation.client_logs import CollapseRepeats
 
 
-def recorded(monitor: Monitor) -> list:
-    events = []
+def faults_and_events() -> tuple[ClientFaults, list]:
+    monitor, events = Monitor(), []
     monitor.subscribe("*", lambda event, payload: events.append((event, payload.get("state") or payload.get("type"))))
-    return events
+    return ClientFaults(monitor, subscription_group="g"), events
 
 
 def test_a_persistent_outage_is_said_once_when_it_starts_and_once_when_it_ends():
-    monitor = Monitor()
-    events = recorded(monitor)
-    faults = ClientFaults(monitor, subscription_group="g")
+    faults, events = faults_and_events()
     for _ in range(500):
         faults.on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
         faults.on_error(KafkaError(KafkaError._TRANSPORT, "Connect to 127.0.0.1:1 failed"))
@@ -29,9 +27,7 @@ def test_a_persistent_outage_is_said_once_when_it_starts_and_once_when_it_ends()
 
 
 def test_authentication_failure_is_a_failed_state_said_once():
-    monitor = Monitor()
-    events = recorded(monitor)
-    faults = ClientFaults(monitor, subscription_group="g")
+    faults, events = faults_and_events()
     for _ in range(100):
         faults.on_error(KafkaError(KafkaError._AUTHENTICATION, "SASL authentication failed"))
     assert faults.failure.startswith("_AUTHENTICATION")
