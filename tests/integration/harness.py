@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 import psutil
 import psycopg
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,9 +42,13 @@ class Kafka:
         self.bootstrap_servers = bootstrap_servers
         self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
 
-    def create_topic(self, name: str, partitions: int) -> str:
+    def create_topic(self, name: str, partitions: int, exist_ok: bool = False) -> str:
         for future in self.admin.create_topics([NewTopic(name, partitions, 1)]).values():
-            future.result(15)
+            try:
+                future.result(15)
+            except KafkaException as exc:
+                if not (exist_ok and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS):
+                    raise
         wait_until(lambda: name in self.admin.list_topics(timeout=5).topics, 10, f"topic {name}")
         return name
 

@@ -131,7 +131,7 @@ def test_an_unreachable_broker_is_a_state_logged_on_change_and_unhealthy_then_re
         from tests.integration.harness import Kafka
 
         late = Kafka(broker.bootstrap_servers)
-        late.create_topic(topic, 1)
+        late.create_topic(topic, 1, exist_ok=True)  # the server's metadata requests may have created it
         late.produce(topic, [(0, b"k", b"{}")])
         wait_until(lambda: processed_once(topic) == [0], 90, "the message once the broker is back")
         server.wait_for_log("state=up")
