@@ -5,7 +5,7 @@ server under a persistent fault must say it once and act: the listener keeps one
 ``ClientFaults`` and emits ``connection.client.state_changed`` (``down``, ``up``, ``failed``)
 only when the state changes. Authentication failures and fatal errors are ``failed``: the
 server stops gracefully with ``EXIT_CLIENT_FAULT``. Other errors are reported at most once per
-``REPEAT_WINDOW_S`` for the same text.
+``REPEAT_WINDOW_S`` for the same text (numbers that change between retries aside).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import KafkaError
 
 from ..instrumentation import Monitor
+from ..instrumentation.client_logs import shape
 
 #: Errors that retrying does not cure: the credentials or the client itself are wrong.
 FAILING_CODES = {
@@ -56,11 +57,11 @@ class ClientFaults:
                 self.down_since = time.monotonic()
                 self._change("down", error=text)
             return
-        now = time.monotonic()
-        if now - self._reported.get(text, -REPEAT_WINDOW_S) < REPEAT_WINDOW_S:
+        now, key = time.monotonic(), shape(text)
+        if now - self._reported.get(key, -REPEAT_WINDOW_S) < REPEAT_WINDOW_S:
             self._suppressed += 1
             return
-        self._reported[text] = now
+        self._reported[key] = now
         self.monitor.instrument("error.occurred", type="connection.client.error", error=text,
                                 repeated=self._suppressed, **self.context)
         self._suppressed = 0

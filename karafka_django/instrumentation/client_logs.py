@@ -18,6 +18,11 @@ WINDOW_S = 10.0
 _VOLATILE = re.compile(r"\d+ms|after \d+|\d+/\d+ brokers|#\d+")
 
 
+def shape(text: str) -> str:
+    """A line without the parts that change between otherwise identical retries."""
+    return _VOLATILE.sub("", text)
+
+
 class CollapseRepeats(logging.Filter):
     def __init__(self, window_s: float = WINDOW_S):
         super().__init__()
@@ -26,16 +31,16 @@ class CollapseRepeats(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        shape = _VOLATILE.sub("", record.getMessage())
+        key = shape(record.getMessage())
         now = time.monotonic()
         with self._lock:
-            last, held = self._seen.get(shape, (-self.window_s, 0))
+            last, held = self._seen.get(key, (-self.window_s, 0))
             if now - last < self.window_s:
-                self._seen[shape] = (last, held + 1)
+                self._seen[key] = (last, held + 1)
                 return False
-            self._seen[shape] = (now, 0)
+            self._seen[key] = (now, 0)
             if len(self._seen) > 1000:
-                self._seen = {shape: (now, 0)}
+                self._seen = {key: (now, 0)}
         if held:
             record.msg = f"{record.getMessage()} (and {held} identical lines in the last {now - last:.0f}s)"
             record.args = ()
