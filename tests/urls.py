@@ -1,4 +1,6 @@
 from django.contrib import admin
 from django.urls import path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from project.shop.views import place_order
+
+urlpatterns = [path("admin/", admin.site.urls), path("orders/", place_order)]
