@@ -256,7 +256,8 @@ class Listener(threading.Thread):
         """Wait for running jobs (until ``deadline``), commit their marks, run ``hook``.
 
         Returns True when every job finished in time. A job still running at the deadline
-        keeps running, but its later marks are never committed: its messages are re-delivered.
+        keeps running, but its later marks are never committed: its messages are re-delivered;
+        its worker runs ``hook`` when it ends, so a hook never runs beside ``consume``.
         """
         finished = True
         for coordinator in coordinators:
@@ -267,7 +268,8 @@ class Listener(threading.Thread):
             self._store(coordinators)
             self.client.commit([(c.topic, c.partition, c.marked) for c in coordinators if c.marked is not None])
         for coordinator in coordinators:
-            self.executor.run_hook(coordinator, hook)
+            if not coordinator.defer_hook(hook):
+                self.executor.run_hook(coordinator, hook)
         return finished
 
     # -- shutdown --------------------------------------------------------------------------------

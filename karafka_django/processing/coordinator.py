@@ -124,6 +124,7 @@ class Coordinator:
         self.idle.set()
         self.running = 0  # jobs a worker is executing right now
         self._ran = threading.Condition(self._lock)
+        self._deferred_hook: str | None = None  # revoked/shutdown, for the last running job to call
         self._full = False  # fetching paused for a full buffer, until it drained to half
 
         self.marked: int | None = None  # next offset to commit: last processed + 1
@@ -231,10 +232,24 @@ class Coordinator:
             self.running += 1
             return True
 
-    def end(self) -> None:
+    def end(self) -> str | None:
+        """The worker's job is over; returns a hook it must now run (see :meth:`defer_hook`)."""
         with self._ran:
             self.running -= 1
             self._ran.notify_all()
+            if self.running or self._deferred_hook is None:
+                return None
+            hook, self._deferred_hook = self._deferred_hook, None
+            return hook
+
+    def defer_hook(self, hook: str) -> bool:
+        """Have ``hook`` run by the worker whose job outlived the wait, after that job, so a
+        hook never runs beside ``consume``. False when no job runs: the caller runs it now."""
+        with self._lock:
+            if not self.running:
+                return False
+            self._deferred_hook = hook
+            return True
 
     def close(self) -> None:
         """Stop dispatching (shutdown or quiet mode); jobs in flight finish."""

@@ -41,7 +41,9 @@ class Executor:
         try:
             return self._run(job)
         finally:
-            coordinator.end()
+            hook = coordinator.end()
+            if hook is not None:  # the partition was revoked (or the server stopped) meanwhile
+                self.run_hook(coordinator, hook)
 
     def _run(self, job: Job) -> int:
         coordinator = job.coordinator

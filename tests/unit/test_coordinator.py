@@ -145,6 +145,14 @@ def test_a_job_of_a_revoked_partition_does_not_start_and_the_wait_covers_only_ru
     assert job.raw
 
 
+def test_a_hook_deferred_past_the_wait_is_handed_to_the_last_running_job(coordinator):
+    assert not coordinator.defer_hook("revoked"), "nothing runs: the caller runs the hook itself"
+    coordinator.begin(), coordinator.begin()  # two virtual parts
+    coordinator.revoke()
+    assert coordinator.defer_hook("revoked")
+    assert coordinator.end() is None and coordinator.end() == "revoked"
+
+
 def test_nothing_starts_while_a_predecessor_of_the_partition_still_runs():
     old = make_coordinator()
     one(old.add(batch(0, 5)))
