@@ -221,3 +221,23 @@ def test_static_membership_with_two_subscription_groups_consumes_both_topics(kaf
     assert server.stop() == 0
     for topic in (first, second):
         assert kafka.committed(make_server.group, topic, 1) == ends[topic]
+
+
+def test_quiet_mode_survives_a_rebalance_and_takes_no_new_work(kafka, make_server):
+    """Quiet mode crossed with a rebalance: re-assigned partitions stay quiet (fetching paused,
+    nothing processed), the process stays in the group, and a stop commits what was processed."""
+    backlog = State(lambda i: {"sleep": 0.005}, 3000, lambda s: s["busy"] >= 1)
+    cell = Cell(kafka, make_server, backlog, cooperative=False)
+    cell.produce()
+    cell.wait_for(backlog.reached, "processing under way")
+    cell.server.signal(signal.SIGTSTP)
+    cell.server.wait_for_log("app.quieting")
+    cell.wait_for(lambda s: s["busy"] == 0 and s["queued"] == 0, "in-flight work finished")
+    settled = len(cell.processed())
+    join_and_leave(cell)
+    cell.wait_for(lambda s: s["partitions"] == PARTITIONS and s["fetch_paused"] == PARTITIONS, "quiet partitions paused")
+    assert len(cell.processed()) == settled < backlog.count, "quiet mode took new work after the rebalance"
+    assert cell.server.stop() == 0
+    committed = kafka.committed(cell.group, cell.topic, PARTITIONS)
+    processed = {p: len([o for q, o in cell.processed() if q == p]) for p in range(PARTITIONS)}
+    assert committed == processed

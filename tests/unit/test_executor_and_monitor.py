@@ -97,3 +97,25 @@ def test_virtual_partitions_with_a_dead_letter_queue_skip_only_the_bad_message()
     drain(executor, coordinator, jobs)
     assert sorted(set(RejectsBad.seen)) == [0, 1, 2, 3, 5, 6, 7, 8] and events == [4]
     assert coordinator.marked == 9
+
+
+class FailingHooks(BaseConsumer):
+    def consume(self, messages):
+        pass
+
+    def revoked(self):
+        raise RuntimeError("revoked failed")
+
+
+def test_a_failing_hook_is_reported_and_the_other_instances_hooks_still_run():
+    monitor, events = Monitor(), []
+    monitor.subscribe("*", lambda event, payload: events.append((event, payload.get("type"))))
+    executor = Executor(JobsQueue(), monitor)
+    route = Route("t", FailingHooks, "g", "g", raw_deserializer)
+    coordinator = Coordinator("t", 0, route, max_messages=10, backoff=Backoff(1, 1))
+    called = []
+    coordinator.consumers = {0: executor.build(coordinator), 1: executor.build(coordinator)}
+    coordinator.consumers[1].revoked = lambda: called.append("second")
+    executor.run_hook(coordinator, "revoked")
+    assert called == ["second"]
+    assert events == [("error.occurred", "consumer.revoked.error"), ("consumer.revoked", None)]
