@@ -238,6 +238,6 @@ def test_quiet_mode_survives_a_rebalance_and_takes_no_new_work(kafka, make_serve
     cell.wait_for(lambda s: s["partitions"] == PARTITIONS and s["fetch_paused"] == PARTITIONS, "quiet partitions paused")
     assert len(cell.processed()) == settled < backlog.count, "quiet mode took new work after the rebalance"
     assert cell.server.stop() == 0
-    committed = kafka.committed(cell.group, cell.topic, PARTITIONS)
+    committed = {p: max(o, 0) for p, o in kafka.committed(cell.group, cell.topic, PARTITIONS).items()}
     processed = {p: len([o for q, o in cell.processed() if q == p]) for p in range(PARTITIONS)}
     assert committed == processed
