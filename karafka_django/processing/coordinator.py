@@ -120,8 +120,6 @@ class Coordinator:
         self._buffered_bytes = 0  # of the buffer
         self._inflight_bytes = 0  # of the batch in flight (the budget counts both)
         self.busy = False  # a batch (or tick) of this partition is queued or running
-        self.idle = threading.Event()
-        self.idle.set()
         self.running = 0  # jobs a worker is executing right now
         self._ran = threading.Condition(self._lock)
         self._deferred_hook: str | None = None  # revoked/shutdown, for the last running job to call
@@ -407,14 +405,10 @@ class Coordinator:
         self._inflight_bytes = 0
         self.busy = False
         self.last_activity = time.monotonic()
-        following = [] if self.revoked else self._take(self.last_activity)
-        if not following:
-            self.idle.set()
-        return following
+        return [] if self.revoked else self._take(self.last_activity)
 
     def _start(self) -> None:
         self.busy = True
-        self.idle.clear()
 
     def _take(self, now: float) -> list[Job]:
         if (

@@ -56,7 +56,7 @@ def test_one_job_at_a_time_in_offset_order(coordinator):
     third = one(coordinator.complete(second, mark_last=True))
     assert offsets(third) == list(range(20, 30))
     assert one(coordinator.complete(third, mark_last=True)) is None
-    assert coordinator.idle.is_set() and coordinator.marked == 30
+    assert not coordinator.busy and coordinator.marked == 30
 
 
 def test_failure_requeues_unmarked_messages_and_backs_off(coordinator):
@@ -191,7 +191,7 @@ def test_revoked_in_flight_job_is_marked_for_the_final_commit(coordinator):
     job = one(coordinator.add(batch(0, 30)))
     coordinator.revoke()
     assert one(coordinator.complete(job, mark_last=True)) is None
-    assert coordinator.marked == 10 and coordinator.idle.is_set()
+    assert coordinator.marked == 10 and not coordinator.busy
 
 
 def test_closing_finishes_the_job_but_starts_no_other(coordinator):
