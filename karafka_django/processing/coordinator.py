@@ -259,10 +259,6 @@ class Coordinator:
         return len(self._buffer)
 
     @property
-    def buffered_bytes(self) -> int:
-        return self._buffered_bytes
-
-    @property
     def last_error(self) -> BaseException | None:
         return self.errors[-1] if self.errors else None
 
