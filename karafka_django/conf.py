@@ -7,12 +7,13 @@ package reads the typed :class:`KarafkaConfig`, never ``settings.KARAFKA`` itsel
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
+
+from .problems import Problem, did_you_mean
 
 #: librdkafka settings we own as defaults; anything in ``KARAFKA["KAFKA"]`` wins over them.
 KAFKA_DEFAULTS: dict[str, Any] = {
@@ -63,34 +64,6 @@ DEFAULTS: dict[str, Any] = {
     "ROUTES": [],
 }
 
-ROUTE_KEYS = (
-    "topic",
-    "consumer",
-    "consumer_group",
-    "subscription_group",
-    "deserializer",
-    "initial_offset",
-    "active",
-    "manual_offset_management",
-    "dead_letter_queue",
-    "filters",
-    "virtual_partitions",
-    "periodic",
-    "config",
-)
-INITIAL_OFFSETS = ("earliest", "latest")
-DEAD_LETTER_QUEUE_KEYS = ("topic", "max_retries", "independent", "mark_after_dispatch")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A configuration error: ``id`` is the system check id (``karafka.E0xx``)."""
-
-    id: str
-    msg: str
-    hint: str | None = None
-
-
 @dataclass(frozen=True)
 class KarafkaConfig:
     kafka: dict[str, Any]
@@ -114,7 +87,7 @@ class KarafkaConfig:
     reports_topic: str
     errors_topic: str
     commands_topic: str
-    routes: list[dict[str, Any]]
+    routes: Any  # KARAFKA['ROUTES'] as given: routing/ parses and checks it
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -128,35 +101,6 @@ def _positive_int(raw: dict, key: str, problems: list[Problem], check_id: str) -
         problems.append(Problem(check_id, f"KARAFKA['{key}'] must be an integer >= 1, got {value!r}."))
         return DEFAULTS[key]
     return value
-
-
-def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"Did you mean '{close[0]}'?" if close else None
-
-
-def _parse_routes(raw_routes: Any, problems: list[Problem]) -> list[dict[str, Any]]:
-    if not isinstance(raw_routes, (list, tuple)):
-        problems.append(Problem("karafka.E010", "KARAFKA['ROUTES'] must be a list of dicts."))
-        return []
-    routes = []
-    for index, item in enumerate(raw_routes):
-        if not isinstance(item, dict):
-            problems.append(Problem("karafka.E010", f"KARAFKA['ROUTES'][{index}] must be a dict, got {item!r}."))
-            continue
-        for key in item:
-            if key not in ROUTE_KEYS:
-                problems.append(
-                    Problem("karafka.E011", f"KARAFKA['ROUTES'][{index}] has an unknown key '{key}'.",
-                            did_you_mean(key, ROUTE_KEYS))
-                )
-        if not item.get("topic") or not item.get("consumer"):
-            problems.append(
-                Problem("karafka.E012", f"KARAFKA['ROUTES'][{index}] needs both 'topic' and 'consumer'.")
-            )
-            continue
-        routes.append(dict(item))
-    return routes
 
 
 def parse(raw: Any) -> KarafkaConfig:
@@ -215,7 +159,7 @@ def parse(raw: Any) -> KarafkaConfig:
         reports_topic=str(raw.get("REPORTS_TOPIC", DEFAULTS["REPORTS_TOPIC"])),
         errors_topic=str(raw.get("ERRORS_TOPIC", DEFAULTS["ERRORS_TOPIC"])),
         commands_topic=str(raw.get("COMMANDS_TOPIC", DEFAULTS["COMMANDS_TOPIC"])),
-        routes=_parse_routes(raw.get("ROUTES", []), problems),
+        routes=raw.get("ROUTES", []),
         problems=problems,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .messages import Message, Messages
+from .producer import producer
 
 if TYPE_CHECKING:
     from .processing.coordinator import Coordinator, Job
@@ -86,11 +87,7 @@ class BaseConsumer:
         self._coordinator.request_resume()
 
     def produce_sync(self, topic: str, value: Any, **kwargs: Any) -> Any:
-        from .producer import producer
-
         return producer.produce_sync(topic, value, **kwargs)
 
     def produce_async(self, topic: str, value: Any, **kwargs: Any) -> Any:
-        from .producer import producer
-
         return producer.produce_async(topic, value, **kwargs)

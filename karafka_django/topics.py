@@ -8,22 +8,12 @@ or deletes one unless asked (``karafka_topics delete``, with confirmation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic, ResourceType
 
-from .conf import Problem
 from .instrumentation.client_logs import client_logger
-from .routing import Routing
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    replication_factor: int = 1
-    configs: dict[str, str] = field(default_factory=dict)
+from .routing import TopicSpec
 
 
 @dataclass(frozen=True)
@@ -36,23 +26,6 @@ class Change:
 
     def __str__(self) -> str:
         return f"{self.action:<15} {self.topic}: {self.detail}"
-
-
-def parse_spec(topic: str, raw: Any, where: str, problems: list[Problem]) -> TopicSpec | None:
-    if not isinstance(raw, dict):
-        problems.append(Problem("karafka.E050", f"{where}: config must be a dict with 'partitions'."))
-        return None
-    partitions, replication = raw.get("partitions"), raw.get("replication_factor", 1)
-    for name, value in (("partitions", partitions), ("replication_factor", replication)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            problems.append(Problem("karafka.E051", f"{where}: config '{name}' must be an integer >= 1, got {value!r}."))
-            return None
-    configs = {k: str(v) for k, v in raw.items() if k not in ("partitions", "replication_factor")}
-    return TopicSpec(topic, partitions, replication, configs)
-
-
-def declared_topics(routing: Routing) -> dict[str, TopicSpec]:
-    return {r.topic: r.topic_config for r in routing.routes if r.topic_config is not None}
 
 
 class Topics:

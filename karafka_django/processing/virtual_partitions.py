@@ -16,6 +16,8 @@ import zlib
 from bisect import bisect_right
 from typing import Any, Callable
 
+from ..messages import message_class
+
 
 def slot_of(value: Any, slots: int) -> int:
     """An int partitions by itself; anything else by a stable hash (not ``hash()``: it varies by process)."""
@@ -52,8 +54,6 @@ class VirtualBatch:
 
 def split(raw: list, deserializer: Callable, partitioner: Callable, max_partitions: int) -> dict[int, list]:
     """Split ``raw`` (in offset order) into non-empty parts by slot, each in offset order."""
-    from ..messages import message_class
-
     wrap = message_class(deserializer)
     parts: dict[int, list] = {}
     for message in raw:

@@ -3,5 +3,6 @@
 from .builder import Routing, build_routing
 from .registry import route
 from .route import ConsumerGroup, Route, SubscriptionGroup
+from .topic_spec import TopicSpec
 
-__all__ = ["ConsumerGroup", "Route", "Routing", "SubscriptionGroup", "build_routing", "route"]
+__all__ = ["ConsumerGroup", "Route", "Routing", "SubscriptionGroup", "TopicSpec", "build_routing", "route"]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from django.utils.module_loading import import_string
-
-from ..conf import DEAD_LETTER_QUEUE_KEYS, INITIAL_OFFSETS, ROUTE_KEYS, KarafkaConfig, Problem, did_you_mean
+from ..conf import KarafkaConfig
+from ..problems import Problem, did_you_mean
+from .options import ROUTE_KEYS, parse_route
 from .registry import declared_routes
-from .route import ConsumerGroup, DeadLetterQueue, Route, SubscriptionGroup, VirtualPartitions
+from .route import ConsumerGroup, Route, SubscriptionGroup
+from .topic_spec import TopicSpec
 
 
 @dataclass
@@ -26,6 +25,11 @@ class Routing:
     @property
     def routes(self) -> list[Route]:
         return [r for sg in self.subscription_groups for r in sg.routes]
+
+    @property
+    def declared_topics(self) -> dict[str, TopicSpec]:
+        """The topics routes declare (``"config"``), for ``karafka_topics``."""
+        return {r.topic: r.topic_config for r in self.routes if r.topic_config is not None}
 
     def select(
         self,
@@ -46,164 +50,43 @@ class Routing:
         return selected
 
 
-def _resolve(value: Any, what: str, where: str, problems: list[Problem], check_id: str) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return import_string(value)
-    except ImportError as exc:
-        problems.append(Problem(check_id, f"{where}: cannot import {what} '{value}': {exc}"))
-        return None
+def _settings_routes(raw_routes: Any, problems: list[Problem]) -> list[tuple[dict[str, Any], str]]:
+    """``KARAFKA['ROUTES']`` entries that are dicts with a topic and a consumer, and where each is."""
+    if not isinstance(raw_routes, (list, tuple)):
+        problems.append(Problem("karafka.E010", "KARAFKA['ROUTES'] must be a list of dicts."))
+        return []
+    routes = []
+    for index, item in enumerate(raw_routes):
+        where = f"KARAFKA['ROUTES'][{index}]"
+        if not isinstance(item, dict):
+            problems.append(Problem("karafka.E010", f"{where} must be a dict, got {item!r}."))
+            continue
+        _unknown_keys(item, where, problems)
+        if not item.get("topic") or not item.get("consumer"):
+            problems.append(Problem("karafka.E012", f"{where} needs both 'topic' and 'consumer'."))
+            continue
+        routes.append((dict(item), where))
+    return routes
 
 
-def _dead_letter_queue(raw: Any, topic: str, where: str, problems: list[Problem]) -> DeadLetterQueue | None | bool:
-    """The route's DLQ, ``None`` without one, ``False`` when the settings are invalid."""
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        problems.append(Problem("karafka.E030", f"{where}: dead_letter_queue must be a dict, got {raw!r}."))
-        return False
-    valid = True
+def _unknown_keys(raw: dict[str, Any], where: str, problems: list[Problem]) -> None:
     for key in raw:
-        if key not in DEAD_LETTER_QUEUE_KEYS:
-            problems.append(Problem("karafka.E031", f"{where}: dead_letter_queue has an unknown key '{key}'.",
-                                    did_you_mean(key, DEAD_LETTER_QUEUE_KEYS)))
-            valid = False
-    if "topic" not in raw or not (raw["topic"] is False or (isinstance(raw["topic"], str) and raw["topic"])):
-        problems.append(Problem("karafka.E032", f"{where}: dead_letter_queue needs a 'topic' (a name, or False to skip failing messages).",
-                                "Skipping a message that keeps failing loses it: choose False only on purpose."))
-        valid = False
-    elif raw["topic"] == topic:
-        problems.append(Problem("karafka.E033", f"{where}: the dead letter queue topic is the topic itself ('{topic}')."))
-        valid = False
-    retries = raw.get("max_retries", 3)
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        problems.append(Problem("karafka.E034", f"{where}: dead_letter_queue max_retries must be an integer >= 0, got {retries!r}."))
-        valid = False
-    flags = {name: raw.get(name, False) for name in ("independent", "mark_after_dispatch")}
-    for name, value in flags.items():
-        if not isinstance(value, bool):
-            problems.append(Problem("karafka.E035", f"{where}: dead_letter_queue {name} must be True or False."))
-            valid = False
-    if not valid:
-        return False
-    return DeadLetterQueue(topic=raw["topic"] or None, max_retries=retries, **flags)
-
-
-def _filters(raw: Any, where: str, problems: list[Problem]) -> tuple | bool:
-    """Filter factories (one instance per partition), or False when the settings are invalid."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, (list, tuple)):
-        problems.append(Problem("karafka.E040", f"{where}: filters must be a list."))
-        return False
-    factories = []
-    for spec in raw:
-        options: dict[str, Any] = {}
-        if isinstance(spec, dict):
-            options = {k: v for k, v in spec.items() if k != "class"}
-            spec = spec.get("class")
-            if spec is None:
-                problems.append(Problem("karafka.E041", f"{where}: a filter given as a dict needs a 'class'."))
-                return False
-        factory = _resolve(spec, "filter", where, problems, "karafka.E042")
-        if factory is None:
-            return False
-        try:
-            inspect.signature(factory).bind(**options)
-        except (TypeError, ValueError) as exc:
-            problems.append(Problem("karafka.E043", f"{where}: filter {spec!r} does not take {options}: {exc}"))
-            return False
-        factories.append(functools.partial(factory, **options) if options else factory)
-    return tuple(factories)
-
-
-def _virtual_partitions(raw: Any, where: str, problems: list[Problem]) -> VirtualPartitions | None | bool:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict) or "partitioner" not in raw:
-        problems.append(Problem("karafka.E044", f"{where}: virtual_partitions must be a dict with a 'partitioner'."))
-        return False
-    partitioner = _resolve(raw["partitioner"], "partitioner", where, problems, "karafka.E045")
-    size = raw.get("max_partitions", 5)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        problems.append(Problem("karafka.E046", f"{where}: virtual_partitions max_partitions must be an integer >= 1."))
-        return False
-    return False if partitioner is None else VirtualPartitions(partitioner, size)
-
-
-def _periodic(raw: Any, where: str, problems: list[Problem]) -> int | None | bool:
-    if raw is None:
-        return None
-    interval = raw.get("interval_ms") if isinstance(raw, dict) else None
-    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-        problems.append(Problem("karafka.E047", f"{where}: periodic must be {{'interval_ms': <integer >= 1>}}."))
-        return False
-    return interval
-
-
-def _build_route(raw: dict[str, Any], config: KarafkaConfig, where: str, problems: list[Problem]) -> Route | None:
-    from ..consumer import BaseConsumer
-    from ..deserializers import json_deserializer
-
-    consumer_class = _resolve(raw["consumer"], "consumer", where, problems, "karafka.E020")
-    if consumer_class is None:
-        return None
-    if not (isinstance(consumer_class, type) and issubclass(consumer_class, BaseConsumer)):
-        problems.append(Problem("karafka.E021", f"{where}: consumer {consumer_class!r} is not a BaseConsumer subclass."))
-        return None
-    deserializer: Callable | None = _resolve(
-        raw.get("deserializer", json_deserializer), "deserializer", where, problems, "karafka.E022"
-    )
-    if deserializer is None:
-        return None
-    initial_offset = raw.get("initial_offset", "earliest")
-    if initial_offset not in INITIAL_OFFSETS:
-        problems.append(Problem("karafka.E023", f"{where}: initial_offset must be one of {INITIAL_OFFSETS}, got {initial_offset!r}."))
-        return None
-    dead_letter_queue = _dead_letter_queue(raw.get("dead_letter_queue"), str(raw["topic"]), where, problems)
-    filters = _filters(raw.get("filters"), where, problems)
-    virtual_partitions = _virtual_partitions(raw.get("virtual_partitions"), where, problems)
-    periodic = _periodic(raw.get("periodic"), where, problems)
-    topic_config = None
-    if raw.get("config") is not None:
-        from ..topics import parse_spec
-
-        topic_config = parse_spec(str(raw["topic"]), raw["config"], where, problems) or False
-    if False in (dead_letter_queue, filters, virtual_partitions, periodic, topic_config):
-        return None
-    consumer_group = str(raw.get("consumer_group") or config.client_id)
-    return Route(
-        topic=str(raw["topic"]),
-        dead_letter_queue=dead_letter_queue,
-        filters=filters,
-        virtual_partitions=virtual_partitions,
-        periodic_interval_ms=periodic,
-        topic_config=topic_config,
-        consumer_class=consumer_class,
-        consumer_group=consumer_group,
-        subscription_group=str(raw.get("subscription_group") or consumer_group),
-        deserializer=deserializer,
-        initial_offset=initial_offset,
-        active=bool(raw.get("active", True)),
-        manual_offset_management=bool(raw.get("manual_offset_management", False)),
-    )
+        if key not in ROUTE_KEYS:
+            problems.append(Problem("karafka.E011", f"{where} has an unknown key '{key}'.", did_you_mean(key, ROUTE_KEYS)))
 
 
 def build_routing(config: KarafkaConfig) -> Routing:
     problems: list[Problem] = []
-    candidates = [(r, f"KARAFKA['ROUTES'][{i}]") for i, r in enumerate(config.routes)]
+    candidates = _settings_routes(config.routes, problems)
     for raw in declared_routes():
         where = f"@route('{raw['topic']}') on {raw['consumer'].__module__}.{raw['consumer'].__qualname__}"
-        for key in raw:
-            if key not in ROUTE_KEYS:
-                problems.append(Problem("karafka.E011", f"{where} has an unknown option '{key}'.", did_you_mean(key, ROUTE_KEYS)))
+        _unknown_keys(raw, where, problems)
         candidates.append((raw, where))
 
     groups: dict[str, ConsumerGroup] = {}
     seen: dict[tuple[str, str], str] = {}
     for raw, where in candidates:
-        route = _build_route(raw, config, where, problems)
+        route = parse_route(raw, config.client_id, where, problems)
         if route is None:
             continue
         key = (route.consumer_group, route.topic)
@@ -230,7 +113,7 @@ def build_routing(config: KarafkaConfig) -> Routing:
             continue
         sub.routes.append(route)
     routing = Routing(list(groups.values()), problems)
-    declared: dict[str, Any] = {}
+    declared: dict[str, TopicSpec] = {}
     for route in routing.routes:
         if route.topic_config is not None and declared.setdefault(route.topic, route.topic_config) != route.topic_config:
             problems.append(Problem("karafka.E052", f"topic '{route.topic}' is declared twice with different configs."))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .topic_spec import TopicSpec
+
 
 @dataclass(frozen=True)
 class DeadLetterQueue:
@@ -44,7 +46,7 @@ class Route:
     filters: tuple[Callable[[], Any], ...] = ()  # factories: one filter instance per partition
     virtual_partitions: VirtualPartitions | None = None
     periodic_interval_ms: int | None = None
-    topic_config: Any = None  # a topics.TopicSpec when the route declares its topic
+    topic_config: TopicSpec | None = None  # when the route declares its topic (karafka_topics)
 
     @property
     def consumer_path(self) -> str:

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from karafka_django.conf import get_config
 from karafka_django.routing import build_routing
-from karafka_django.topics import Topics, declared_topics
+from karafka_django.topics import Topics
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         routing = build_routing(config)
         if config.problems or routing.problems:
             raise CommandError("invalid KARAFKA settings: run manage.py check")
-        specs = declared_topics(routing)
+        specs = routing.declared_topics
         if not specs:
             self.stdout.write("No route declares its topic (add 'config': {'partitions': N} to a route).")
             return
