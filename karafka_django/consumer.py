@@ -13,7 +13,8 @@ from .messages import Message, Messages
 from .producer import producer
 
 if TYPE_CHECKING:
-    from .processing.coordinator import Coordinator, Job
+    from .processing.coordinator import Coordinator
+    from .processing.jobs import Job
 
 
 class BaseConsumer:

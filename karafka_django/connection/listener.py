@@ -19,7 +19,7 @@ from ..instrumentation import Monitor
 from ..processing import db
 from ..processing.coordinator import FETCH_BATCH, Backoff, BufferBudget, Coordinator
 from ..processing.executor import Executor
-from ..processing.filters import apply_filters
+from ..processing.filter_chain import apply_filters
 from ..processing.jobs_queue import JobsQueue
 from ..routing import SubscriptionGroup
 from .client import Client

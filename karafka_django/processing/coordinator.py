@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..routing import Route
+from .jobs import Job, SkipMarker
 from .virtual_partitions import VirtualBatch, split
 
 #: Messages taken from librdkafka in one poll. Batches handed to consumers are MAX_MESSAGES.
@@ -61,42 +62,6 @@ class BufferBudget:
 
     def above(self, fraction: float) -> bool:
         return bool(self.limit) and self.used >= self.limit * fraction
-
-
-class SkipMarker:
-    """Stands in the buffer for filtered-out messages at the end of a run: marking it commits past them."""
-
-    __slots__ = ("_offset",)
-
-    def __init__(self, offset: int):
-        self._offset = offset
-
-    def offset(self) -> int:
-        return self._offset
-
-    def __len__(self) -> int:
-        return 0
-
-
-class Job:
-    """Work for a worker: a batch (or one virtual part of it), or a periodic tick (``raw`` empty)."""
-
-    __slots__ = ("coordinator", "raw", "slot", "part", "batch", "tick", "error")
-
-    def __init__(self, coordinator: "Coordinator", raw: list, slot: int = 0, part: int = 0,
-                 batch: VirtualBatch | None = None, tick: bool = False, error: Exception | None = None):
-        self.coordinator = coordinator
-        self.raw = raw
-        self.slot = slot  # which consumer instance of the partition runs it
-        self.part = part
-        self.batch = batch
-        self.tick = tick
-        self.error = error  # the batch failed before a consumer saw it (a raising partitioner)
-
-    @property
-    def messages(self) -> list:
-        """The messages the consumer sees (skip markers left out)."""
-        return [m for m in self.raw if type(m) is not SkipMarker]
 
 
 class Coordinator:

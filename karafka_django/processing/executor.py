@@ -16,7 +16,8 @@ from typing import Any
 from ..instrumentation import Monitor
 from ..messages import Messages
 from . import db, dead_letter_queue
-from .coordinator import Coordinator, Job
+from .coordinator import Coordinator
+from .jobs import Job
 from .jobs_queue import JobsQueue
 
 CRITICAL_ERRORS = (MemoryError, SystemExit, KeyboardInterrupt)

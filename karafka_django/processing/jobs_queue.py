@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 
-from .coordinator import Job
+from .jobs import Job
 
 
 class JobsQueue:

@@ -6,7 +6,8 @@ import pytest
 
 from karafka_django import BaseConsumer
 from karafka_django.deserializers import json_deserializer
-from karafka_django.processing.coordinator import Backoff, BufferBudget, Coordinator, Job
+from karafka_django.processing.coordinator import Backoff, BufferBudget, Coordinator
+from karafka_django.processing.jobs import Job
 from karafka_django.routing import Route
 from karafka_django.routing.route import DeadLetterQueue
 

@@ -1,4 +1,4 @@
-"""Applies a route's filters to a fetched run of one partition (see ``karafka_django.filtering``)."""
+"""The filter chain: applies a route's filters to a fetched run of one partition (see ``karafka_django.filtering``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from ..instrumentation import Monitor
 from ..messages import message_class
-from .coordinator import Coordinator, SkipMarker
+from .coordinator import Coordinator
+from .jobs import SkipMarker
 
 
 @dataclass
