@@ -7,6 +7,7 @@ is revoked or the server stops, so it may keep state (a buffer, a cache) between
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from .messages import Message, Messages
@@ -81,11 +82,14 @@ class BaseConsumer:
         With ``offset``, reading continues from there when the pause ends; without it, from
         the message after this batch.
         """
-        millis = self._coordinator.backoff.timeout_ms if timeout_ms is None else timeout_ms
-        self._coordinator.request_pause(millis / 1000, offset)
+        pause = self._coordinator.pause
+        millis = pause.backoff.timeout_ms if timeout_ms is None else timeout_ms
+        pause.pause_until(time.monotonic() + millis / 1000)
+        if offset is not None:
+            self._coordinator.request_seek(offset)
 
     def resume(self) -> None:
-        self._coordinator.request_resume()
+        self._coordinator.pause.resume()
 
     def produce_sync(self, topic: str, value: Any, **kwargs: Any) -> Any:
         return producer.produce_sync(topic, value, **kwargs)

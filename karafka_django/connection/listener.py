@@ -17,7 +17,8 @@ from typing import Any, Iterable
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
 from ..processing import db
-from ..processing.coordinator import FETCH_BATCH, Backoff, BufferBudget, Coordinator
+from ..processing.coordinator import FETCH_BATCH, BufferBudget, Coordinator
+from ..processing.pause import Backoff
 from ..processing.executor import Executor
 from ..processing.filter_chain import apply_filters
 from ..processing.jobs_queue import JobsQueue
@@ -52,7 +53,7 @@ class Listener(threading.Thread):
         self.budget = budget
         self.kafka_config = {**subscription_group.kafka_config(config.kafka, node),
                              "queued.max.messages.kbytes": prefetch_kbytes}
-        self.backoff = Backoff(config.pause_timeout_ms, config.pause_max_timeout_ms, config.pause_with_exponential_backoff)
+        self.backoff = Backoff.from_config(config)
         self.max_poll_interval_s = int(self.kafka_config.get("max.poll.interval.ms", 300000)) / 1000
         # The rebalance waits for revoked partitions' running jobs at most this long: well
         # below the group's rebalance timeout (max.poll.interval.ms), so the member stays in.

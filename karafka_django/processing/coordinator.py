@@ -19,30 +19,17 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from ..routing import Route
 from .jobs import Job, SkipMarker
+from .pause import Backoff, Pause
 from .virtual_partitions import VirtualBatch, split
 
 #: Messages taken from librdkafka in one poll. Batches handed to consumers are MAX_MESSAGES.
 FETCH_BATCH = 1000
 #: Smallest per-partition buffer before fetching of that partition is paused.
 MIN_BUFFER_BOUND = 2 * FETCH_BATCH
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Pause before retrying a failed batch: ``timeout * 2**(attempt-1)``, capped."""
-
-    timeout_ms: int
-    max_timeout_ms: int
-    exponential: bool = True
-
-    def seconds(self, attempt: int) -> float:
-        millis = self.timeout_ms * (2 ** (attempt - 1) if self.exponential else 1)
-        return min(millis, self.max_timeout_ms) / 1000
 
 
 class BufferBudget:
@@ -72,7 +59,7 @@ class Coordinator:
         self.route = route
         self.max_messages = max_messages
         self.buffer_bound = max(10 * max_messages, MIN_BUFFER_BOUND)
-        self.backoff = backoff
+        self.pause = Pause(backoff)
         self.budget = budget or BufferBudget(0)
         # The coordinator of an earlier assignment of this partition whose job outlived the
         # revocation wait: nothing starts here until it ended (one batch per partition at a time).
@@ -92,10 +79,6 @@ class Coordinator:
 
         self.marked: int | None = None  # next offset to commit: last processed + 1
         self.stored: int | None = None  # last offset the listener handed to librdkafka
-        self.attempt = 0
-        self.retry_at = 0.0
-        self.paused_until = 0.0  # no jobs (consumer's pause)
-        self.fetch_paused_until = 0.0  # no fetching (a filter's pause); jobs go on
         self.seek_to: int | None = None  # a seek the listener must apply
         self._requested_seek: int | None = None  # asked for by the consumer during a job
         self.revoked = False  # taken away by a rebalance
@@ -126,7 +109,7 @@ class Coordinator:
         with self._lock:
             self.seek_to = offset
             if until is not None:
-                self.fetch_paused_until = max(self.fetch_paused_until, until)
+                self.pause.pause_fetch_until(until)
 
     def due_jobs(self, now: float) -> list[Job]:
         """Jobs that became possible: a backoff or pause ran out, or a periodic tick is due."""
@@ -147,9 +130,7 @@ class Coordinator:
         return (
             self.closing
             or self._buffer_full()
-            or now < self.retry_at
-            or now < self.paused_until
-            or now < self.fetch_paused_until
+            or not self.pause.fetch_due(now)
         )
 
     def _buffer_full(self) -> bool:
@@ -166,8 +147,7 @@ class Coordinator:
         return (
             self.fetch_paused
             or self.seek_to is not None
-            or now < self.retry_at
-            or now < self.paused_until
+            or not self.pause.due(now)
             or bool(self.route.periodic_interval_ms)
             or (self.predecessor is not None and self.predecessor.running > 0)
         )
@@ -246,14 +226,6 @@ class Coordinator:
     def request_seek(self, offset: int) -> None:
         self._requested_seek = offset
 
-    def request_pause(self, seconds: float, offset: int | None) -> None:
-        self.paused_until = time.monotonic() + seconds
-        if offset is not None:
-            self._requested_seek = offset
-
-    def request_resume(self) -> None:
-        self.paused_until = 0.0
-
     def dead_letter_due(self, job: Job) -> bool:
         """Did this message fail on its own and run out of retries, so it goes to the DLQ now?"""
         dlq = self.route.dead_letter_queue
@@ -261,7 +233,7 @@ class Coordinator:
             dlq is not None
             and len(job.raw) == 1
             and job.raw[0].offset() == self.failed_offset
-            and self.attempt > dlq.max_retries
+            and self.pause.attempt > dlq.max_retries
         )
 
     def complete(self, job: Job, mark_last: bool, dead_lettered: bool = False) -> list[Job]:
@@ -281,14 +253,14 @@ class Coordinator:
                     return self._finish()
             elif mark_last:
                 self.mark(job.raw[-1].offset() + 1)
-            self.retry_at = 0.0
             self.last_processed_at = time.time()
             last = job.batch.last_offset if job.batch is not None else job.raw[-1].offset()
             if self.isolate_until is not None and last >= self.isolate_until:
                 self.isolate_until = None
             dlq = self.route.dead_letter_queue
-            if self.isolate_until is None or dead_lettered or (dlq is not None and dlq.independent):
-                self.attempt = 0
+            recovered = self.isolate_until is None or dead_lettered or (dlq is not None and dlq.independent)
+            self.pause.succeeded(recovered)
+            if recovered:
                 self.errors.clear()
             if self._requested_seek is not None and not self.revoked:
                 self.seek_to, self._requested_seek = self._requested_seek, None
@@ -316,7 +288,7 @@ class Coordinator:
                 job.batch.blame |= blame
                 job.batch.pending -= 1
                 if job.batch.pending:
-                    return self.backoff.seconds(self.attempt + 1)
+                    return self.pause.next_delay()
                 raw, blame = job.batch.raw, job.batch.blame
             else:
                 raw = job.raw
@@ -336,10 +308,9 @@ class Coordinator:
     # -- internal (called with the lock held) ------------------------------------------------------
 
     def _failed(self, raw: list, error: BaseException, blame: bool = True) -> float:
-        self.attempt += 1
+        delay = self.pause.fail(time.monotonic(), hold=not self.revoked)
         self.errors = [*self.errors[-99:], error]
         self._requested_seek = None
-        delay = self.backoff.seconds(self.attempt)
         if blame:
             last = raw[-1].offset()
             if len(raw) == 1:
@@ -352,7 +323,6 @@ class Coordinator:
             size = sum(map(len, back))
             self._buffered_bytes += size
             self.budget.add(size)
-            self.retry_at = time.monotonic() + delay
         return delay
 
     def _drop_buffer(self) -> None:
@@ -378,8 +348,7 @@ class Coordinator:
             or self.closing
             or self.revoked
             or self.seek_to is not None
-            or now < self.retry_at
-            or now < self.paused_until
+            or not self.pause.due(now)
             or (self.predecessor is not None and self.predecessor.running > 0)
         ):
             return []

@@ -67,7 +67,7 @@ class Executor:
                     self._error(coordinator, job, exc, "consumer.initialized.error", retry_in_s=delay)
                     return 0
             consumer._job = job
-            consumer.attempt = coordinator.attempt
+            consumer.attempt = coordinator.pause.attempt
             if job.tick:
                 consumer.tick()
             elif raw:
@@ -123,7 +123,7 @@ class Executor:
             partition=coordinator.partition,
             offset=raw.offset(),
             dead_letter_topic=coordinator.route.dead_letter_queue.topic,
-            attempts=coordinator.attempt,
+            attempts=coordinator.pause.attempt,
             error=f"{type(error).__name__}: {error}",
         )
         route = coordinator.route
@@ -143,7 +143,7 @@ class Executor:
             partition=coordinator.partition,
             first_offset=job.raw[0].offset() if job.raw else None,
             last_offset=job.raw[-1].offset() if job.raw else None,
-            attempt=coordinator.attempt,
+            attempt=coordinator.pause.attempt,
             error=f"{type(exc).__name__}: {exc}",
             exception=exc,
             **extra,

@@ -25,9 +25,10 @@ from confluent_kafka import Message as RawMessage
 from ..conf import get_config
 from ..consumer import BaseConsumer
 from ..instrumentation import Monitor
-from ..processing.coordinator import Backoff, Coordinator
+from ..processing.coordinator import Coordinator
 from ..processing.executor import Executor
 from ..processing.jobs_queue import JobsQueue
+from ..processing.pause import Backoff
 from ..producer import producer, serialize
 from ..routing import Route, build_routing
 
@@ -98,7 +99,7 @@ class KarafkaTestClient:
     def __init__(self) -> None:
         config = get_config()
         self.routes: dict[str, Route] = {r.topic: r for r in build_routing(config).routes}
-        self.backoff = Backoff(config.pause_timeout_ms, config.pause_max_timeout_ms, config.pause_with_exponential_backoff)
+        self.backoff = Backoff.from_config(config)
         self.max_messages = config.max_messages
         self.jobs = JobsQueue()
         self.monitor = Monitor()
@@ -137,7 +138,7 @@ class KarafkaTestClient:
                 self.jobs.put(job)
         for (name, _), coordinator in self.coordinators.items():
             if topic is None or name == topic:
-                for job in coordinator.due_jobs(max(time.monotonic(), coordinator.retry_at, coordinator.paused_until)):
+                for job in coordinator.due_jobs(max(time.monotonic(), coordinator.pause.ends_at)):
                     self.jobs.put(job)
         self._errors.clear()
         while len(self.jobs):

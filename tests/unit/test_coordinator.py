@@ -6,7 +6,8 @@ import pytest
 
 from karafka_django import BaseConsumer
 from karafka_django.deserializers import json_deserializer
-from karafka_django.processing.coordinator import Backoff, BufferBudget, Coordinator
+from karafka_django.processing.coordinator import BufferBudget, Coordinator
+from karafka_django.processing.pause import Backoff
 from karafka_django.processing.jobs import Job
 from karafka_django.routing import Route
 from karafka_django.routing.route import DeadLetterQueue
@@ -65,20 +66,20 @@ def test_failure_requeues_unmarked_messages_and_backs_off(coordinator):
     coordinator.mark(4)  # the consumer marked offsets 0..3 before raising
     assert coordinator.fail(job, ValueError()) == 1.0
     assert one(coordinator.due_jobs(now=0)) is None, "retried before the backoff ran out"
-    retry = one(coordinator.due_jobs(now=coordinator.retry_at))
+    retry = one(coordinator.due_jobs(now=coordinator.pause.ends_at))
     assert offsets(retry) == [4], "the retry starts at the first unmarked offset, one message at a time"
     assert coordinator.fail(retry, ValueError()) == 2.0
-    assert coordinator.attempt == 2 and len(coordinator.errors) == 2
-    retry = one(coordinator.due_jobs(now=coordinator.retry_at))
+    assert coordinator.pause.attempt == 2 and len(coordinator.errors) == 2
+    retry = one(coordinator.due_jobs(now=coordinator.pause.ends_at))
     following = one(coordinator.complete(retry, mark_last=True))
     assert coordinator.marked == 5 and offsets(following) == [5]
-    assert coordinator.attempt == 2, "still isolating the failed batch"
+    assert coordinator.pause.attempt == 2, "still isolating the failed batch"
     for _ in range(5, 9):
         following = one(coordinator.complete(following, mark_last=True))
     assert offsets(following) == [9]
     following = one(coordinator.complete(following, mark_last=True))
     assert offsets(following) == list(range(10, 15)), "isolation ends after the failed batch's last offset (9)"
-    assert coordinator.attempt == 0 and not coordinator.errors
+    assert coordinator.pause.attempt == 0 and not coordinator.errors
     one(coordinator.add(batch(15, 30)))
     assert offsets(one(coordinator.complete(following, mark_last=True))) == list(range(15, 25)), "batches again"
 
@@ -87,17 +88,17 @@ def test_only_a_message_that_failed_on_its_own_and_is_out_of_retries_is_dead_let
     coordinator = make_coordinator(DeadLetterQueue("t.dlq", max_retries=2))
     job = one(coordinator.add(batch(0, 3)))
     coordinator.fail(job, ValueError("the batch"))
-    job = one(coordinator.due_jobs(now=coordinator.retry_at))
+    job = one(coordinator.due_jobs(now=coordinator.pause.ends_at))
     assert offsets(job) == [0] and not coordinator.dead_letter_due(job), "offset 0 never failed alone"
     job = one(coordinator.complete(job, mark_last=True))
     assert offsets(job) == [1]
     for attempt in (2, 3):
         coordinator.fail(job, ValueError(attempt))
-        job = one(coordinator.due_jobs(now=coordinator.retry_at))
+        job = one(coordinator.due_jobs(now=coordinator.pause.ends_at))
         assert offsets(job) == [1]
-    assert coordinator.attempt == 3 and coordinator.dead_letter_due(job)
+    assert coordinator.pause.attempt == 3 and coordinator.dead_letter_due(job)
     following = one(coordinator.complete(job, mark_last=True, dead_lettered=True))
-    assert coordinator.marked == 2 and coordinator.attempt == 0 and offsets(following) == [2]
+    assert coordinator.marked == 2 and coordinator.pause.attempt == 0 and offsets(following) == [2]
     assert not coordinator.dead_letter_due(following)
 
 
@@ -169,7 +170,7 @@ def test_a_setup_failure_retries_the_whole_batch_without_blaming_a_message(coord
     job = one(coordinator.add(batch(0, 30)))
     coordinator.fail(job, ConnectionError("cache"), blame=False)
     assert coordinator.isolate_until is None and coordinator.failed_offset is None
-    assert offsets(one(coordinator.due_jobs(now=coordinator.retry_at))) == list(range(10))
+    assert offsets(one(coordinator.due_jobs(now=coordinator.pause.ends_at))) == list(range(10))
 
 
 def test_seek_drops_the_buffer_and_waits_for_the_listener(coordinator):
@@ -243,7 +244,7 @@ def test_a_failed_virtual_part_retries_the_batch_from_its_lowest_unfinished_offs
     coordinator.fail(even, ValueError())
     assert coordinator.complete(odd, mark_last=True) == []
     assert coordinator.marked == 4, "0-3 are done (odd finished), 4 is not"
-    retry = one(coordinator.due_jobs(now=coordinator.retry_at))
+    retry = one(coordinator.due_jobs(now=coordinator.pause.ends_at))
     assert offsets(retry) == [4], "isolation: one message at a time, from the lowest unfinished"
 
 

@@ -3,7 +3,8 @@
 from karafka_django import BaseConsumer
 from karafka_django.deserializers import raw_deserializer
 from karafka_django.instrumentation import Monitor
-from karafka_django.processing.coordinator import Backoff, Coordinator
+from karafka_django.processing.coordinator import Coordinator
+from karafka_django.processing.pause import Backoff
 from karafka_django.processing.executor import Executor
 from karafka_django.processing.jobs_queue import JobsQueue
 from karafka_django.routing import Route
@@ -39,7 +40,7 @@ def drain(executor: Executor, coordinator: Coordinator, first: list) -> None:
         executor.jobs.put(job)
     while True:
         if not len(executor.jobs):
-            for job in coordinator.due_jobs(now=coordinator.retry_at):
+            for job in coordinator.due_jobs(now=coordinator.pause.ends_at):
                 executor.jobs.put(job)
         if not len(executor.jobs):
             return

@@ -8,7 +8,8 @@ from karafka_django import BaseConsumer
 from karafka_django.deserializers import raw_deserializer
 from karafka_django.filtering import Delayer, Expirer, Throttler
 from karafka_django.instrumentation import Monitor
-from karafka_django.processing.coordinator import Backoff, Coordinator
+from karafka_django.processing.coordinator import Coordinator
+from karafka_django.processing.pause import Backoff
 from karafka_django.processing.filter_chain import apply_filters
 from karafka_django.processing.jobs import SkipMarker
 from karafka_django.routing import Route
