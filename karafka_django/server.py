@@ -22,10 +22,12 @@ from .instrumentation import Monitor
 from .instrumentation import monitor as default_monitor
 from .instrumentation.http_endpoint import HttpEndpoint
 from .instrumentation.reporter import Reporter
+from .instrumentation.snapshot import ServerSnapshot, WorkersSnapshot
 from .instrumentation.stack_dump import dump_thread_stacks
 from .processing.coordinator import BufferBudget
 from .processing.executor import Executor
 from .processing.jobs_queue import JobsQueue
+from .processing.pause import FOREVER
 from .processing.worker import WorkerPool
 from .producer import producer
 from .resources import buffer_split
@@ -79,10 +81,10 @@ class Server:
         connections.close_all()
         self._install_signal_handlers()
         if self.metrics_port is not None:
-            self.http = HttpEndpoint(self, self.metrics_port, render_metrics=self._metrics_renderer())
+            self.http = HttpEndpoint(self.snapshot, self.metrics_port, render_metrics=self._metrics_renderer())
             self.http.start()
         if self.config.reporting:
-            self.reporter = Reporter(self)
+            self.reporter = Reporter(self.config, self.monitor, self.snapshot, self.apply_command)
             self.monitor.subscribe(self.reporter)
             self.reporter.start()
         self.workers.start()
@@ -120,22 +122,36 @@ class Server:
             if time.monotonic() - last_at < interval:
                 continue
             processed, now = self.workers.processed, time.monotonic()
-            self.monitor.instrument("app.status", **self.status(), rate=round((processed - last_processed) / (now - last_at)))
+            self.monitor.instrument("app.status", **self.snapshot().status(),
+                                    rate=round((processed - last_processed) / (now - last_at)))
             last_processed, last_at = processed, now
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "node": self.node,
-            "state": self.state,
-            "processed": self.workers.processed,
-            "busy": self.workers.busy,
-            "queued": len(self.jobs),
-            "partitions": sum(len(listener.coordinators) for listener in self.listeners),
-            "fetch_paused": sum(c.fetch_paused for listener in self.listeners for c in list(listener.coordinators.values())),
-            "lag": sum(sum(listener.lag.values()) for listener in self.listeners),
-            "brokers": ",".join(sorted({listener.faults.state for listener in self.listeners})),
-            "buffered_mb": round(self.buffer_budget.used / 2**20, 1),
-        }
+    # -- what the instrumentation reads and sends --------------------------------------------------
+
+    def snapshot(self) -> ServerSnapshot:
+        """The one picture of this server that the status line, health, metrics and reports read."""
+        now = time.monotonic()
+        workers = WorkersSnapshot(concurrency=self.concurrency, busy=self.workers.busy, queued=len(self.jobs),
+                                  processed=self.workers.processed, idle_s=now - self.workers.last_finished_at)
+        return ServerSnapshot(node=self.node, state=self.state, metrics=self.metrics_port is not None, workers=workers,
+                              listeners=tuple(listener.snapshot(now) for listener in self.listeners),
+                              buffered_bytes=self.buffer_budget.used)
+
+    def apply_command(self, command: str, topic: str | None = None, partition: int | None = None) -> None:
+        """An operator's command from the admin: quiet or stop the process, pause or resume a partition."""
+        if command == "quiet":
+            self.quiet()
+        elif command == "stop":
+            self.stop()
+        elif command in ("pause", "resume"):
+            for listener in self.listeners:
+                coordinator = listener.coordinators.get((topic, partition))
+                if coordinator is None:
+                    continue
+                if command == "pause":
+                    coordinator.pause.pause_until(FOREVER)
+                else:
+                    coordinator.pause.resume()
 
     def _shutdown(self) -> int:
         self.state = "stopping"
@@ -171,7 +187,7 @@ class Server:
             from .instrumentation.prometheus import PrometheusListener
         except ImportError:
             return None
-        listener = PrometheusListener(self)
+        listener = PrometheusListener(self.snapshot)
         self.monitor.subscribe(listener)
         return listener.render
 

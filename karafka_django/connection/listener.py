@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
+from ..instrumentation.snapshot import ListenerSnapshot, PartitionSnapshot
 from ..processing import db
 from ..processing.coordinator import FETCH_BATCH, BufferBudget, Coordinator
 from ..processing.pause import Backoff
@@ -64,7 +65,6 @@ class Listener(threading.Thread):
         self._outlived: dict[tuple[str, int], Coordinator] = {}
         topics = subscription_group.topics
         self._single_topic: str | None = topics[0] if len(topics) == 1 else None
-        self.lag: dict[tuple[str, int], int] = {}
         self.statistics: dict[str, Any] = {}
         self.last_poll_at = time.monotonic()
         self.clean_exit = True
@@ -288,18 +288,39 @@ class Listener(threading.Thread):
         self.clean_exit &= self._finish(coordinators, self._deadline, hook="shutdown")
         self.client.close()
 
+    # -- what the server's snapshot shows ---------------------------------------------------------
+
+    def snapshot(self, now: float) -> ListenerSnapshot:
+        """This listener's part of ``Server.snapshot()``: its client and the partitions it owns."""
+        group, stats = self.subscription_group, self.statistics
+        topics = stats.get("topics", {})
+        partitions = []
+        for (topic, partition), coordinator in list(self.coordinators.items()):
+            p = topics.get(topic, {}).get("partitions", {}).get(str(partition), {})
+            lag = p.get("consumer_lag", -1)
+            partitions.append(PartitionSnapshot(
+                consumer_group=group.consumer_group, topic=topic, partition=partition,
+                committed=p.get("committed_offset"), high_watermark=p.get("hi_offset"), lag=lag if lag >= 0 else None,
+                paused=coordinator.pause.until_resumed, fetch_paused=coordinator.fetch_paused,
+                last_processed_at=coordinator.last_processed_at, errors=len(coordinator.errors),
+            ))
+        node_ids = (b.get("nodeid") for b in stats.get("brokers", {}).values())
+        totals = {"fetched_messages": stats.get("rxmsgs", 0), "fetched_bytes": stats.get("rx_bytes", 0),
+                  "queued_messages": stats.get("msg_cnt", 0)} if stats else {}
+        return ListenerSnapshot(
+            subscription_group=group.name, consumer_group=group.consumer_group, topics=group.topics,
+            polled_s_ago=now - self.last_poll_at, max_poll_interval_s=self.max_poll_interval_s,
+            brokers=self.faults.state, brokers_down_s=self.faults.down_for(now), failure=self.faults.failure,
+            partitions=tuple(partitions), broker_ids=frozenset(n for n in node_ids if isinstance(n, int) and n >= 0),
+            client_totals=totals,
+        )
+
     # -- librdkafka callbacks --------------------------------------------------------------------
 
     def _on_stats(self, raw: str) -> None:
         stats = json.loads(raw)
         if brokers_up(stats):
             self.faults.on_reachable()
-        lag = {}
-        for topic, topic_stats in stats.get("topics", {}).items():
-            for partition, p in topic_stats.get("partitions", {}).items():
-                if (topic, int(partition)) in self.coordinators and p.get("consumer_lag", -1) >= 0:
-                    lag[(topic, int(partition))] = p["consumer_lag"]
-        self.lag = lag
         self.statistics = stats
         if self.monitor.has_subscribers("statistics.emitted"):
             self.monitor.instrument("statistics.emitted", subscription_group=self.subscription_group.name, statistics=stats)

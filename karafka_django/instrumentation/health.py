@@ -8,29 +8,24 @@ long (the pool is stuck). Meant for a Kubernetes liveness probe on ``/healthz``.
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..producer import producer
-
-if TYPE_CHECKING:
-    from ..server import Server
+from .snapshot import ServerSnapshot
 
 
-def check_health(server: "Server") -> tuple[bool, dict[str, Any]]:
-    now = time.monotonic()
+def check_health(snapshot: ServerSnapshot) -> tuple[bool, dict[str, Any]]:
     problems = []
-    for listener in server.listeners:
-        silent = now - listener.last_poll_at
-        if silent > listener.max_poll_interval_s:
-            problems.append(f"listener {listener.subscription_group.name} has not polled for {silent:.1f}s")
-        down = listener.faults.down_for(now)
-        if down > listener.max_poll_interval_s:
-            problems.append(f"listener {listener.subscription_group.name} reached no broker for {down:.1f}s")
-        if listener.faults.failure:
-            problems.append(f"listener {listener.subscription_group.name} failed: {listener.faults.failure}")
-    limit = max((listener.max_poll_interval_s for listener in server.listeners), default=300.0)
-    idle_for = now - server.workers.last_finished_at
-    if len(server.jobs) and idle_for > limit:
-        problems.append(f"{len(server.jobs)} jobs wait and no worker finished one for {idle_for:.1f}s")
-    return not problems, {"healthy": not problems, "problems": problems, **server.status(), "producer": producer.state()}
+    for listener in snapshot.listeners:
+        name, limit = listener.subscription_group, listener.max_poll_interval_s
+        if listener.polled_s_ago > limit:
+            problems.append(f"listener {name} has not polled for {listener.polled_s_ago:.1f}s")
+        if listener.brokers_down_s > limit:
+            problems.append(f"listener {name} reached no broker for {listener.brokers_down_s:.1f}s")
+        if listener.failure:
+            problems.append(f"listener {name} failed: {listener.failure}")
+    limit = max((listener.max_poll_interval_s for listener in snapshot.listeners), default=300.0)
+    workers = snapshot.workers
+    if workers.queued and workers.idle_s > limit:
+        problems.append(f"{workers.queued} jobs wait and no worker finished one for {workers.idle_s:.1f}s")
+    return not problems, {"healthy": not problems, "problems": problems, **snapshot.status(), "producer": producer.state()}

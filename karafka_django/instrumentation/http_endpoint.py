@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from .health import check_health
-
-if TYPE_CHECKING:
-    from ..server import Server
+from .snapshot import ServerSnapshot
 
 
 class HttpEndpoint:
-    def __init__(self, server: "Server", port: int, host: str = "0.0.0.0", render_metrics: Callable[[], bytes] | None = None):
-        self.server = server
+    def __init__(self, snapshot: Callable[[], ServerSnapshot], port: int, host: str = "0.0.0.0",
+                 render_metrics: Callable[[], bytes] | None = None):
+        self.snapshot = snapshot
         self.render_metrics = render_metrics
         self.httpd = ThreadingHTTPServer((host, port), self._handler())
         self.httpd.daemon_threads = True
@@ -35,7 +34,7 @@ class HttpEndpoint:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path == "/healthz":
-                    healthy, body = check_health(endpoint.server)
+                    healthy, body = check_health(endpoint.snapshot())
                     self._send(200 if healthy else 503, json.dumps(body).encode(), "application/json")
                 elif self.path == "/metrics" and endpoint.render_metrics is not None:
                     self._send(200, endpoint.render_metrics(), "text/plain; version=0.0.4; charset=utf-8")

@@ -7,17 +7,16 @@ time, so they are never stale after a rebalance.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-if TYPE_CHECKING:
-    from ..server import Server
+from .snapshot import ServerSnapshot
 
 
 class PrometheusListener:
-    def __init__(self, server: "Server"):
+    def __init__(self, snapshot: Callable[[], ServerSnapshot]):
         self.registry = CollectorRegistry()
         labels = ["consumer_group", "topic"]
         self.messages = Counter("karafka_messages_consumed", "Messages processed by consumers", labels, registry=self.registry)
@@ -28,7 +27,7 @@ class PrometheusListener:
         )
         self.errors = Counter("karafka_errors", "Errors by type", ["type"], registry=self.registry)
         self.dead_lettered = Counter("karafka_dead_letter_queue_dispatched", "Messages sent to a DLQ", ["topic"], registry=self.registry)
-        self.registry.register(ServerCollector(server))
+        self.registry.register(ServerCollector(snapshot))
 
     def on_consumer_consumed(self, _event: str, p: dict[str, Any]) -> None:
         labels = (p["consumer_group"], p["topic"])
@@ -49,11 +48,11 @@ class PrometheusListener:
 class ServerCollector:
     """Figures read from the running server when Prometheus scrapes."""
 
-    def __init__(self, server: "Server"):
-        self.server = server
+    def __init__(self, snapshot: Callable[[], ServerSnapshot]):
+        self.snapshot = snapshot
 
     def collect(self) -> Iterator[Any]:
-        server = self.server
+        snapshot = self.snapshot()
         lag = GaugeMetricFamily("karafka_consumer_lag", "High watermark minus committed offset (librdkafka)",
                                 labels=["consumer_group", "topic", "partition"])
         rx = CounterMetricFamily("karafka_librdkafka_rx_messages", "Messages fetched by librdkafka",
@@ -62,16 +61,17 @@ class ServerCollector:
                                        labels=["subscription_group"])
         queued = GaugeMetricFamily("karafka_librdkafka_queued_messages", "Messages waiting in librdkafka's queues",
                                    labels=["subscription_group"])
-        for listener in server.listeners:
-            group = listener.subscription_group
-            for (topic, partition), value in listener.lag.items():
-                lag.add_metric([group.consumer_group, topic, str(partition)], value)
-            stats = listener.statistics
-            if stats:
-                rx.add_metric([group.name], stats.get("rxmsgs", 0))
-                rx_bytes.add_metric([group.name], stats.get("rx_bytes", 0))
-                queued.add_metric([group.name], stats.get("msg_cnt", 0))
+        for listener in snapshot.listeners:
+            for p in listener.partitions:
+                if p.lag is not None:
+                    lag.add_metric([p.consumer_group, p.topic, str(p.partition)], p.lag)
+            totals = listener.client_totals
+            if totals:
+                rx.add_metric([listener.subscription_group], totals["fetched_messages"])
+                rx_bytes.add_metric([listener.subscription_group], totals["fetched_bytes"])
+                queued.add_metric([listener.subscription_group], totals["queued_messages"])
         yield from (lag, rx, rx_bytes, queued)
-        yield GaugeMetricFamily("karafka_workers", "Worker threads (CONCURRENCY)", value=server.concurrency)
-        yield GaugeMetricFamily("karafka_workers_busy", "Workers running a job now", value=server.workers.busy)
-        yield GaugeMetricFamily("karafka_jobs_queued", "Jobs waiting for a worker", value=len(server.jobs))
+        workers = snapshot.workers
+        yield GaugeMetricFamily("karafka_workers", "Worker threads (CONCURRENCY)", value=workers.concurrency)
+        yield GaugeMetricFamily("karafka_workers_busy", "Workers running a job now", value=workers.busy)
+        yield GaugeMetricFamily("karafka_jobs_queued", "Jobs waiting for a worker", value=workers.queued)

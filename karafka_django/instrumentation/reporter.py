@@ -18,19 +18,23 @@ import threading
 import time
 import traceback
 import uuid
+from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable
 
 import psutil
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from django.conf import settings
 
+from ..conf import KarafkaConfig
 from ..producer import producer
 from ..resources import ResourceEstimate
 from .client_logs import client_logger
+from .monitor import Monitor
+from .snapshot import ServerSnapshot
 
-if TYPE_CHECKING:
-    from ..server import Server
+#: Applies an operator's command to the server: (command, topic, partition).
+ApplyCommand = Callable[[str, "str | None", "int | None"], None]
 
 
 def process_id() -> str:
@@ -46,10 +50,13 @@ def _ports(addresses: str) -> set[int]:
 
 
 class Reporter(threading.Thread):
-    def __init__(self, server: "Server"):
+    def __init__(self, config: KarafkaConfig, monitor: Monitor, snapshot: Callable[[], ServerSnapshot],
+                 apply_command: ApplyCommand):
         super().__init__(name="karafka.reporter", daemon=True)
-        self.server = server
-        self.config = server.config
+        self.config = config
+        self.monitor = monitor
+        self.snapshot = snapshot
+        self.apply_command = apply_command
         self.id = process_id()
         self.started_at = _now()
         self.started = time.time()
@@ -78,7 +85,7 @@ class Reporter(threading.Thread):
                     failing = False
                 except Exception as exc:  # a broker outage must not end reporting for good
                     if not failing:
-                        self.server.monitor.instrument("error.occurred", type="reporter.error",
+                        self.monitor.instrument("error.occurred", type="reporter.error",
                                                        error=f"{type(exc).__name__}: {exc}", exception=exc)
                     failing = True
                     self._stopped.wait(max(0.0, until - time.monotonic()))
@@ -113,7 +120,7 @@ class Reporter(threading.Thread):
                 return command
             raise ValueError("a command is a JSON object with a numeric sent_at")
         except ValueError as exc:
-            self.server.monitor.instrument("error.occurred", type="reporter.malformed_command",
+            self.monitor.instrument("error.occurred", type="reporter.malformed_command",
                                            error=f"{type(exc).__name__}: {exc}", value=repr(value)[:200])
             return None
 
@@ -131,52 +138,33 @@ class Reporter(threading.Thread):
         if command.get("process") not in (self.id, "*"):
             return
         action = command.get("command")
-        if action == "quiet":
-            self.server.quiet()
-        elif action == "stop":
-            self.server.stop()
-        elif action in ("pause", "resume"):
-            for listener in self.server.listeners:
-                coordinator = listener.coordinators.get((command.get("topic"), command.get("partition")))
-                if coordinator is not None:
-                    coordinator.paused_until = float("inf") if action == "pause" else 0.0
-        self.server.monitor.instrument("app.command", command=action, topic=command.get("topic"),
+        self.apply_command(str(action), command.get("topic"), command.get("partition"))
+        self.monitor.instrument("app.command", command=action, topic=command.get("topic"),
                                        partition=command.get("partition"))
 
     # -- reports ---------------------------------------------------------------------------------
 
     def report(self) -> None:
-        producer.produce_async(self.config.reports_topic, self.snapshot(), key=self.id)
+        producer.produce_async(self.config.reports_topic, self.process_report(self.snapshot()), key=self.id)
 
-    def snapshot(self) -> dict[str, Any]:
-        server = self.server
+    def process_report(self, snapshot: ServerSnapshot) -> dict[str, Any]:
+        """The server's snapshot with what only this process can measure (psutil) beside its estimates."""
+        brokers = set().union(*(listener.broker_ids for listener in snapshot.listeners))
         estimate = ResourceEstimate(
-            subscription_groups=len(server.listeners), concurrency=server.concurrency,
-            brokers=self._brokers(), swarm_nodes=None if server.node is None else 1,
-            metrics=server.metrics_port is not None, reporting=True,
+            subscription_groups=len(snapshot.listeners), concurrency=snapshot.workers.concurrency,
+            brokers=max(1, len(brokers)), swarm_nodes=None if snapshot.node is None else 1,
+            metrics=snapshot.metrics, reporting=True,
         )
         connections = [c for c in self.process.net_connections(kind="tcp") if c.raddr and c.status == psutil.CONN_ESTABLISHED]
-        partitions = []
-        for listener in server.listeners:
-            stats = listener.statistics.get("topics", {})
-            for (topic, partition), coordinator in list(listener.coordinators.items()):
-                p = stats.get(topic, {}).get("partitions", {}).get(str(partition), {})
-                partitions.append({
-                    "consumer_group": listener.subscription_group.consumer_group, "topic": topic, "partition": partition,
-                    "committed": p.get("committed_offset"), "high_watermark": p.get("hi_offset"),
-                    "lag": p.get("consumer_lag"), "paused": coordinator.paused_until == float("inf"),
-                    "fetch_paused": coordinator.fetch_paused, "last_processed_at": coordinator.last_processed_at,
-                    "errors": len(coordinator.errors),
-                })
+        workers = snapshot.workers
         return {
-            "id": self.id, "hostname": socket.gethostname(), "pid": os.getpid(), "node": server.node,
+            "id": self.id, "hostname": socket.gethostname(), "pid": os.getpid(), "node": snapshot.node,
             "started_at": self.started_at, "reported_at": _now(), "report_interval_ms": self.config.report_interval_ms,
-            "state": "stopped" if self._stopped.is_set() else server.state,
-            "concurrency": server.concurrency, "busy": server.workers.busy, "queued": len(server.jobs),
-            "processed": server.workers.processed,
-            "listeners": [{"subscription_group": l.subscription_group.name, "consumer_group": l.subscription_group.consumer_group,
-                           "topics": l.subscription_group.topics, "polled_s_ago": round(time.monotonic() - l.last_poll_at, 1)}
-                          for l in server.listeners],
+            "state": "stopped" if self._stopped.is_set() else snapshot.state,
+            "concurrency": workers.concurrency, "busy": workers.busy, "queued": workers.queued,
+            "processed": workers.processed,
+            "listeners": [{"subscription_group": l.subscription_group, "consumer_group": l.consumer_group,
+                           "topics": l.topics, "polled_s_ago": round(l.polled_s_ago, 1)} for l in snapshot.listeners],
             "threads": {"real": self.process.num_threads(), "estimate": estimate.threads_per_process},
             "rss_mb": round(self.process.memory_info().rss / 2**20, 1),
             "cpu_percent": self.process.cpu_percent(),
@@ -184,14 +172,9 @@ class Reporter(threading.Thread):
                     "estimate": estimate.tcp_per_process},
             "db_connections": {"real": sum(1 for c in connections if c.raddr.port in self.db_ports),
                                "bound": estimate.db_connections_per_process},
-            "partitions": partitions,
+            "partitions": [asdict(p) for p in snapshot.partitions],
             "producer": producer.state(),
         }
-
-    def _brokers(self) -> int:
-        """Brokers of the cluster as librdkafka knows them (its statistics), at least one."""
-        known = {b.get("nodeid") for l in self.server.listeners for b in l.statistics.get("brokers", {}).values()}
-        return max(1, len({n for n in known if isinstance(n, int) and n >= 0}))
 
     # -- errors ----------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ def heartbeat(server: "Server", fd: int, supervisor_pid: int, stopped: threading
         if os.getppid() != supervisor_pid:  # the supervisor died: this node was re-parented
             server.stop()
             return
-        if server.state not in ("running", "quiet") or not check_health(server)[0]:
+        if server.state not in ("running", "quiet") or not check_health(server.snapshot())[0]:
             continue
         try:
             os.write(fd, b".")

@@ -1,0 +1,79 @@
+"""One picture of a running server, taken in one place (``Server.snapshot()``) and read by every
+figure it shows: the status line, ``/healthz``, Prometheus ``/metrics`` and the admin's reports.
+
+Readers get plain values, never the live objects: a rebalance that replaces coordinators while
+a report is written cannot make two figures of one report disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PartitionSnapshot:
+    consumer_group: str
+    topic: str
+    partition: int
+    committed: int | None  # librdkafka's statistics: the group's committed offset
+    high_watermark: int | None
+    lag: int | None  # high watermark - committed; None until librdkafka knows both
+    paused: bool  # by an operator (admin), until resumed
+    fetch_paused: bool
+    last_processed_at: float | None  # wall clock
+    errors: int  # since the partition last recovered
+
+
+@dataclass(frozen=True)
+class ListenerSnapshot:
+    subscription_group: str
+    consumer_group: str
+    topics: list[str]
+    polled_s_ago: float
+    max_poll_interval_s: float
+    brokers: str  # connecting | up | down | failed
+    brokers_down_s: float  # how long no broker was reachable (0 while one is)
+    failure: str | None  # why the client cannot work (authentication, fatal error)
+    partitions: tuple[PartitionSnapshot, ...] = ()
+    broker_ids: frozenset[int] = frozenset()  # the cluster's brokers librdkafka knows
+    #: librdkafka's totals (messages and bytes fetched, messages queued); empty before its first statistics
+    client_totals: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkersSnapshot:
+    concurrency: int
+    busy: int
+    queued: int  # jobs waiting for a worker
+    processed: int
+    idle_s: float  # since a worker last finished a job
+
+
+@dataclass(frozen=True)
+class ServerSnapshot:
+    node: int | None  # swarm node index, None outside a swarm
+    state: str
+    metrics: bool  # serves /healthz and /metrics
+    workers: WorkersSnapshot
+    listeners: tuple[ListenerSnapshot, ...]
+    buffered_bytes: int
+
+    @property
+    def partitions(self) -> list[PartitionSnapshot]:
+        return [p for listener in self.listeners for p in listener.partitions]
+
+    def status(self) -> dict[str, Any]:
+        """The figures of the periodic status line (``app.status``) and of ``/healthz``."""
+        return {
+            "node": self.node,
+            "state": self.state,
+            "processed": self.workers.processed,
+            "busy": self.workers.busy,
+            "queued": self.workers.queued,
+            "partitions": len(self.partitions),
+            "fetch_paused": sum(p.fetch_paused for p in self.partitions),
+            "lag": sum(p.lag for p in self.partitions if p.lag is not None),
+            "brokers": ",".join(sorted({listener.brokers for listener in self.listeners})),
+            "buffered_mb": round(self.buffered_bytes / 2**20, 1),
+        }
