@@ -17,8 +17,8 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from .conf import get_config
+from .loading import load
 from .models import Dashboard, TaskRecord
-from .routing import build_routing
 from .web import KafkaReader, masked
 
 COMMANDS = ("pause", "resume", "quiet", "stop")
@@ -71,7 +71,7 @@ class KarafkaAdmin(admin.ModelAdmin):
         return self.render(request, "process.html", title=f"Process {process_id}", process=found[0])
 
     def routing_view(self, request: HttpRequest) -> TemplateResponse:
-        config = get_config()
+        config, routing = load()
         reader = KafkaReader(config)
         lag: dict[tuple[str, str], int] = {}
         for process in reader.processes():
@@ -79,7 +79,7 @@ class KarafkaAdmin(admin.ModelAdmin):
                 if (p["lag"] or -1) >= 0:
                     lag[(p["consumer_group"], p["topic"])] = lag.get((p["consumer_group"], p["topic"]), 0) + p["lag"]
         groups = []
-        for cg in build_routing(config).consumer_groups:
+        for cg in routing.consumer_groups:
             subs = []
             for sg in cg.subscription_groups:
                 routes = [{"route": r, "partitions": len(reader.partitions(r.topic)) or None,

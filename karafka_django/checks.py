@@ -6,8 +6,9 @@ from typing import Any
 
 from django.core.checks import Error, Warning, register
 
-from .conf import KarafkaConfig, get_config
-from .routing import Routing, build_routing
+from .conf import KarafkaConfig
+from .loading import load
+from .routing import Routing
 
 
 def _truthy(value: Any) -> bool:
@@ -48,11 +49,10 @@ def delivery_overrides(config: KarafkaConfig, routing: Routing) -> list:
 
 @register("karafka")
 def check_karafka(app_configs: Any = None, **kwargs: Any) -> list:
-    config = get_config()
-    routing = build_routing(config)
-    messages: list = [Error(p.msg, hint=p.hint, id=p.id) for p in [*config.problems, *routing.problems]]
-    messages += delivery_overrides(config, routing)
-    if not messages and not routing.routes:
+    loaded = load()
+    messages: list = [Error(p.msg, hint=p.hint, id=p.id) for p in loaded.problems]
+    messages += delivery_overrides(loaded.config, loaded.routing)
+    if not messages and not loaded.routing.routes:
         messages.append(Warning(
             "No consumers are routed.",
             hint="Add KARAFKA['ROUTES'] or @route consumers in an app's consumers.py.",

@@ -22,15 +22,15 @@ from typing import Any
 from confluent_kafka import TIMESTAMP_CREATE_TIME
 from confluent_kafka import Message as RawMessage
 
-from ..conf import get_config
 from ..consumer import BaseConsumer
 from ..instrumentation import Monitor
+from ..loading import load
 from ..processing.coordinator import Coordinator
 from ..processing.executor import Executor
 from ..processing.jobs_queue import JobsQueue
 from ..processing.pause import Backoff
 from ..producer import producer, serialize
-from ..routing import Route, build_routing
+from ..routing import Route
 
 
 def raw_message(topic: str, partition: int, offset: int, value: bytes | None, key: Any = None,
@@ -97,8 +97,8 @@ class _NoConnectionHygiene:
 
 class KarafkaTestClient:
     def __init__(self) -> None:
-        config = get_config()
-        self.routes: dict[str, Route] = {r.topic: r for r in build_routing(config).routes}
+        config, routing = load()
+        self.routes: dict[str, Route] = {r.topic: r for r in routing.routes}
         self.backoff = Backoff.from_config(config)
         self.max_messages = config.max_messages
         self.jobs = JobsQueue()

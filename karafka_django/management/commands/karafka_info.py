@@ -4,10 +4,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from karafka_django.conf import get_config
 from karafka_django.instrumentation.client_logs import client_logger
+from karafka_django.loading import load_or_fail
 from karafka_django.resources import IDLE_RSS_BYTES, ResourceEstimate, buffer_split
-from karafka_django.routing import build_routing
 
 
 class Command(BaseCommand):
@@ -23,10 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args, brokers, concurrency, swarm, metrics, no_producer, format, **options):
-        config = get_config()
-        routing = build_routing(config)
-        if config.problems or routing.problems:
-            raise CommandError("invalid KARAFKA settings: run manage.py check")
+        config, routing = load_or_fail()
         topics = {}
         if brokers is None:
             brokers, topics = self._cluster(config.kafka)

@@ -4,10 +4,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from karafka_django.conf import get_config
 from karafka_django.instrumentation import monitor
 from karafka_django.instrumentation.logger import LoggingListener, ensure_console_logging
-from karafka_django.routing import build_routing
+from karafka_django.loading import load_or_fail
 from karafka_django.server import Server
 from karafka_django.swarm.node import run_node
 from karafka_django.swarm.supervisor import Supervisor
@@ -31,11 +30,7 @@ class Command(BaseCommand):
                             help="fork N server nodes under a supervisor (default N: CPU count)")
 
     def handle(self, *args, consumer_groups, subscription_groups, topics, concurrency, metrics_port, swarm, **options):
-        config = get_config()
-        routing = build_routing(config)
-        problems = [*config.problems, *routing.problems]
-        if problems:
-            raise CommandError("invalid KARAFKA settings:\n" + "\n".join(f"{p.id}: {p.msg}" for p in problems))
+        config, routing = load_or_fail()
         if concurrency is not None and concurrency < 1:
             raise CommandError("karafka.E005: --concurrency must be an integer >= 1.")
         selected = routing.select(_names(consumer_groups), _names(subscription_groups), _names(topics))

@@ -2,8 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from karafka_django.conf import get_config
-from karafka_django.routing import build_routing
+from karafka_django.loading import load_or_fail
 from karafka_django.topics import Topics
 
 
@@ -22,10 +21,7 @@ class Command(BaseCommand):
         repartition.add_argument("partitions", type=int)
 
     def handle(self, *args, action, **options):
-        config = get_config()
-        routing = build_routing(config)
-        if config.problems or routing.problems:
-            raise CommandError("invalid KARAFKA settings: run manage.py check")
+        config, routing = load_or_fail()
         specs = routing.declared_topics
         if not specs:
             self.stdout.write("No route declares its topic (add 'config': {'partitions': N} to a route).")
