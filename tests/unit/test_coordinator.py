@@ -1,41 +1,17 @@
-"""The per-partition state machine, without a broker (fake messages are plain objects)."""
+"""The per-partition state machine, without a broker."""
 
 import time
 
-import pytest
-
-from karafka_django import BaseConsumer
-from karafka_django.deserializers import json_deserializer
-from karafka_django.processing.coordinator import BufferBudget, Coordinator
-from karafka_django.processing.pause import Backoff
+from karafka_django.processing.coordinator import BufferBudget
 from karafka_django.processing.jobs import Job
-from karafka_django.routing import Route
-from karafka_django.routing.route import DeadLetterQueue
+from karafka_django.processing.pause import Backoff
+from karafka_django.routing.route import DeadLetterQueue, VirtualPartitions
+from karafka_django.testing import raw_message
 
 
-class FakeMessage:
-    def __init__(self, offset: int):
-        self._offset = offset
-
-    def offset(self) -> int:
-        return self._offset
-
-    def __len__(self) -> int:  # the payload's size, as confluent_kafka.Message answers
-        return 10
-
-
-def batch(start: int, stop: int) -> list:
-    return [FakeMessage(o) for o in range(start, stop)]
-
-
-def make_coordinator(dead_letter_queue: DeadLetterQueue | None = None, **kwargs) -> Coordinator:
-    route = Route("t", BaseConsumer, "g", "g", json_deserializer, dead_letter_queue=dead_letter_queue)
-    return Coordinator("t", 0, route=route, max_messages=10, backoff=Backoff(1000, 4000), **kwargs)
-
-
-@pytest.fixture
-def coordinator():
-    return make_coordinator()
+def batch(start: int, stop: int, key=None) -> list:
+    """Messages of t/0 with 10-byte payloads (``key(offset)`` gives each one's key)."""
+    return [raw_message("t", 0, o, b"0123456789", None if key is None else str(key(o))) for o in range(start, stop)]
 
 
 def one(jobs: list):
@@ -84,8 +60,8 @@ def test_failure_requeues_unmarked_messages_and_backs_off(coordinator):
     assert offsets(one(coordinator.complete(following, mark_last=True))) == list(range(15, 25)), "batches again"
 
 
-def test_only_a_message_that_failed_on_its_own_and_is_out_of_retries_is_dead_lettered():
-    coordinator = make_coordinator(DeadLetterQueue("t.dlq", max_retries=2))
+def test_only_a_message_that_failed_on_its_own_and_is_out_of_retries_is_dead_lettered(make_coordinator):
+    coordinator = make_coordinator(dead_letter_queue=DeadLetterQueue("t.dlq", max_retries=2))
     job = one(coordinator.add(batch(0, 3)))
     coordinator.fail(job, ValueError("the batch"))
     job = one(coordinator.due_jobs(now=coordinator.pause.ends_at))
@@ -118,7 +94,7 @@ def test_a_full_buffer_pauses_fetching_until_it_drained_to_half(coordinator):
     assert coordinator.buffered == coordinator.buffer_bound // 2, "hysteresis: resume only below half"
 
 
-def test_the_process_byte_budget_pauses_every_partition_until_half_of_it_is_left():
+def test_the_process_byte_budget_pauses_every_partition_until_half_of_it_is_left(make_coordinator):
     budget = BufferBudget(limit=100)
     first, second = make_coordinator(budget=budget), make_coordinator(budget=budget)
     job = one(first.add(batch(0, 4)))  # 10 bytes a message, counted while buffered or in flight
@@ -133,7 +109,7 @@ def test_the_process_byte_budget_pauses_every_partition_until_half_of_it_is_left
     assert budget.used == 0 and not first.wants_fetch_paused(now=0)
 
 
-def test_a_job_of_a_revoked_partition_does_not_start_and_the_wait_covers_only_running_jobs(coordinator):
+def test_a_job_of_a_revoked_partition_does_not_start_and_the_wait_covers_only_running_jobs(coordinator, make_coordinator):
     job = one(coordinator.add(batch(0, 30)))
     assert coordinator.begin()
     coordinator.revoke()
@@ -155,7 +131,7 @@ def test_a_hook_deferred_past_the_wait_is_handed_to_the_last_running_job(coordin
     assert coordinator.end() is None and coordinator.end() == "revoked"
 
 
-def test_nothing_starts_while_a_predecessor_of_the_partition_still_runs():
+def test_nothing_starts_while_a_predecessor_of_the_partition_still_runs(make_coordinator):
     old = make_coordinator()
     one(old.add(batch(0, 5)))
     old.begin()
@@ -203,25 +179,13 @@ def test_closing_finishes_the_job_but_starts_no_other(coordinator):
     assert coordinator.wants_fetch_paused(now=0)
 
 
-class KeyedMessage(FakeMessage):
-    def __init__(self, offset: int, key: int):
-        super().__init__(offset)
-        self._key = key
-
-    def key(self) -> bytes:
-        return str(self._key).encode()
-
-
 def by_key(message) -> int:
     return int(message.key)
 
 
-def test_virtual_partitions_run_in_parallel_and_commit_only_below_the_slowest():
-    from karafka_django.routing.route import VirtualPartitions
-
-    route = Route("t", BaseConsumer, "g", "g", json_deserializer, virtual_partitions=VirtualPartitions(by_key, 2))
-    coordinator = Coordinator("t", 0, route=route, max_messages=10, backoff=Backoff(1000, 4000))
-    jobs = coordinator.add([KeyedMessage(o, o % 4) for o in range(8)])
+def test_virtual_partitions_run_in_parallel_and_commit_only_below_the_slowest(make_coordinator):
+    coordinator = make_coordinator(virtual_partitions=VirtualPartitions(by_key, 2))
+    jobs = coordinator.add(batch(0, 8, key=lambda o: o % 4))
     assert sorted((job.slot, offsets(job)) for job in jobs) == [(0, [0, 2, 4, 6]), (1, [1, 3, 5, 7])]
     even, odd = sorted(jobs, key=lambda job: job.slot)
     coordinator.mark_consumed(odd, 5)  # the odd part is ahead: offsets 0, 2, 4 are not done
@@ -229,17 +193,14 @@ def test_virtual_partitions_run_in_parallel_and_commit_only_below_the_slowest():
     coordinator.mark_consumed(even, 2)
     assert coordinator.marked == 4, "everything below 4 is done, 4 itself is not"
     assert coordinator.complete(odd, mark_last=True) == [] and coordinator.busy
-    coordinator.add([KeyedMessage(8, 0)])
+    coordinator.add(batch(8, 9, key=lambda o: 0))
     following = coordinator.complete(even, mark_last=True)
     assert coordinator.marked == 8 and [offsets(j) for j in following] == [[8]]
 
 
-def test_a_failed_virtual_part_retries_the_batch_from_its_lowest_unfinished_offset():
-    from karafka_django.routing.route import VirtualPartitions
-
-    route = Route("t", BaseConsumer, "g", "g", json_deserializer, virtual_partitions=VirtualPartitions(by_key, 2))
-    coordinator = Coordinator("t", 0, route=route, max_messages=10, backoff=Backoff(1000, 4000))
-    even, odd = sorted(coordinator.add([KeyedMessage(o, o) for o in range(6)]), key=lambda job: job.slot)
+def test_a_failed_virtual_part_retries_the_batch_from_its_lowest_unfinished_offset(make_coordinator):
+    coordinator = make_coordinator(virtual_partitions=VirtualPartitions(by_key, 2))
+    even, odd = sorted(coordinator.add(batch(0, 6, key=lambda o: o)), key=lambda job: job.slot)
     coordinator.mark_consumed(even, 2)  # 0 and 2 done before the failure
     coordinator.fail(even, ValueError())
     assert coordinator.complete(odd, mark_last=True) == []
@@ -248,9 +209,8 @@ def test_a_failed_virtual_part_retries_the_batch_from_its_lowest_unfinished_offs
     assert offsets(retry) == [4], "isolation: one message at a time, from the lowest unfinished"
 
 
-def test_periodic_tick_only_when_idle_for_the_interval():
-    route = Route("t", BaseConsumer, "g", "g", json_deserializer, periodic_interval_ms=1000)
-    coordinator = Coordinator("t", 0, route=route, max_messages=10, backoff=Backoff(1000, 4000))
+def test_periodic_tick_only_when_idle_for_the_interval(make_coordinator):
+    coordinator = make_coordinator(periodic_interval_ms=1000)
     now = coordinator.last_activity
     assert coordinator.due_jobs(now + 0.5) == []
     [tick] = coordinator.due_jobs(now + 1.0)

@@ -4,24 +4,16 @@ from karafka_django import BaseConsumer
 from karafka_django.deserializers import raw_deserializer
 from karafka_django.instrumentation import Monitor
 from karafka_django.processing.coordinator import Coordinator
-from karafka_django.processing.pause import Backoff
 from karafka_django.processing.executor import Executor
 from karafka_django.processing.jobs_queue import JobsQueue
-from karafka_django.routing import Route
-from karafka_django.routing.route import DeadLetterQueue
+from karafka_django.processing.pause import Backoff
+from karafka_django.routing.route import DeadLetterQueue, VirtualPartitions
+from karafka_django.testing import raw_message
 
 
-class Raw:
-    def __init__(self, offset: int, value: bytes):
-        self._offset, self._value = offset, value
-
-    def topic(self): return "t"
-    def partition(self): return 0
-    def offset(self): return self._offset
-    def value(self): return self._value
-    def __len__(self): return len(self._value or b"")
-    def key(self): return None
-    def headers(self): return None
+def values(*payloads: bytes) -> list:
+    """Messages of t/0 at offsets 0, 1, ... with these payloads."""
+    return [raw_message("t", 0, offset, payload) for offset, payload in enumerate(payloads)]
 
 
 class RejectsBad(BaseConsumer):
@@ -47,15 +39,15 @@ def drain(executor: Executor, coordinator: Coordinator, first: list) -> None:
         executor.run(executor.jobs.get())
 
 
-def test_skipping_dead_letter_queue_marks_the_bad_message_after_its_retries_and_processes_the_rest():
+def test_skipping_dead_letter_queue_marks_the_bad_message_after_its_retries_and_processes_the_rest(make_coordinator):
     events: list = []
     monitor = Monitor()
     monitor.subscribe("*", lambda event, payload: events.append(event))
-    route = Route("t", RejectsBad, "g", "g", raw_deserializer, dead_letter_queue=DeadLetterQueue(None, max_retries=1))
-    coordinator = Coordinator("t", 0, route, max_messages=10, backoff=Backoff(1, 1))
+    coordinator = make_coordinator(RejectsBad, raw_deserializer, backoff=Backoff(1, 1),
+                                   dead_letter_queue=DeadLetterQueue(None, max_retries=1))
     executor = Executor(JobsQueue(), monitor)
     RejectsBad.seen = []
-    drain(executor, coordinator, (coordinator.add([Raw(o, b"bad" if o == 2 else b"ok") for o in range(5)])))
+    drain(executor, coordinator, (coordinator.add(values(b"ok", b"ok", b"bad", b"ok", b"ok"))))
     assert RejectsBad.seen == [0, 1, 3, 4]
     assert coordinator.marked == 5
     assert events.count("error.occurred") == 2  # in the batch, then alone once more (max_retries=1)
@@ -81,19 +73,16 @@ def test_listener_objects_subscribe_by_method_name_and_a_failing_subscriber_is_c
     assert listener.errors == ["consumer.consume.error"]
 
 
-def test_virtual_partitions_with_a_dead_letter_queue_skip_only_the_bad_message():
-    from karafka_django.routing.route import VirtualPartitions
-
+def test_virtual_partitions_with_a_dead_letter_queue_skip_only_the_bad_message(make_coordinator):
     events: list = []
     monitor = Monitor()
     monitor.subscribe("dead_letter_queue.dispatched", lambda event, payload: events.append(payload["offset"]))
-    route = Route("t", RejectsBad, "g", "g", raw_deserializer,
-                  dead_letter_queue=DeadLetterQueue(None, max_retries=0),
-                  virtual_partitions=VirtualPartitions(lambda message: message.offset, 3))
-    coordinator = Coordinator("t", 0, route, max_messages=10, backoff=Backoff(1, 1))
+    coordinator = make_coordinator(RejectsBad, raw_deserializer, backoff=Backoff(1, 1),
+                                   dead_letter_queue=DeadLetterQueue(None, max_retries=0),
+                                   virtual_partitions=VirtualPartitions(lambda message: message.offset, 3))
     executor = Executor(JobsQueue(), monitor)
     RejectsBad.seen = []
-    jobs = coordinator.add([Raw(o, b"bad" if o == 4 else b"ok") for o in range(9)])
+    jobs = coordinator.add(values(*(b"bad" if o == 4 else b"ok" for o in range(9))))
     assert len(jobs) == 3, "split into three virtual parts"
     drain(executor, coordinator, jobs)
     assert sorted(set(RejectsBad.seen)) == [0, 1, 2, 3, 5, 6, 7, 8] and events == [4]
@@ -108,12 +97,11 @@ class FailingHooks(BaseConsumer):
         raise RuntimeError("revoked failed")
 
 
-def test_a_failing_hook_is_reported_and_the_other_instances_hooks_still_run():
+def test_a_failing_hook_is_reported_and_the_other_instances_hooks_still_run(make_coordinator):
     monitor, events = Monitor(), []
     monitor.subscribe("*", lambda event, payload: events.append((event, payload.get("type"))))
     executor = Executor(JobsQueue(), monitor)
-    route = Route("t", FailingHooks, "g", "g", raw_deserializer)
-    coordinator = Coordinator("t", 0, route, max_messages=10, backoff=Backoff(1, 1))
+    coordinator = make_coordinator(FailingHooks, raw_deserializer)
     called = []
     coordinator.consumers = {0: executor.build(coordinator), 1: executor.build(coordinator)}
     coordinator.consumers[1].revoked = lambda: called.append("second")

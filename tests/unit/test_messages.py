@@ -1,25 +1,17 @@
 """Messages are lazy: payloads are deserialized on first read, errors name the offset."""
 
 import pytest
-from confluent_kafka import TIMESTAMP_CREATE_TIME
 
 from karafka_django.deserializers import json_deserializer
 from karafka_django.errors import DeserializationError
 from karafka_django.messages import Messages
 from karafka_django.producer import serialize
+from karafka_django.testing import raw_message
 
 
-class Raw:
-    def __init__(self, offset, value, key=b"k", headers=None):
-        self._offset, self._value, self._key, self._headers = offset, value, key, headers
-
-    def topic(self): return "orders"
-    def partition(self): return 2
-    def offset(self): return self._offset
-    def value(self): return self._value
-    def key(self): return self._key
-    def headers(self): return self._headers
-    def timestamp(self): return (TIMESTAMP_CREATE_TIME, 1_700_000_000_000)
+def order(offset, value, key=b"k", headers=None):
+    """A message of orders/2 produced in November 2023."""
+    return raw_message("orders", 2, offset, value, key, headers, timestamp=1_700_000_000)
 
 
 def test_payload_is_parsed_once_and_only_when_read():
@@ -29,7 +21,7 @@ def test_payload_is_parsed_once_and_only_when_read():
         calls.append(message.offset)
         return json_deserializer(message)
 
-    messages = Messages([Raw(5, b'{"a": 1}'), Raw(6, b"not json")], counting)
+    messages = Messages([order(5, b'{"a": 1}'), order(6, b"not json")], counting)
     first = messages.first()
     assert calls == []
     assert first.payload == {"a": 1} and first.payload == {"a": 1}
@@ -40,7 +32,7 @@ def test_payload_is_parsed_once_and_only_when_read():
 
 
 def test_message_fields():
-    message = Messages([Raw(1, None, key=b"k1", headers=[("trace", b"abc")])], json_deserializer).first()
+    message = Messages([order(1, None, key=b"k1", headers=[("trace", b"abc")])], json_deserializer).first()
     assert message.payload is None  # tombstone
     assert (message.key, message.raw_key, message.headers) == ("k1", b"k1", {"trace": "abc"})
     assert message.timestamp.year == 2023
@@ -49,7 +41,7 @@ def test_message_fields():
 def test_orjson_deserializer_reads_the_same_json():
     from karafka_django.deserializers import orjson_deserializer
 
-    message = Messages([Raw(1, b'{"a": [1, 2]}')], orjson_deserializer).first()
+    message = Messages([order(1, b'{"a": [1, 2]}')], orjson_deserializer).first()
     assert message.payload == {"a": [1, 2]}
 
 
