@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from karafka_django.broker import EmbeddedBroker
-from tests.integration.harness import Kafka, ServerProcess, unique
+from tests.integration.harness import ConnectionSampler, Kafka, ServerProcess, unique
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +47,22 @@ def make_server(server_env, tmp_path):
     yield make
     for server in servers:
         server.kill()
+
+
+@pytest.fixture
+def db_connections(transactional_db):
+    """``db_connections(server)`` starts sampling the database connections of a server process
+    (``.stop()`` returns the peak); samplers still running are stopped at the end."""
+    samplers: list[ConnectionSampler] = []
+
+    def sample(server: ServerProcess) -> ConnectionSampler:
+        db = connection.settings_dict
+        sampler = ConnectionSampler(f"host={db['HOST']} port={db['PORT']} user={db['USER']} dbname=postgres",
+                                    db["NAME"], server.pid, int(db["PORT"]))
+        sampler.start()
+        samplers.append(sampler)
+        return sampler
+
+    yield sample
+    for sampler in samplers:
+        sampler.stop()

@@ -78,6 +78,12 @@ class Kafka:
         body = json.dumps(payload if payload is not None else {}).encode()
         return self.produce(topic, ((i % partitions, str(i).encode(), body) for i in range(count)))
 
+    def backlog(self, name: str, partitions: int, count: int, payload: Any = None) -> tuple[str, dict[int, int]]:
+        """A new topic (``name`` made unique) holding ``count`` JSON messages round-robin over its
+        partitions, for a server to start against; returns the topic and its end offsets."""
+        topic = self.create_topic(unique(name), partitions)
+        return topic, self.produce_json(topic, partitions, count, payload)
+
     def committed(self, group: str, topic: str, partitions: int) -> dict[int, int]:
         consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": group})
         try:

@@ -22,8 +22,7 @@ def offsets_by_partition(topic: str) -> dict[int, list[int]]:
 
 
 def test_kill_9_mid_run_then_restart_loses_nothing(kafka, make_server):
-    topic = kafka.create_topic(unique("crash"), 6)
-    ends = kafka.produce_json(topic, 6, 6000, {"sleep": 0.001})
+    topic, ends = kafka.backlog("crash", 6, 6000, {"sleep": 0.001})
     routes = [{"topic": topic, "consumer": CONSUMER}]
     server = make_server(routes, MAX_MESSAGES=50).start()
     wait_until(lambda: Record.objects.count() >= 1500, 60, "a part of the messages written")
@@ -45,8 +44,7 @@ def test_kill_9_mid_run_then_restart_loses_nothing(kafka, make_server):
 
 
 def test_sigterm_under_load_finishes_in_flight_batches_and_commits_them(kafka, make_server):
-    topic = kafka.create_topic(unique("term"), 6)
-    ends = kafka.produce_json(topic, 6, 6000, {"sleep": 0.002})
+    topic, ends = kafka.backlog("term", 6, 6000, {"sleep": 0.002})
     routes = [{"topic": topic, "consumer": CONSUMER}]
     server = make_server(routes, MAX_MESSAGES=50).start()
     wait_until(lambda: Record.objects.count() >= 600, 60, "processing under way")

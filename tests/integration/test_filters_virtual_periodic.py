@@ -3,10 +3,9 @@
 import json
 
 import pytest
-from django.db import connection
 from django.db.models import Count, Max, Min
 
-from tests.integration.harness import ConnectionSampler, unique, wait_until
+from tests.integration.harness import unique, wait_until
 from tests.testapp.models import Record, Span
 
 pytestmark = pytest.mark.integration
@@ -35,20 +34,15 @@ def test_throttling_slows_only_the_partition_with_a_backlog(kafka, make_server):
     assert Record.objects.filter(partition=0).count() == 1000, "a throttle pause must not double messages"
 
 
-def test_db_connections_stay_bounded_with_database_filters_on_every_listener(kafka, make_server):
-    topics = [kafka.create_topic(unique(name), 6) for name in ("left", "right")]
-    for topic in topics:
-        kafka.produce_json(topic, 6, 6000)
+def test_db_connections_stay_bounded_with_database_filters_on_every_listener(kafka, make_server, db_connections):
+    topics = [kafka.backlog(name, 6, 6000)[0] for name in ("left", "right")]
     routes = [
         {"topic": topic, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-{n}",
          "subscription_group": f"sg{n}", "filters": ["tests.testapp.filters.TouchesDatabase"]}
         for n, topic in enumerate(topics)
     ]
     server = make_server(routes, CONCURRENCY=2, MAX_MESSAGES=20).start()
-    db = connection.settings_dict
-    sampler = ConnectionSampler(f"host={db['HOST']} port={db['PORT']} user={db['USER']} dbname=postgres",
-                                db["NAME"], server.pid, int(db["PORT"]))
-    sampler.start()
+    sampler = db_connections(server)
     wait_until(lambda: Record.objects.count() >= 12000, 120, "every message")
     peak = sampler.stop()
     assert server.stop() == 0

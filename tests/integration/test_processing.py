@@ -3,10 +3,9 @@
 import time
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
-from tests.integration.harness import ConnectionSampler, unique, wait_until
+from tests.integration.harness import unique, wait_until
 from tests.testapp.models import HookCall, Record
 
 pytestmark = pytest.mark.integration
@@ -24,11 +23,9 @@ def assert_in_order_once(topic: str) -> None:
         assert offsets == sorted(offsets), f"partition {partition} processed out of order"
 
 
-def test_every_message_once_in_order_committed_and_db_connections_bounded(kafka, make_server):
-    big = kafka.create_topic(unique("events"), 6)
-    small = kafka.create_topic(unique("audit"), 6)
-    big_ends = kafka.produce_json(big, 6, 20_000)
-    small_ends = kafka.produce_json(small, 6, 600)
+def test_every_message_once_in_order_committed_and_db_connections_bounded(kafka, make_server, db_connections):
+    big, big_ends = kafka.backlog("events", 6, 20_000)
+    small, small_ends = kafka.backlog("audit", 6, 600)
     # Two subscription groups, each in a consumer group of its own: Tansu 0.6.0 often fails to
     # re-form a group with several members after they all left, which the restart below needs.
     routes = [
@@ -36,12 +33,7 @@ def test_every_message_once_in_order_committed_and_db_connections_bounded(kafka,
         {"topic": small, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-audit", "subscription_group": "audit"},
     ]
     server = make_server(routes, CONCURRENCY=4).start()
-    db = connection.settings_dict
-    sampler = ConnectionSampler(
-        f"host={db['HOST']} port={db['PORT']} user={db['USER']} dbname=postgres",
-        db["NAME"], server.pid, int(db["PORT"]),
-    )
-    sampler.start()
+    sampler = db_connections(server)
     wait_until(lambda: Record.objects.count() >= 20_600, 120, "all messages written")
     assert server.stop() == 0
     peak = sampler.stop()

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.db.models import Count
 
-from tests.integration.harness import unique, wait_until
+from tests.integration.harness import wait_until
 from tests.testapp.models import HookCall, Record
 
 pytestmark = pytest.mark.integration
@@ -15,8 +15,7 @@ CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 
 
 def test_a_second_server_joining_takes_over_partitions_without_loss_or_redo(kafka, make_server):
-    topic = kafka.create_topic(unique("rebalance"), 6)
-    kafka.produce_json(topic, 6, 6000, {"sleep": 0.003})
+    topic, _ = kafka.backlog("rebalance", 6, 6000, {"sleep": 0.003})
     routes = [{"topic": topic, "consumer": CONSUMER}]
     first = make_server(routes, MAX_MESSAGES=20).start()
     wait_until(lambda: Record.objects.count() >= 600, 60, "the first server under way")
@@ -34,8 +33,7 @@ def test_a_second_server_joining_takes_over_partitions_without_loss_or_redo(kafk
 
 
 def test_quiet_mode_finishes_in_flight_work_and_takes_no_more(kafka, make_server):
-    topic = kafka.create_topic(unique("quiet"), 3)
-    kafka.produce_json(topic, 3, 3000, {"sleep": 0.003})
+    topic, _ = kafka.backlog("quiet", 3, 3000, {"sleep": 0.003})
     server = make_server([{"topic": topic, "consumer": CONSUMER}], MAX_MESSAGES=20).start()
     wait_until(lambda: Record.objects.count() >= 200, 60, "processing under way")
     server.signal(signal.SIGTSTP)

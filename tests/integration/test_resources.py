@@ -5,11 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from django.db import connection
 
 from karafka_django.broker import free_port
 from karafka_django.resources import measure
-from tests.integration.harness import ROOT, ConnectionSampler, unique, wait_until
+from tests.integration.harness import ROOT, wait_until
 from tests.testapp.models import Record
 
 pytestmark = pytest.mark.integration
@@ -19,18 +18,13 @@ CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 THREAD_TOLERANCE = 1
 
 
-def test_karafka_info_matches_a_running_server(kafka, make_server, server_env, broker):
-    topics = [kafka.create_topic(unique(name), 3) for name in ("a", "b")]
-    for topic in topics:
-        kafka.produce_json(topic, 3, 3000)
+def test_karafka_info_matches_a_running_server(kafka, make_server, server_env, broker, db_connections):
+    topics = [kafka.backlog(name, 3, 3000)[0] for name in ("a", "b")]
     routes = [{"topic": t, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-{n}", "subscription_group": f"sg{n}"}
               for n, t in enumerate(topics)]
     overrides = {"ROUTES": routes, "CONCURRENCY": 3, "MAX_MESSAGES": 20}
     server = make_server(routes, CONCURRENCY=3, MAX_MESSAGES=20, args=["--metrics-port", str(free_port())]).start()
-    db = connection.settings_dict
-    sampler = ConnectionSampler(f"host={db['HOST']} port={db['PORT']} user={db['USER']} dbname=postgres",
-                                db["NAME"], server.pid, int(db["PORT"]))
-    sampler.start()
+    sampler = db_connections(server)
     server.wait_assigned(subscription_groups=2)
     wait_until(lambda: Record.objects.count() >= 3000, 60, "processing under way")
     live = measure(server.pid, {broker.port})

@@ -5,7 +5,7 @@ import psutil
 import pytest
 from django.db.models import Count
 
-from tests.integration.harness import unique, wait_until
+from tests.integration.harness import wait_until
 from tests.testapp.models import Record
 
 pytestmark = pytest.mark.integration
@@ -18,8 +18,7 @@ def nodes_of(supervisor_pid: int) -> list[psutil.Process]:
 
 
 def test_swarm_shares_partitions_restarts_a_killed_node_and_loses_nothing(kafka, make_server):
-    topic = kafka.create_topic(unique("swarm"), 6)
-    kafka.produce_json(topic, 6, 3000)
+    topic, _ = kafka.backlog("swarm", 6, 3000)
     server = make_server([{"topic": topic, "consumer": CONSUMER}], MAX_MESSAGES=50, args=["--swarm", "2"]).start()
     server.wait_for_log("partitions_assigned", timeout=40, count=2)
     wait_until(lambda: Record.objects.count() >= 3000, 60, "the first 3,000 messages")

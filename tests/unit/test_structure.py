@@ -1,0 +1,110 @@
+"""The package's import graph: no module imports, even inside a function, one that imports it back.
+
+Read from the source (``ast``), so a cycle hidden in a function-level import counts; imports
+under ``if TYPE_CHECKING:`` are annotations only and do not.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import karafka_django
+
+PACKAGE = Path(karafka_django.__file__).parent
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = ["karafka_django", *path.relative_to(PACKAGE).with_suffix("").parts]
+        if "migrations" in parts:
+            continue
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and getattr(test, "id", getattr(test, "attr", None)) == "TYPE_CHECKING"
+
+
+def imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """The package's modules that ``name`` imports, anywhere in its body."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    pending: list[ast.AST] = [ast.parse(path.read_text())]
+    while pending:
+        node = pending.pop()
+        for child in ast.iter_child_nodes(node):
+            if _type_checking_only(child):
+                continue
+            if isinstance(child, ast.Import):
+                found |= {alias.name for alias in child.names if alias.name in known}
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    anchor = package.split(".")[: len(package.split(".")) - child.level + 1]
+                    base = ".".join(anchor + ([child.module] if child.module else []))
+                for alias in child.names:
+                    target = f"{base}.{alias.name}"
+                    found.add(target if target in known else base)
+            pending.append(child)
+    return {target for target in found if target in known and target != name}
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(name, path, set(known)) for name, path in known.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in edges[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_graph_is_read_from_the_source():
+    edges = graph()
+    assert "karafka_django.routing.options" in edges["karafka_django.routing.builder"]
+    assert "karafka_django.routing" in edges["karafka_django.topics"], "topics.py depends on routing"
+
+
+def test_no_import_cycle_between_modules_of_the_package():
+    assert cycles(graph()) == []
+
+
+def test_a_cycle_would_be_found():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_routing_does_not_depend_on_cluster_admin_and_instrumentation_not_on_the_server():
+    edges = graph()
+    assert all("karafka_django.topics" not in edges[m] for m in edges if m.startswith("karafka_django.routing"))
+    assert all("karafka_django.server" not in edges[m] for m in edges if m.startswith("karafka_django.instrumentation"))
