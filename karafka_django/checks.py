@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+from django.db import connections
 
 from .conf import KarafkaConfig
 from .loading import load
@@ -58,4 +59,20 @@ def check_karafka(app_configs: Any = None, **kwargs: Any) -> list:
             hint="Add KARAFKA['ROUTES'] or @route consumers in an app's consumers.py.",
             id="karafka.W001",
         ))
+    return messages
+
+
+@register(Tags.database)
+def check_offset_databases(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+    """Routes storing offsets in a database need its transactions (``check --database``, ``migrate``)."""
+    loaded = load()
+    messages = []
+    for route in loaded.routing.routes:
+        if route.offsets_in_database and route.database in (databases or ()) and \
+                not connections[route.database].features.supports_transactions:
+            messages.append(Error(
+                f"route '{route.topic}' stores offsets in database '{route.database}', which has no transactions: "
+                "the batch's writes and its offset could not commit together.",
+                hint="Use a transactional database (PostgreSQL, SQLite, MySQL with InnoDB) or offset_storage 'kafka'.",
+                id="karafka.E070"))
     return messages

@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "PRODUCER_QUEUE_FULL_TIMEOUT_MS": 1000,
     "REVOCATION_TIMEOUT_MS": 10000,
     "MAX_BUFFERED_BYTES": 256 * 1024 * 1024,
+    "OUTBOX_RELAY_INTERVAL_MS": 10000,
+    "OUTBOX_RELAY_AFTER_MS": 30000,
     "REPORTING": False,
     "REPORT_INTERVAL_MS": 5000,
     "REPORTS_TOPIC": "karafka_consumers_reports",
@@ -82,6 +84,8 @@ class KarafkaConfig:
     producer_queue_full_timeout_ms: int
     revocation_timeout_ms: int
     max_buffered_bytes: int
+    outbox_relay_interval_ms: int
+    outbox_relay_after_ms: int
     reporting: bool
     report_interval_ms: int
     reports_topic: str
@@ -154,6 +158,8 @@ def parse(raw: Any) -> KarafkaConfig:
         producer_queue_full_timeout_ms=_positive_int(raw, "PRODUCER_QUEUE_FULL_TIMEOUT_MS", problems, "karafka.E009"),
         revocation_timeout_ms=_positive_int(raw, "REVOCATION_TIMEOUT_MS", problems, "karafka.E009"),
         max_buffered_bytes=_positive_int(raw, "MAX_BUFFERED_BYTES", problems, "karafka.E009"),
+        outbox_relay_interval_ms=_positive_int(raw, "OUTBOX_RELAY_INTERVAL_MS", problems, "karafka.E009"),
+        outbox_relay_after_ms=_positive_int(raw, "OUTBOX_RELAY_AFTER_MS", problems, "karafka.E009"),
         reporting=bool(raw.get("REPORTING", DEFAULTS["REPORTING"])),
         report_interval_ms=_positive_int(raw, "REPORT_INTERVAL_MS", problems, "karafka.E009"),
         reports_topic=str(raw.get("REPORTS_TOPIC", DEFAULTS["REPORTS_TOPIC"])),

@@ -39,3 +39,54 @@ class Dashboard(models.Model):
         verbose_name = verbose_name_plural = "Karafka"
         default_permissions = ("view",)
         permissions = [("send_commands", "Can pause and resume partitions, quiet and stop processes")]
+
+
+class StoredOffset(models.Model):
+    """The next offset of a partition for a route with ``offset_storage: "database"``.
+
+    Written in the same transaction as the batch's own writes, so both land or neither does;
+    the listener starts the partition here on assignment (the database, not Kafka, is the truth).
+    """
+
+    consumer_group = models.CharField(max_length=255)
+    topic = models.CharField(max_length=255)
+    partition = models.IntegerField()
+    next_offset = models.BigIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["consumer_group", "topic", "partition"],
+                                               name="karafka_stored_offset_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer_group} {self.topic}/{self.partition} @ {self.next_offset}"
+
+
+class OutboxMessage(models.Model):
+    """A message written by ``producer.produce_on_commit`` in the sender's transaction.
+
+    Produced right after the commit and deleted; a row a dead process left behind is produced
+    by the relay in ``karafka_server``. ``id`` travels as the ``karafka_message_id`` header.
+    """
+
+    id = models.UUIDField(primary_key=True)
+    topic = models.CharField(max_length=255)
+    key = models.BinaryField(null=True)
+    value = models.BinaryField(null=True)
+    headers = models.JSONField(default=list)  # [[name, base64 value], ...]
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.id}"
+
+
+class ReceivedMessage(models.Model):
+    """Ids of outbox messages a database-offset route processed: a relayed duplicate is dropped."""
+
+    consumer_group = models.CharField(max_length=255)
+    message_id = models.UUIDField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["consumer_group", "message_id"],
+                                               name="karafka_received_message_unique")]

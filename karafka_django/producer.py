@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from confluent_kafka import KafkaError, KafkaException, Producer as KafkaProducer
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DEFAULT_DB_ALIAS, transaction
 
 from .conf import KarafkaConfig, get_config
 from .connection.faults import ClientFaults
@@ -182,6 +183,20 @@ class Producer:
         """
         delivery = self.produce_async(topic, value, **kwargs)
         return delivery.wait(self._sync_wait_s if timeout is None else timeout)
+
+    def produce_on_commit(self, topic: str, value: Any, key: str | bytes | None = None,
+                          headers: dict[str, Any] | list | None = None, using: str = DEFAULT_DB_ALIAS) -> None:
+        """Produce once the current transaction on ``using`` commits: exactly once, even if this
+        process dies right after the commit (a rolled-back transaction produces nothing).
+
+        The message is a row of the outbox table written in the transaction; it is produced
+        right after the commit, or by ``karafka_server``'s relay when this process could not.
+        It carries a ``karafka_message_id`` header (see ``outbox.py``).
+        """
+        from . import outbox  # the outbox's models need the app registry; this module loads before it
+
+        row = outbox.write(topic, serialize(value), key, headers, using)
+        transaction.on_commit(lambda: outbox.deliver_after_commit(self, row, using), using=using)
 
     def state(self) -> dict[str, Any]:
         """For /healthz, the process report and the admin: brokers, messages in flight, last error."""

@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.db import connections
@@ -26,6 +27,8 @@ from .instrumentation.snapshot import ServerSnapshot, WorkersSnapshot
 from .instrumentation.stack_dump import dump_thread_stacks
 from .processing.coordinator import BufferBudget
 from .processing.executor import Executor
+from .outbox import OutboxRelay
+from .processing.jobs import ServiceJob
 from .processing.jobs_queue import JobsQueue
 from .processing.pause import FOREVER
 from .processing.worker import WorkerPool
@@ -66,6 +69,10 @@ class Server:
         self.node = node  # the swarm node index, None outside a swarm
         self.http: HttpEndpoint | None = None
         self.state = "initialized"
+        databases = {"default", *(r.database for sg in subscription_groups for r in sg.routes if r.offsets_in_database)}
+        self.outbox_relay = OutboxRelay(producer, databases, timedelta(milliseconds=config.outbox_relay_after_ms), monitor)
+        self._relay_job: ServiceJob | None = None
+        self._relay_due_at = 0.0
         self._stop_requested = threading.Event()
         self._exit_code = EXIT_OK
         self._first_stop_signal_at: float | None = None
@@ -119,12 +126,21 @@ class Server:
             if any(not listener.is_alive() for listener in self.listeners):
                 self._exit_code = EXIT_ERROR
                 break
+            self._schedule_outbox_relay(time.monotonic())
             if time.monotonic() - last_at < interval:
                 continue
             processed, now = self.workers.processed, time.monotonic()
             self.monitor.instrument("app.status", **self.snapshot().status(),
                                     rate=round((processed - last_processed) / (now - last_at)))
             last_processed, last_at = processed, now
+
+    def _schedule_outbox_relay(self, now: float) -> None:
+        """Every OUTBOX_RELAY_INTERVAL_MS, a relay job for the worker pool (one at a time)."""
+        if self.state != "running" or now < self._relay_due_at or (self._relay_job and not self._relay_job.done.is_set()):
+            return
+        self._relay_due_at = now + self.config.outbox_relay_interval_ms / 1000
+        self._relay_job = ServiceJob("outbox.relay", self.outbox_relay)
+        self.jobs.put(self._relay_job)
 
     # -- what the instrumentation reads and sends --------------------------------------------------
 

@@ -5,8 +5,9 @@
     KARAFKA["ROUTES"] += [{"topic": "django_tasks", "consumer": "karafka_django.tasks.TasksConsumer"}]
 
 ``enqueue`` writes a :class:`~karafka_django.models.TaskRecord` and produces its id to the
-topic; inside ``transaction.atomic()`` the produce waits for the commit (a rolled back task is
-never sent). ``karafka_server`` runs tasks with its worker pool: the consumer's retries and
+topic through the outbox (``producer.produce_on_commit``): a task enqueued in a transaction is
+sent once it commits, even if the process dies right after the commit, and a rolled back task
+is never sent. ``karafka_server`` runs tasks with its worker pool: the consumer's retries and
 dead letter queue cover failures to run them, and a task whose record is finished is never run
 again, so a re-delivered message does not repeat it. Results are read with the Tasks API.
 Django 6's ``django.tasks`` is used where present, the ``django-tasks`` backport on Django 5.2.
@@ -19,7 +20,6 @@ import traceback
 import uuid
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -60,13 +60,11 @@ class KafkaBackend(BaseTaskBackend):
             args=list(args), kwargs=dict(kwargs),
         )
 
-        def send() -> None:
-            producer.produce_sync(self.topic, {"id": record.id, "backend": self.alias}, key=record.id)
-
-        if self.enqueue_on_commit:
-            transaction.on_commit(send, robust=False)
+        message = {"id": record.id, "backend": self.alias}
+        if self.enqueue_on_commit:  # through the outbox: sent even if the process dies after the commit
+            producer.produce_on_commit(self.topic, message, key=record.id)
         else:
-            send()
+            producer.produce_sync(self.topic, message, key=record.id)
         return to_result(record, task)
 
     def get_result(self, result_id: str) -> TaskResult:

@@ -3,6 +3,7 @@ import os
 import pytest
 from django.db import connection
 
+from karafka_django import producer
 from karafka_django.broker import EmbeddedBroker
 from tests.integration.harness import ConnectionSampler, Kafka, ServerProcess, unique
 
@@ -66,3 +67,11 @@ def db_connections(transactional_db):
     yield sample
     for sampler in samplers:
         sampler.stop()
+
+
+@pytest.fixture
+def producing_to(kafka, settings):
+    """This process's shared producer pointed at the test broker (closed after the test)."""
+    settings.KARAFKA = {**settings.KARAFKA, "KAFKA": {"bootstrap.servers": kafka.bootstrap_servers}}
+    yield kafka
+    producer.close()

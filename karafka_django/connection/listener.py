@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
 from ..instrumentation.snapshot import ListenerSnapshot, PartitionSnapshot
-from ..processing import db
+from ..processing import db, offset_storage
 from ..processing.coordinator import FETCH_BATCH, BufferBudget, Coordinator
 from ..processing.pause import Backoff
 from ..processing.executor import Executor
@@ -211,11 +211,14 @@ class Listener(threading.Thread):
 
     def _on_assign(self, _consumer: Any, partitions: list) -> None:
         self._forget_outlived()
+        stored = self._stored_offsets(partitions)
         for tp in partitions:
             key = (tp.topic, tp.partition)
             route = self.subscription_group.route_for(tp.topic)
             coordinator = Coordinator(tp.topic, tp.partition, route, self.config.max_messages, self.backoff,
                                       self.budget, predecessor=self._outlived.get(key))
+            if key in stored:  # offsets in the database: start where the last committed batch ended
+                tp.offset = coordinator.db_offset = stored[key]
             if self.quiet or self._stopping.is_set():
                 coordinator.close()
             self.coordinators[key] = coordinator
@@ -227,6 +230,22 @@ class Listener(threading.Thread):
             subscription_group=self.subscription_group.name,
             partitions=",".join(f"{tp.topic}/{tp.partition}" for tp in partitions),
         )
+
+    def _stored_offsets(self, partitions: list) -> dict[tuple[str, int], int]:
+        """The database-stored offsets of the partitions whose route keeps them there."""
+        by_topic: dict[str, list[int]] = {}
+        for tp in partitions:
+            if self.subscription_group.route_for(tp.topic).offsets_in_database:
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+        if not by_topic:
+            return {}
+        db.before_job()
+        try:
+            return {(topic, partition): offset for topic, numbers in by_topic.items()
+                    for partition, offset in offset_storage.load(self.subscription_group.route_for(topic), topic,
+                                                                 numbers).items()}
+        finally:
+            db.after_job()
 
     def _on_revoke(self, _consumer: Any, partitions: list) -> None:
         self._give_up(partitions, commit=True, event="connection.listener.partitions_revoked")

@@ -78,6 +78,7 @@ class Coordinator:
         self._full = False  # fetching paused for a full buffer, until it drained to half
 
         self.marked: int | None = None  # next offset to commit: last processed + 1
+        self.db_offset: int | None = None  # offsets in the database: the stored next offset as this owner knows it
         self.stored: int | None = None  # last offset the listener handed to librdkafka
         self.seek_to: int | None = None  # a seek the listener must apply
         self._requested_seek: int | None = None  # asked for by the consumer during a job
@@ -215,7 +216,12 @@ class Coordinator:
             self.marked = offset
 
     def mark_consumed(self, job: Job, offset: int) -> None:
-        """The consumer running ``job`` marked ``offset``; a virtual part only advances its own share."""
+        """The consumer running ``job`` marked ``offset``; a virtual part only advances its own share.
+
+        With offsets in the database the mark counts only once the batch's transaction commits."""
+        if self.route.offsets_in_database:
+            job.marked = max(job.marked or 0, offset + 1)
+            return
         if job.batch is None:
             self.mark(offset + 1)
             return
@@ -253,6 +259,8 @@ class Coordinator:
                     return self._finish()
             elif mark_last:
                 self.mark(job.raw[-1].offset() + 1)
+            elif job.marked is not None:
+                self.mark(job.marked)
             self.last_processed_at = time.time()
             last = job.batch.last_offset if job.batch is not None else job.raw[-1].offset()
             if self.isolate_until is not None and last >= self.isolate_until:

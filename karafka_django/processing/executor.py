@@ -15,9 +15,9 @@ from typing import Any
 
 from ..instrumentation import Monitor
 from ..messages import Messages
-from . import db, dead_letter_queue
+from . import db, dead_letter_queue, offset_storage
 from .coordinator import Coordinator
-from .jobs import Job
+from .jobs import Job, ServiceJob
 from .jobs_queue import JobsQueue
 
 CRITICAL_ERRORS = (MemoryError, SystemExit, KeyboardInterrupt)
@@ -33,8 +33,11 @@ class Executor:
         self.monitor = monitor
         self.db = db_hooks  # before_job()/after_job(); the test client turns them off, as Django's does
 
-    def run(self, job: Job) -> int:
+    def run(self, job: Job | ServiceJob) -> int:
         """Run a job and chain the partition's next batch; returns messages processed."""
+        if type(job) is ServiceJob:
+            self._run_service(job)
+            return 0
         coordinator = job.coordinator
         if not coordinator.begin():  # revoked while the job was queued
             coordinator.abandon(job)
@@ -70,9 +73,10 @@ class Executor:
             consumer.attempt = coordinator.pause.attempt
             if job.tick:
                 consumer.tick()
+            elif coordinator.route.offsets_in_database:
+                self._consume_in_transaction(consumer, job, raw)
             elif raw:
-                consumer.messages = Messages(raw, coordinator.route.deserializer)
-                consumer.consume(consumer.messages)
+                self._consume(consumer, raw)
         except BaseException as exc:
             critical = is_critical(exc)
             delay = coordinator.fail(job, exc, halt=critical)
@@ -87,6 +91,21 @@ class Executor:
         # Filtered-out messages alone (no consumer call) are marked unless the consumer owns its offsets.
         self._completed(job, started, mark_last=not coordinator.route.manual_offset_management)
         return len(raw)
+
+    @staticmethod
+    def _consume(consumer: Any, raw: list) -> None:
+        consumer.messages = Messages(raw, consumer._coordinator.route.deserializer)
+        consumer.consume(consumer.messages)
+
+    def _consume_in_transaction(self, consumer: Any, job: Job, raw: list) -> None:
+        """Offsets in the database: the batch's writes and the partition's next offset commit
+        together; an outbox message already processed is left out of the batch."""
+        coordinator = job.coordinator
+        with offset_storage.batch_transaction(coordinator) as batch:
+            fresh = offset_storage.drop_received(coordinator.route, raw) if raw else raw
+            if fresh:
+                self._consume(consumer, fresh)
+            batch.store(job.marked if coordinator.route.manual_offset_management else job.raw[-1].offset() + 1)
 
     def _completed(self, job: Job, started: float, mark_last: bool, dead_lettered: bool = False) -> None:
         coordinator = job.coordinator
@@ -111,8 +130,17 @@ class Executor:
         [raw] = job.raw
         error = coordinator.last_error
         started = time.monotonic()
+        route = coordinator.route
+        mark = not route.manual_offset_management or route.dead_letter_queue.mark_after_dispatch
         try:
-            dead_letter_queue.dispatch(raw, coordinator.route, error)
+            dead_letter_queue.dispatch(raw, route, error)
+            if mark and route.offsets_in_database:  # its own transaction, once the DLQ has the message
+                self.db.before_job()
+                try:
+                    with offset_storage.batch_transaction(coordinator) as batch:
+                        batch.store(raw.offset() + 1)
+                finally:
+                    self.db.after_job()
         except Exception as exc:
             delay = coordinator.fail(job, exc)
             self._error(coordinator, job, exc, "dead_letter_queue.dispatch.error", retry_in_s=delay)
@@ -126,8 +154,6 @@ class Executor:
             attempts=coordinator.pause.attempt,
             error=f"{type(error).__name__}: {error}",
         )
-        route = coordinator.route
-        mark = not route.manual_offset_management or route.dead_letter_queue.mark_after_dispatch
         self._completed(job, started, mark_last=mark, dead_lettered=True)
         return 1
 
@@ -148,6 +174,18 @@ class Executor:
             exception=exc,
             **extra,
         )
+
+    def _run_service(self, job: ServiceJob) -> None:
+        """Work of the server itself (the outbox relay), with the same connection hygiene."""
+        self.db.before_job()
+        try:
+            job.call()
+        except Exception as exc:
+            self.monitor.instrument("error.occurred", type=f"{job.name}.error", error=f"{type(exc).__name__}: {exc}",
+                                    exception=exc)
+        finally:
+            self.db.after_job()
+            job.done.set()
 
     def build(self, coordinator: Coordinator) -> Any:
         """A new, initialized consumer instance for the partition (``initialized()`` may raise)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Callable
 
 from .virtual_partitions import VirtualBatch
 
@@ -28,7 +29,7 @@ class SkipMarker:
 class Job:
     """Work for a worker: a batch (or one virtual part of it), or a periodic tick (``raw`` empty)."""
 
-    __slots__ = ("coordinator", "raw", "slot", "part", "batch", "tick", "error")
+    __slots__ = ("coordinator", "raw", "slot", "part", "batch", "tick", "error", "marked")
 
     def __init__(self, coordinator: "Coordinator", raw: list, slot: int = 0, part: int = 0,
                  batch: VirtualBatch | None = None, tick: bool = False, error: Exception | None = None):
@@ -39,8 +40,21 @@ class Job:
         self.batch = batch
         self.tick = tick
         self.error = error  # the batch failed before a consumer saw it (a raising partitioner)
+        self.marked: int | None = None  # offsets in the database: a mark waits for the transaction
 
     @property
     def messages(self) -> list:
         """The messages the consumer sees (skip markers left out)."""
         return [m for m in self.raw if type(m) is not SkipMarker]
+
+
+class ServiceJob:
+    """Work of the server itself on the worker pool (the outbox relay): it runs under the same
+    database connection bound as consumers' jobs."""
+
+    __slots__ = ("name", "call", "done")
+
+    def __init__(self, name: str, call: Callable[[], object]):
+        self.name = name
+        self.call = call
+        self.done = threading.Event()

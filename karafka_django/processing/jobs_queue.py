@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import queue
 
-from .jobs import Job
+from .jobs import Job, ServiceJob
 
 
 class JobsQueue:
     """FIFO of jobs; ``None`` is the sentinel that stops one worker."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Job | ServiceJob | None] = queue.SimpleQueue()
 
-    def put(self, job: Job | None) -> None:
+    def put(self, job: Job | ServiceJob | None) -> None:
         self._queue.put(job)
 
-    def get(self) -> Job | None:
+    def get(self) -> Job | ServiceJob | None:
         return self._queue.get()
 
     def __len__(self) -> int:

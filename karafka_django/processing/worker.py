@@ -15,6 +15,7 @@ from ..instrumentation import Monitor
 
 from . import db
 from .executor import Executor
+from .jobs import Job
 from .jobs_queue import JobsQueue
 
 logger = logging.getLogger("karafka_django.worker")
@@ -46,7 +47,7 @@ class Worker(threading.Thread):
                 finally:
                     self.busy = False
                     self.last_finished_at = time.monotonic()
-                if self.monitor.has_subscribers("worker.processed"):
+                if self.monitor.has_subscribers("worker.processed") and type(job) is Job:
                     self.monitor.instrument("worker.processed", worker=self.name, topic=job.coordinator.topic,
                                             partition=job.coordinator.partition)
         finally:

@@ -11,6 +11,7 @@ import functools
 import inspect
 from typing import Any, Callable
 
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 from ..consumer import BaseConsumer
@@ -33,8 +34,11 @@ ROUTE_KEYS = (
     "virtual_partitions",
     "periodic",
     "config",
+    "offset_storage",
+    "database",
 )
 INITIAL_OFFSETS = ("earliest", "latest")
+OFFSET_STORAGES = ("kafka", "database")
 DEAD_LETTER_QUEUE_KEYS = ("topic", "max_retries", "independent", "mark_after_dispatch")
 
 
@@ -134,6 +138,39 @@ def _periodic(raw: Any, where: str, problems: list[Problem]) -> int | None | boo
     return interval
 
 
+def _offset_storage(raw: dict[str, Any], where: str, problems: list[Problem]) -> tuple[str, str] | bool:
+    """``(storage, database alias)``, or False when they cannot hold together.
+
+    Offsets in the database are exactly-once only when one transaction covers a whole batch and
+    its offset: not with virtual partitions (parts commit apart), and not when a dead-lettered
+    message under manual offset management would be left unmarked (its offset never stored).
+    """
+    storage, alias = raw.get("offset_storage", "kafka"), raw.get("database", "default")
+    if storage not in OFFSET_STORAGES:
+        problems.append(Problem("karafka.E026", f"{where}: offset_storage must be one of {OFFSET_STORAGES}, got {storage!r}."))
+        return False
+    if storage == "kafka":
+        if "database" in raw:
+            problems.append(Problem("karafka.E027", f"{where}: 'database' applies only with offset_storage 'database'."))
+            return False
+        return storage, alias
+    if alias not in settings.DATABASES:
+        problems.append(Problem("karafka.E027", f"{where}: database '{alias}' is not in settings.DATABASES.",
+                                did_you_mean(str(alias), list(settings.DATABASES))))
+        return False
+    if raw.get("virtual_partitions") is not None:
+        problems.append(Problem("karafka.E028", f"{where}: offset_storage 'database' cannot be combined with virtual_partitions.",
+                                "Virtual parts of a batch finish apart; one transaction must cover the whole batch."))
+        return False
+    dlq = raw.get("dead_letter_queue")
+    if raw.get("manual_offset_management") and isinstance(dlq, dict) and not dlq.get("mark_after_dispatch"):
+        problems.append(Problem("karafka.E029", f"{where}: with offset_storage 'database' and manual_offset_management, "
+                                "a dead-lettered message must be marked: set dead_letter_queue mark_after_dispatch.",
+                                "Otherwise its offset is never stored and the partition replays it forever."))
+        return False
+    return storage, alias
+
+
 def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: list[Problem]) -> Route | None:
     """A :class:`Route` from one declaration (validated already to have a topic and a consumer),
     or None with the reasons added to ``problems``."""
@@ -159,7 +196,8 @@ def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: l
     topic_config = None
     if raw.get("config") is not None:
         topic_config = parse_spec(str(raw["topic"]), raw["config"], where, problems) or False
-    if False in (dead_letter_queue, filters, virtual_partitions, periodic, topic_config):
+    offset_storage = _offset_storage(raw, where, problems)
+    if False in (dead_letter_queue, filters, virtual_partitions, periodic, topic_config, offset_storage):
         return None
     consumer_group = str(raw.get("consumer_group") or default_group)
     return Route(
@@ -176,4 +214,6 @@ def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: l
         initial_offset=initial_offset,
         active=bool(raw.get("active", True)),
         manual_offset_management=bool(raw.get("manual_offset_management", False)),
+        offset_storage=offset_storage[0],
+        database=offset_storage[1],
     )

@@ -47,6 +47,12 @@ class Route:
     virtual_partitions: VirtualPartitions | None = None
     periodic_interval_ms: int | None = None
     topic_config: TopicSpec | None = None  # when the route declares its topic (karafka_topics)
+    offset_storage: str = "kafka"  # or "database": offsets committed with the batch's writes
+    database: str = "default"  # the alias whose transactions hold them
+
+    @property
+    def offsets_in_database(self) -> bool:
+        return self.offset_storage == "database"
 
     @property
     def consumer_path(self) -> str:

@@ -172,17 +172,3 @@ class KarafkaTestClient:
 
     def __exit__(self, *exc: object) -> None:
         producer._client, producer._pid = self._saved_client
-
-
-try:
-    import pytest
-except ImportError:  # the helpers work without pytest; only the fixture needs it
-    pytest = None
-
-if pytest is not None:
-
-    @pytest.fixture
-    def karafka() -> Any:
-        """A :class:`KarafkaTestClient` for the project's routes; captures the shared producer."""
-        with KarafkaTestClient() as client:
-            yield client

@@ -11,13 +11,6 @@ from tests.integration.harness import unique
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def producing_to(kafka, settings):
-    settings.KARAFKA = {**settings.KARAFKA, "KAFKA": {"bootstrap.servers": kafka.bootstrap_servers}}
-    yield kafka
-    producer.close()
-
-
 def test_ten_thousand_messages_from_eight_threads_through_one_producer(producing_to):
     topic = producing_to.create_topic(unique("produced"), 4)
     clients, failures = set(), []

@@ -53,6 +53,14 @@ def test_defaults_and_librdkafka_defaults_that_the_user_can_override():
         ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "max_retries": -1}}]}, ["karafka.E034"]),
         ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "independent": "no"}}]}, ["karafka.E035"]),
         ({**BASE, "PRODUCER": "fast"}, ["karafka.E003"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "redis"}]}, ["karafka.E026"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database", "database": "main"}]},
+         ["karafka.E027"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "database": "default"}]}, ["karafka.E027"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database",
+                              "virtual_partitions": {"partitioner": "tests.testapp.consumers.by_key"}}]}, ["karafka.E028"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database", "manual_offset_management": True,
+                              "dead_letter_queue": {"topic": "d"}}]}, ["karafka.E029"]),
     ],
 )
 def test_invalid_settings_fail_the_checks(karafka, expected):
@@ -149,3 +157,11 @@ def test_a_static_member_id_is_distinct_per_subscription_group_and_swarm_node():
     assert [g.kafka_config(config.kafka)["group.instance.id"] for g in groups] == ["host-7-karafka", "host-7-slow"]
     assert groups[1].kafka_config(config.kafka, node=2)["group.instance.id"] == "host-7-slow-node2"
     assert "group.instance.id" not in groups[0].kafka_config({"bootstrap.servers": "k:9092"})
+
+
+def test_offsets_in_the_database_are_a_route_option():
+    routes = [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database"}, {"topic": "b", "consumer": CONSUMER}]
+    with override_settings(KARAFKA={**BASE, "ROUTES": routes}):
+        stored, default = build_routing(get_config()).routes
+    assert (stored.offsets_in_database, stored.database) == (True, "default")
+    assert (default.offsets_in_database, default.offset_storage) == (False, "kafka")
