@@ -3,8 +3,12 @@ import os
 import pytest
 from django.db import connection
 
-from karafka_django import producer
+from karafka_django import BaseConsumer, producer
 from karafka_django.broker import EmbeddedBroker
+from karafka_django.deserializers import json_deserializer
+from karafka_django.processing.coordinator import Coordinator
+from karafka_django.processing.pause import Backoff
+from karafka_django.routing import Route
 from tests.integration.harness import ConnectionSampler, Kafka, ServerProcess, unique
 
 
@@ -75,3 +79,20 @@ def producing_to(kafka, settings):
     settings.KARAFKA = {**settings.KARAFKA, "KAFKA": {"bootstrap.servers": kafka.bootstrap_servers}}
     yield kafka
     producer.close()
+
+
+@pytest.fixture
+def make_coordinator():
+    """``make_coordinator(consumer=..., backoff=..., **route_options)``: partition t/0 of group g."""
+
+    def make(consumer: type = BaseConsumer, deserializer=json_deserializer, max_messages: int = 10,
+             backoff: Backoff = Backoff(1000, 4000), budget=None, predecessor=None, **route_options) -> Coordinator:
+        route = Route("t", consumer, "g", "g", deserializer, **route_options)
+        return Coordinator("t", 0, route, max_messages, backoff, budget, predecessor)
+
+    return make
+
+
+@pytest.fixture
+def coordinator(make_coordinator):
+    return make_coordinator()

@@ -15,7 +15,7 @@ import pytest
 def karafka() -> Iterator[Any]:
     """A :class:`~karafka_django.testing.KarafkaTestClient` for the project's routes; captures
     the shared producer."""
-    from . import KarafkaTestClient
+    from .testing import KarafkaTestClient
 
     with KarafkaTestClient() as client:
         yield client

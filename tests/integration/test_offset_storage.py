@@ -1,10 +1,12 @@
-"""Offsets stored with the batch's writes: one transaction, fenced against a second owner."""
+"""Offsets stored with the batch's writes, in PostgreSQL: one transaction, fenced against a second owner."""
 
 import pytest
 
 from karafka_django.models import StoredOffset
 from karafka_django.processing.offset_storage import OffsetFenced, batch_transaction, load
 from tests.testapp.models import Record
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
