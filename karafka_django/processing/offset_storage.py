@@ -85,15 +85,19 @@ def _advance(coordinator: "Coordinator", target: int) -> None:
 def drop_received(route: Route, raw: list) -> list:
     """``raw`` without the outbox messages this consumer group already processed, remembering the
     new ones in the current transaction."""
-    ids = {message_id(m): m for m in raw if m.headers()}
-    ids.pop(None, None)
-    if not ids:
+    ids = [message_id(m) if m.headers() else None for m in raw]
+    if not any(ids):
         return raw
     received = ReceivedMessage.objects.using(route.database)
-    seen = set(received.filter(consumer_group=route.consumer_group, message_id__in=list(ids))
+    seen = set(received.filter(consumer_group=route.consumer_group, message_id__in={i for i in ids if i})
                .values_list("message_id", flat=True))
-    received.bulk_create([ReceivedMessage(consumer_group=route.consumer_group, message_id=i) for i in ids if i not in seen])
-    if not seen:
-        return raw
-    duplicates = {id(ids[i]) for i in seen}
-    return [m for m in raw if id(m) not in duplicates]
+    fresh, new = [], []
+    for message, outbox_id in zip(raw, ids):
+        if outbox_id is not None:
+            if outbox_id in seen:
+                continue  # processed before, or earlier in this batch: a relay's duplicate
+            seen.add(outbox_id)
+            new.append(ReceivedMessage(consumer_group=route.consumer_group, message_id=outbox_id))
+        fresh.append(message)
+    received.bulk_create(new)
+    return fresh
