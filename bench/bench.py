@@ -1,7 +1,7 @@
 """Benchmarks: karafka_django against raw confluent-kafka, side by side in one run, one broker.
 
     ./bench/run                      # every benchmark
-    ./bench/run overhead json        # some of them (overhead json orm cpu memory shutdown big_messages)
+    ./bench/run overhead json        # some of them (overhead json orm exactly_once cpu memory shutdown big_messages)
 
 Each prints a line as it finishes, then a table and one JSON line with every figure. Runs
 start their own Tansu broker; the ORM run uses the PostgreSQL that scripts/postgres.sh starts.
@@ -94,23 +94,21 @@ class Bench:
         return seen / (last - first)
 
     def framework_rate(self, consumer: str, topic: str, total: int, concurrency: int, max_messages: int,
-                       deserializer: str | None = None) -> float:
+                       **route_options: Any) -> float:
         """Messages/s of an in-process karafka_server run, from the first batch to the last."""
         from django.test import override_settings
 
         from bench.benchapp.consumers import Tally
-        from karafka_django.conf import get_config
-        from karafka_django.routing import build_routing
+        from karafka_django.loading import load_or_fail
         from karafka_django.server import Server
 
         karafka = {**self.karafka(), "CLIENT_ID": f"fw-{uuid.uuid4().hex[:8]}", "CONCURRENCY": concurrency,
                    "MAX_MESSAGES": max_messages,
-                   "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.{consumer}",
-                               **({"deserializer": deserializer} if deserializer else {})}]}
+                   "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.{consumer}", **route_options}]}
         Tally.reset()
         with override_settings(KARAFKA=karafka):
-            config = get_config()
-            server = Server(config, build_routing(config).select())
+            config, routing = load_or_fail()
+            server = Server(config, routing.select())
 
             def stop_when_done() -> None:
                 while Tally.count < total:
@@ -189,6 +187,20 @@ class Bench:
         rates = {c: self.framework_rate("OrmWriter", topic, total, concurrency=c, max_messages=100) for c in (1, 2, 4, 8)}
         return {f"concurrency_{c}_msgs_per_s": round(r) for c, r in rates.items()} | {
             f"speedup_{c}": round(r / rates[1], 2) for c, r in rates.items()} | {"goal": "near-linear up to 6 partitions"}
+
+    def exactly_once(self) -> dict[str, Any]:
+        """An ORM-writing consumer (one bulk insert per batch) with its offsets stored in the
+        database (one more row write per batch, in the batch's transaction) against Kafka's."""
+        total = 12_000
+        rates: dict[str, list[float]] = {"kafka": [], "database": []}
+        for _ in range(ROUNDS):
+            for storage in rates:
+                topic = self.topic("exactly-once", 6, total)
+                rates[storage].append(self.framework_rate("RowWriter", topic, total, concurrency=4, max_messages=100,
+                                                          offset_storage=storage))
+        kafka, database = (statistics.median(rates[s]) for s in ("kafka", "database"))
+        return {"kafka_offsets_msgs_per_s": round(kafka), "database_offsets_msgs_per_s": round(database),
+                "database_vs_kafka": round(database / kafka, 2), "rounds": ROUNDS}
 
     def cpu(self) -> dict[str, Any]:
         total = 60_000
@@ -352,6 +364,7 @@ def main(names: list[str]) -> None:
     benches: dict[str, Callable[[Bench], dict]] = {
         "overhead": Bench.overhead, "json": Bench.json, "orm": Bench.orm, "cpu": Bench.cpu,
         "memory": Bench.memory, "shutdown": Bench.shutdown, "big_messages": Bench.big_messages,
+        "exactly_once": Bench.exactly_once,
     }
     unknown = set(names) - set(benches)
     if unknown:
