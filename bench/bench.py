@@ -1,7 +1,7 @@
 """Benchmarks: karafka_django against raw confluent-kafka, side by side in one run, one broker.
 
     ./bench/run                      # every benchmark
-    ./bench/run overhead json        # some of them (overhead json orm exactly_once cpu memory shutdown big_messages)
+    ./bench/run overhead json        # some of them (latency overhead json orm exactly_once cpu memory shutdown big_messages)
 
 Each prints a line as it finishes, then a table and one JSON line with every figure. Runs
 start their own Tansu broker; the ORM run uses the PostgreSQL that scripts/postgres.sh starts.
@@ -167,6 +167,79 @@ class Bench:
         return {"raw_msgs_per_s": round(raw_rate), "karafka_msgs_per_s": round(framework_rate),
                 "ratio": round(framework_rate / raw_rate, 3), "ratios_per_round": [round(f / r, 2) for f, r in zip(framework, raw)],
                 "goal": goal}
+
+    def latency(self) -> dict[str, Any]:
+        """Producer timestamp to the consumer's hands, at a low and a high rate: a raw ``poll()``
+        loop and karafka_server side by side on the same broker, same tuning, same producer."""
+        figures: dict[str, Any] = {}
+        for label, rate, seconds in (("low", 20, 10), ("high", 5000, 4)):
+            raw = percentiles(self.raw_latencies(rate, seconds))
+            framework = percentiles(self.framework_latencies(rate, seconds))
+            figures |= {f"{label}_{rate}_per_s_raw_ms": raw, f"{label}_{rate}_per_s_karafka_ms": framework}
+        raw, framework = figures["low_20_per_s_raw_ms"], figures["low_20_per_s_karafka_ms"]
+        limits = {"p50": 1.25 * raw["p50"] + 25, "p99": 1.25 * raw["p99"] + 50}
+        return figures | {"goal": "at 20/s: p50 <= 1.25 x raw + 25 ms, p99 <= 1.25 x raw + 50 ms",
+                          "limits_ms": {k: round(v, 1) for k, v in limits.items()},
+                          "goal_met": all(framework[k] <= limits[k] for k in limits)}
+
+    def produce_paced(self, topic: str, rate: int, seconds: float) -> None:
+        """``rate`` messages/s for ``seconds`` over 3 partitions, sent as they are due."""
+        producer = Producer({"bootstrap.servers": self.broker.bootstrap_servers, "linger.ms": 0 if rate < 100 else 5})
+        started = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            delay = started + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            producer.produce(topic, b"{}", partition=i % 3)
+            producer.poll(0)
+        producer.flush(30)
+
+    def raw_latencies(self, rate: int, seconds: float) -> list[float]:
+        topic, expected = self.topic("latency-raw", 3, 0), int(rate * seconds)
+        consumer = Consumer({"bootstrap.servers": self.broker.bootstrap_servers, "group.id": f"raw-{uuid.uuid4().hex}",
+                             "auto.offset.reset": "earliest", "session.timeout.ms": 6000, **FAST_FETCH})
+        consumer.subscribe([topic])
+        while not consumer.assignment():
+            consumer.poll(0.1)
+        latencies: list[float] = []
+        producing = threading.Thread(target=self.produce_paced, args=(topic, rate, seconds))
+        producing.start()
+        try:
+            while len(latencies) < expected:
+                message = consumer.poll(1.0)
+                if message is not None and message.error() is None:
+                    latencies.append(time.time() * 1000 - message.timestamp()[1])
+        finally:
+            producing.join()
+            consumer.close()
+        return latencies
+
+    def framework_latencies(self, rate: int, seconds: float) -> list[float]:
+        from django.test import override_settings
+
+        from bench.benchapp.consumers import LatencyRecorder
+        from karafka_django.loading import load_or_fail
+        from karafka_django.server import Server
+
+        topic, expected = self.topic("latency-karafka", 3, 0), int(rate * seconds)
+        karafka = {**self.karafka(), "CLIENT_ID": f"fw-{uuid.uuid4().hex[:8]}",
+                   "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.LatencyRecorder"}]}
+        LatencyRecorder.latencies = []
+        with override_settings(KARAFKA=karafka):
+            config, routing = load_or_fail()
+            server = Server(config, routing.select())
+
+            def produce_then_stop() -> None:
+                while not any(listener.coordinators for listener in server.listeners):
+                    time.sleep(0.05)  # joined and assigned
+                self.produce_paced(topic, rate, seconds)
+                while len(LatencyRecorder.latencies) < expected:
+                    time.sleep(0.05)
+                server.stop()
+
+            threading.Thread(target=produce_then_stop, daemon=True).start()
+            server.run()
+        return LatencyRecorder.latencies
 
     def overhead(self) -> dict[str, Any]:
         total = 500_000
@@ -344,6 +417,11 @@ class Bench:
                 "busy_note": "SIGTERM 1 s into a 3 s batch: it finishes, commits, then the process exits"}
 
 
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"p50": round(cuts[49], 1), "p99": round(cuts[98], 1), "n": len(latencies)}
+
+
 def prepare_database() -> None:
     import django
     import psycopg
@@ -364,7 +442,7 @@ def main(names: list[str]) -> None:
     benches: dict[str, Callable[[Bench], dict]] = {
         "overhead": Bench.overhead, "json": Bench.json, "orm": Bench.orm, "cpu": Bench.cpu,
         "memory": Bench.memory, "shutdown": Bench.shutdown, "big_messages": Bench.big_messages,
-        "exactly_once": Bench.exactly_once,
+        "exactly_once": Bench.exactly_once, "latency": Bench.latency,
     }
     unknown = set(names) - set(benches)
     if unknown:
@@ -384,6 +462,9 @@ def main(names: list[str]) -> None:
         say(f"| {name} | " + ", ".join(f"{k}: {v}" for k, v in figures.items()) + " |")
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
     say(json.dumps({"machine": machine, "results": results}))
+    missed = [name for name, figures in results.items() if figures.get("goal_met") is False]
+    if missed:
+        sys.exit(f"goals missed: {', '.join(missed)}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
+from confluent_kafka import Message as RawMessage
 
 from .errors import DeserializationError
 
@@ -125,6 +126,18 @@ class Messages:
 
     def payloads(self) -> list[Any]:
         return [message.payload for message in self]
+
+    # Batch accessors: one C call per message and no wrapper, for consumers that read every
+    # message of a large batch (the same work as a raw confluent-kafka loop).
+
+    def offsets(self) -> list[int]:
+        return list(map(RawMessage.offset, self._raw))
+
+    def raw_payloads(self) -> list[bytes | None]:
+        return list(map(RawMessage.value, self._raw))
+
+    def raw_keys(self) -> list[bytes | None]:
+        return list(map(RawMessage.key, self._raw))
 
     def __repr__(self) -> str:
         m = self.metadata

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 
@@ -21,13 +21,11 @@ from .conf import KarafkaConfig
 from .connection.listener import Listener
 from .instrumentation import Monitor
 from .instrumentation import monitor as default_monitor
-from .instrumentation.http_endpoint import HttpEndpoint
-from .instrumentation.reporter import Reporter
 from .instrumentation.snapshot import ServerSnapshot, WorkersSnapshot
 from .instrumentation.stack_dump import dump_thread_stacks
 from .processing.coordinator import BufferBudget
-from .processing.executor import Executor
 from .outbox import OutboxRelay
+from .processing.executor import Executor
 from .processing.jobs import ServiceJob
 from .processing.jobs_queue import JobsQueue
 from .processing.pause import FOREVER
@@ -35,6 +33,10 @@ from .processing.worker import WorkerPool
 from .producer import producer
 from .resources import buffer_split
 from .routing import SubscriptionGroup
+
+if TYPE_CHECKING:
+    from .instrumentation.http_endpoint import HttpEndpoint
+    from .instrumentation.reporter import Reporter
 
 #: 3: a Kafka client cannot work (authentication failed, a fatal librdkafka error).
 EXIT_OK, EXIT_ERROR, EXIT_FORCED, EXIT_CLIENT_FAULT = 0, 1, 2, 3
@@ -87,10 +89,15 @@ class Server:
         """Run until a signal (or a critical error) stops the server; returns the exit code."""
         connections.close_all()
         self._install_signal_handlers()
+        # The endpoint and the reporter (psutil) are imported only when used: a smaller idle process.
         if self.metrics_port is not None:
+            from .instrumentation.http_endpoint import HttpEndpoint
+
             self.http = HttpEndpoint(self.snapshot, self.metrics_port, render_metrics=self._metrics_renderer())
             self.http.start()
         if self.config.reporting:
+            from .instrumentation.reporter import Reporter
+
             self.reporter = Reporter(self.config, self.monitor, self.snapshot, self.apply_command)
             self.monitor.subscribe(self.reporter)
             self.reporter.start()

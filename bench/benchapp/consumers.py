@@ -62,6 +62,16 @@ class RowWriter(BaseConsumer):
         Tally.add(len(messages))
 
 
+class LatencyRecorder(BaseConsumer):
+    """Milliseconds from each message's producer timestamp to its consume()."""
+
+    latencies: list[float] = []
+
+    def consume(self, messages):
+        now = time.time()
+        LatencyRecorder.latencies.extend((now - message.timestamp.timestamp()) * 1000 for message in messages)
+
+
 class CpuBurner(BaseConsumer):
     def consume(self, messages):
         for message in messages:

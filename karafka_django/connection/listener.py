@@ -107,7 +107,7 @@ class Listener(threading.Thread):
         now = time.monotonic()
         waiting = self.quiet or any(c.needs_ticks(now) for c in self.coordinators.values())
         timeout = TICK_S if waiting else self.config.max_wait_time_ms / 1000
-        messages = self.client.consume(FETCH_BATCH, timeout)
+        messages = self.client.fetch(FETCH_BATCH, timeout)
         self.last_poll_at = time.monotonic()
         if messages:
             self.faults.on_reachable()

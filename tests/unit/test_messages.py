@@ -49,3 +49,10 @@ def test_serialize_values_for_the_producer():
     assert serialize({"a": 1}) == b'{"a":1}'
     assert serialize("é") == "é".encode()
     assert serialize(b"raw") == b"raw" and serialize(None) is None
+
+
+def test_batch_accessors_read_every_message_without_wrappers():
+    messages = Messages([order(5, b'{"a": 1}', key=b"k5"), order(6, None, key=None)], json_deserializer)
+    assert messages.offsets() == [5, 6]
+    assert messages.raw_payloads() == [b'{"a": 1}', None]
+    assert messages.raw_keys() == [b"k5", None]
