@@ -48,7 +48,7 @@ def test_a_bad_order_raises_and_is_retried_by_the_next_consume(karafka):
     with pytest.raises(KeyError):
         karafka.consume()
     assert karafka.committed("orders") is None
-    assert karafka.coordinator("orders", 0).attempt == 1
+    assert karafka.coordinator("orders", 0).pause.attempt == 1
 
 
 def test_a_view_produces_through_the_shared_producer(karafka, client):
