@@ -32,6 +32,7 @@ def rows(topic: str) -> tuple[int, int]:
     return found.count(), found.values("partition", "offset").distinct().count()
 
 
+@pytest.mark.matrix
 @pytest.mark.parametrize("storage", ["database", "kafka"])
 def test_sigkill_at_random_moments_leaves_every_row_exactly_once_only_with_database_offsets(kafka, make_server, storage):
     topic, ends = kafka.backlog(f"exactly-once-{storage}", 3, 3000, {"sleep": 0.002})
