@@ -12,7 +12,10 @@ import json
 import logging
 import threading
 import time
+from itertools import groupby
 from typing import Any, Iterable
+
+from confluent_kafka import Message as RawMessage
 
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
@@ -31,6 +34,10 @@ logger = logging.getLogger("karafka_django.listener")
 
 #: Poll timeout while something time-based is pending (a backoff, a pause, a full buffer).
 TICK_S = 0.05
+
+
+def _topic_partition(message: RawMessage) -> tuple[str, int]:
+    return message.topic(), message.partition()
 
 
 class Listener(threading.Thread):
@@ -120,23 +127,22 @@ class Listener(threading.Thread):
     def _distribute(self, messages: list) -> None:
         """Split a fetch into per-partition runs and give each to its coordinator.
 
-        The hot path: librdkafka returns long runs of one partition, so this compares one key
-        per message (the partition alone when the group reads one topic) and slices runs.
+        The hot path: librdkafka returns long runs of one partition, so runs are grouped in C
+        (``groupby`` on the partition alone when the group reads one topic), and errors, which
+        are rare, are looked for in C first.
         """
+        if any(map(RawMessage.error, messages)):
+            for failed in [m for m in messages if m.error() is not None]:
+                self._on_message_error(failed)
+            messages = [m for m in messages if m.error() is None]
         topic = self._single_topic
         runs: dict[tuple[str, int], list] = {}
-        start, current = 0, None
-        for index, message in enumerate(messages):
-            if message.error() is not None:
-                self._collect(runs, current, messages[start:index])
-                self._on_message_error(message)
-                start, current = index + 1, None
-                continue
-            key = message.partition() if topic else (message.topic(), message.partition())
-            if key != current:
-                self._collect(runs, current, messages[start:index])
-                start, current = index, key
-        self._collect(runs, current, messages[start:])
+        for key, group in groupby(messages, RawMessage.partition if topic else _topic_partition):
+            key = (topic, key) if topic else key
+            if key in runs:
+                runs[key].extend(group)
+            else:
+                runs[key] = list(group)
         for key, run in runs.items():
             coordinator = self.coordinators.get(key)
             if coordinator is None:
@@ -146,16 +152,6 @@ class Listener(threading.Thread):
                 continue
             for job in coordinator.add(run):
                 self.jobs.put(job)
-
-    def _collect(self, runs: dict, key: Any, run: list) -> None:
-        if key is None or not run:
-            return
-        if self._single_topic:
-            key = (self._single_topic, key)
-        if key in runs:
-            runs[key].extend(run)
-        else:
-            runs[key] = run
 
     def _filter_and_add(self, coordinator: Coordinator, run: list) -> None:
         """Apply the route's filters to a fetched run (here, on the listener thread), then buffer it.
