@@ -67,3 +67,15 @@ def test_initial_offset_latest_skips_what_was_there_before_the_group_existed(kaf
     wait_until(lambda: Record.objects.count() >= 3, 20, "the new messages")
     assert server.stop() == 0
     assert sorted(Record.objects.values_list("offset", "key")) == [(5, "new"), (6, "new"), (7, "new")]
+
+
+def test_a_lone_message_is_handed_over_without_waiting_for_the_poll_timeout(kafka, make_server):
+    """With a 10 s MAX_WAIT_TIME_MS, a batch poll would hold a lone message for 10 s."""
+    topic = kafka.create_topic(unique("lone"), 1)
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], MAX_WAIT_TIME_MS=10000).start()
+    server.wait_assigned()
+    kafka.produce(topic, [(0, b"k", b"{}")])
+    produced_at = time.monotonic()
+    wait_until(lambda: Record.objects.filter(topic=topic).exists(), 8, "the lone message processed")
+    assert time.monotonic() - produced_at < 3, "handed over long before the 10 s poll timeout"
+    assert server.stop() == 0
