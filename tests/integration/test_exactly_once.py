@@ -55,6 +55,19 @@ def test_sigkill_at_random_moments_leaves_every_row_exactly_once_only_with_datab
         assert total > distinct == 3000, "at-least-once: the kills caused duplicates (the test can tell)"
 
 
+def test_a_dead_lettered_message_of_a_database_offset_route_has_its_offset_stored(kafka, make_server):
+    topic, dlq = kafka.create_topic(unique("stored-dlq"), 1), kafka.create_topic(unique("stored-dlq.dlq"), 1)
+    poison = {5, 29}  # the last one: only the dead letter path can store offset 30
+    kafka.produce(topic, ((0, f"key-{n}".encode(), json.dumps({"poison": n in poison}).encode()) for n in range(30)))
+    route = {"topic": topic, "consumer": CONSUMER, "offset_storage": "database",
+             "dead_letter_queue": {"topic": dlq, "max_retries": 1}}
+    server = make_server([route], MAX_MESSAGES=10).start()
+    wait_until(lambda: StoredOffset.objects.filter(topic=topic, next_offset=30).exists(), 60, "offsets stored to the end")
+    assert server.stop() == 0
+    assert sorted(m.key().decode() for m in kafka.read_all(dlq)) == sorted(f"key-{n}" for n in poison)
+    assert rows(topic) == (28, 28), "the good messages exactly once, the poison ones not at all"
+
+
 def test_an_outbox_duplicate_is_dropped_by_a_database_offset_route(kafka, make_server):
     topic = kafka.create_topic(unique("deduplicated"), 1)
     message_id = str(uuid.uuid4()).encode()
