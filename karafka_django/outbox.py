@@ -4,9 +4,10 @@ A message is a row written in the sender's own transaction: a rollback leaves no
 After the commit the sending process produces it at once and deletes the row. If that process
 dies in between, the row stays, and the relay (a job on ``karafka_server``'s worker pool, so the
 database connection bound holds) produces every row older than ``OUTBOX_RELAY_AFTER_MS`` (a
-younger one may still be on its way from its own process) and deletes it. A relay that dies between its produce and its delete sends a row twice: every message
-carries its row id in the :data:`MESSAGE_ID_HEADER` header, and routes with
-``offset_storage: "database"`` drop an id they already processed.
+younger one may still be on its way from its own process) and deletes it. A relay that dies
+between its produce and its delete sends a row twice: every message carries its row id in the
+:data:`MESSAGE_ID_HEADER` header, and routes with ``offset_storage: "database"`` drop an id
+they already processed.
 """
 
 from __future__ import annotations

@@ -132,9 +132,13 @@ class Listener(threading.Thread):
         are rare, are looked for in C first.
         """
         if any(map(RawMessage.error, messages)):
-            for failed in [m for m in messages if m.error() is not None]:
-                self._on_message_error(failed)
-            messages = [m for m in messages if m.error() is None]
+            kept = []
+            for message in messages:
+                if message.error() is None:
+                    kept.append(message)
+                else:
+                    self._on_message_error(message)
+            messages = kept
         topic = self._single_topic
         runs: dict[tuple[str, int], list] = {}
         for key, group in groupby(messages, RawMessage.partition if topic else _topic_partition):
@@ -231,15 +235,15 @@ class Listener(threading.Thread):
         """The database-stored offsets of the partitions whose route keeps them there."""
         by_topic: dict[str, list[int]] = {}
         for tp in partitions:
-            if self.subscription_group.route_for(tp.topic).offsets_in_database:
-                by_topic.setdefault(tp.topic, []).append(tp.partition)
-        if not by_topic:
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        routes = {topic: self.subscription_group.route_for(topic) for topic in by_topic}
+        stored_here = [topic for topic, route in routes.items() if route.offsets_in_database]
+        if not stored_here:
             return {}
         db.before_job()
         try:
-            return {(topic, partition): offset for topic, numbers in by_topic.items()
-                    for partition, offset in offset_storage.load(self.subscription_group.route_for(topic), topic,
-                                                                 numbers).items()}
+            return {(topic, partition): offset for topic in stored_here
+                    for partition, offset in offset_storage.load(routes[topic], topic, by_topic[topic]).items()}
         finally:
             db.after_job()
 
