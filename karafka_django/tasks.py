@@ -2,7 +2,9 @@
 
     TASKS = {"default": {"BACKEND": "karafka_django.tasks.KafkaBackend",
                          "OPTIONS": {"topic": "django_tasks"}}}
-    KARAFKA["ROUTES"] += [{"topic": "django_tasks", "consumer": "karafka_django.tasks.TasksConsumer"}]
+
+``karafka_server`` consumes the backend's topic with :class:`TasksConsumer` in a subscription group
+of its own (``<CLIENT_ID>_tasks``) unless a route names that topic (then the route's options win).
 
 ``enqueue`` writes a :class:`~karafka_django.models.TaskRecord` and produces its id to the
 topic through the outbox (``producer.produce_on_commit``): a task enqueued in a transaction is
@@ -46,10 +48,12 @@ WORKER_ID = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 class KafkaBackend(BaseTaskBackend):
     supports_get_result = True
     supports_priority = True
+    default_topic = "django_tasks"
+    kafka_consumer = "karafka_django.tasks.TasksConsumer"  # the routing builder routes the topic to it
 
     def __init__(self, alias: str, params: dict[str, Any]):
         super().__init__(alias, params)
-        self.topic = self.options.get("topic", "django_tasks")
+        self.topic = self.options.get("topic", self.default_topic)
         self.enqueue_on_commit = self.options.get("enqueue_on_commit", True)
 
     def enqueue(self, task: Any, args: Any, kwargs: Any) -> TaskResult:

@@ -12,8 +12,23 @@ from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic, ResourceType
 
+from .conf import KarafkaConfig
 from .instrumentation.client_logs import client_logger
-from .routing import TopicSpec
+from .routing import Routing, TopicSpec
+
+TASKS_TOPIC_PARTITIONS = 6  # a route with "config" on the tasks topic chooses otherwise
+
+
+def topics_to_manage(config: KarafkaConfig, routing: Routing) -> dict[str, TopicSpec]:
+    """The topics routes declare, plus the framework's own when it uses them (the reports topic
+    with REPORTING, the Kafka Tasks backends' topics): those are created if missing, else left as they are."""
+    specs = dict(routing.declared_topics)
+    own = [(topic, TASKS_TOPIC_PARTITIONS) for topic in routing.tasks_topics]
+    if config.reporting:
+        own.append((config.reports_topic, 1))
+    for topic, partitions in own:
+        specs.setdefault(topic, TopicSpec(topic, partitions, create_only=True))
+    return specs
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,8 @@ class Topics:
             if name not in metadata:
                 changes.append(Change("create", name, f"{spec.partitions} partitions, replication {spec.replication_factor}"
                                       + (f", {spec.configs}" if spec.configs else ""), spec))
+                continue
+            if spec.create_only:
                 continue
             current = len(metadata[name].partitions)
             if spec.partitions > current:

@@ -65,10 +65,10 @@ KARAFKA = {
     "ROUTES": [],
 }
 _overrides = json.loads(env("KARAFKA_TEST_OVERRIDES", default="{}"))
+if "TASKS" in _overrides:  # a Kafka Tasks backend routes its topic: only the tests of tasks configure one
+    TASKS = _overrides.pop("TASKS")
 KARAFKA["KAFKA"].update(_overrides.pop("KAFKA", {}))
 KARAFKA.update(_overrides)
-
-TASKS = {"default": {"BACKEND": "karafka_django.tasks.KafkaBackend", "OPTIONS": {"topic": "django_tasks"}}}
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+from django.utils.module_loading import import_string
+
 from ..conf import KarafkaConfig
 from ..problems import Problem, did_you_mean
 from .options import ROUTE_KEYS, parse_route
@@ -17,6 +20,7 @@ from .topic_spec import TopicSpec
 class Routing:
     consumer_groups: list[ConsumerGroup] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    tasks_topics: list[str] = field(default_factory=list)  # of the Kafka Tasks backends in TASKS
 
     @property
     def subscription_groups(self) -> list[SubscriptionGroup]:
@@ -75,6 +79,19 @@ def _unknown_keys(raw: dict[str, Any], where: str, problems: list[Problem]) -> N
             problems.append(Problem("karafka.E011", f"{where} has an unknown key '{key}'.", did_you_mean(key, ROUTE_KEYS)))
 
 
+def kafka_tasks_topics() -> list[tuple[str, str]]:
+    """(topic, consumer path) of each Kafka Tasks backend configured in ``TASKS``."""
+    topics = []
+    for backend in getattr(settings, "TASKS", {}).values():
+        try:
+            backend_class = import_string(backend["BACKEND"])
+        except (ImportError, KeyError, TypeError):
+            continue  # Django's own checks and the first enqueue report a broken backend
+        if getattr(backend_class, "kafka_consumer", None) is not None:
+            topics.append((backend.get("OPTIONS", {}).get("topic", backend_class.default_topic), backend_class.kafka_consumer))
+    return topics
+
+
 def build_routing(config: KarafkaConfig) -> Routing:
     problems: list[Problem] = []
     candidates = _settings_routes(config.routes, problems)
@@ -82,6 +99,16 @@ def build_routing(config: KarafkaConfig) -> Routing:
         where = f"@route('{raw['topic']}') on {raw['consumer'].__module__}.{raw['consumer'].__qualname__}"
         _unknown_keys(raw, where, problems)
         candidates.append((raw, where))
+    # A configured Tasks backend whose topic nobody consumes would enqueue forever: route it
+    # unless a route names it (that route's options win). Its own subscription group, because a
+    # default one reading from "latest" would skip tasks enqueued before the group's first start.
+    tasks_topics = kafka_tasks_topics()
+    routed = {str(raw["topic"]) for raw, _ in candidates}
+    for topic, consumer in tasks_topics:
+        if topic not in routed:
+            routed.add(topic)
+            candidates.append(({"topic": topic, "consumer": consumer, "subscription_group": f"{config.client_id}_tasks"},
+                               "TASKS (the Kafka backend's topic)"))
 
     groups: dict[str, ConsumerGroup] = {}
     seen: dict[tuple[str, str], str] = {}
@@ -112,7 +139,7 @@ def build_routing(config: KarafkaConfig) -> Routing:
             ))
             continue
         sub.routes.append(route)
-    routing = Routing(list(groups.values()), problems)
+    routing = Routing(list(groups.values()), problems, [topic for topic, _ in tasks_topics])
     declared: dict[str, TopicSpec] = {}
     for route in routing.routes:
         if route.topic_config is not None and declared.setdefault(route.topic, route.topic_config) != route.topic_config:

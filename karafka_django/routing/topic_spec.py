@@ -15,6 +15,7 @@ class TopicSpec:
     partitions: int
     replication_factor: int = 1
     configs: dict[str, str] = field(default_factory=dict)
+    create_only: bool = False  # the framework's own topics: created when missing, never altered
 
 
 def parse_spec(topic: str, raw: Any, where: str, problems: list[Problem]) -> TopicSpec | None:

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from karafka_django.loading import load_or_fail
-from karafka_django.topics import Topics
+from karafka_django.topics import Topics, topics_to_manage
 
 
 class Command(BaseCommand):
@@ -22,9 +22,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **options):
         config, routing = load_or_fail()
-        specs = routing.declared_topics
+        specs = topics_to_manage(config, routing)
         if not specs:
-            self.stdout.write("No route declares its topic (add 'config': {'partitions': N} to a route).")
+            self.stdout.write("No topic to manage: no route declares its topic (add 'config': {'partitions': N} to a route).")
             return
         topics = Topics(config.bootstrap_servers)
         try:
@@ -57,7 +57,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Created {len(creates)} topics." if creates else "No topic to create.")
 
     def _delete(self, topics, specs, yes=False, **options):
-        names = sorted(specs)
+        names = sorted(name for name, spec in specs.items() if not spec.create_only)
         if not yes:
             answer = input(f"Delete {', '.join(names)} and every message in them? Type 'yes': ")
             if answer.strip() != "yes":
