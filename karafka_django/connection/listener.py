@@ -316,10 +316,12 @@ class Listener(threading.Thread):
         partitions = []
         for (topic, partition), coordinator in list(self.coordinators.items()):
             p = topics.get(topic, {}).get("partitions", {}).get(str(partition), {})
-            lag = p.get("consumer_lag", -1)
+            committed_lag, stored_lag = p.get("consumer_lag", -1), p.get("consumer_lag_stored", -1)
+            lag = stored_lag if stored_lag >= 0 else committed_lag
             partitions.append(PartitionSnapshot(
                 consumer_group=group.consumer_group, topic=topic, partition=partition,
                 committed=p.get("committed_offset"), high_watermark=p.get("hi_offset"), lag=lag if lag >= 0 else None,
+                committed_lag=committed_lag if committed_lag >= 0 else None,
                 paused=coordinator.pause.until_resumed, fetch_paused=coordinator.fetch_paused,
                 last_processed_at=coordinator.last_processed_at, errors=len(coordinator.errors),
             ))

@@ -53,8 +53,10 @@ class ServerCollector:
 
     def collect(self) -> Iterator[Any]:
         snapshot = self.snapshot()
-        lag = GaugeMetricFamily("karafka_consumer_lag", "High watermark minus committed offset (librdkafka)",
-                                labels=["consumer_group", "topic", "partition"])
+        labels = ["consumer_group", "topic", "partition"]
+        lag = GaugeMetricFamily("karafka_consumer_lag", "High watermark minus the offset processed (stored)", labels=labels)
+        committed_lag = GaugeMetricFamily("karafka_consumer_lag_committed", "High watermark minus committed offset",
+                                          labels=labels)
         rx = CounterMetricFamily("karafka_librdkafka_rx_messages", "Messages fetched by librdkafka",
                                  labels=["subscription_group"])
         rx_bytes = CounterMetricFamily("karafka_librdkafka_rx_bytes", "Bytes received from brokers",
@@ -63,14 +65,15 @@ class ServerCollector:
                                    labels=["subscription_group"])
         for listener in snapshot.listeners:
             for p in listener.partitions:
-                if p.lag is not None:
-                    lag.add_metric([p.consumer_group, p.topic, str(p.partition)], p.lag)
+                for family, value in ((lag, p.lag), (committed_lag, p.committed_lag)):
+                    if value is not None:
+                        family.add_metric([p.consumer_group, p.topic, str(p.partition)], value)
             totals = listener.client_totals
             if totals:
                 rx.add_metric([listener.subscription_group], totals["fetched_messages"])
                 rx_bytes.add_metric([listener.subscription_group], totals["fetched_bytes"])
                 queued.add_metric([listener.subscription_group], totals["queued_messages"])
-        yield from (lag, rx, rx_bytes, queued)
+        yield from (lag, committed_lag, rx, rx_bytes, queued)
         workers = snapshot.workers
         yield GaugeMetricFamily("karafka_workers", "Worker threads (CONCURRENCY)", value=workers.concurrency)
         yield GaugeMetricFamily("karafka_workers_busy", "Workers running a job now", value=workers.busy)

@@ -18,7 +18,11 @@ class PartitionSnapshot:
     partition: int
     committed: int | None  # librdkafka's statistics: the group's committed offset
     high_watermark: int | None
-    lag: int | None  # high watermark - committed; None until librdkafka knows both
+    #: high watermark - stored offset (what was processed, committed or not): near zero for a
+    #: caught-up consumer; high watermark - committed until the first offset is stored; None
+    #: until librdkafka knows them
+    lag: int | None
+    committed_lag: int | None  # high watermark - committed: what a restart would re-read
     paused: bool  # by an operator (admin), until resumed
     fetch_paused: bool
     last_processed_at: float | None  # wall clock

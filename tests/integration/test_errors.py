@@ -118,6 +118,12 @@ def test_critical_errors_stop_the_server_without_retry_or_commit(kafka, make_ser
     assert kafka.committed(make_server.group, topic, 1) == {0: 1}, "only the message before it is committed"
 
 
+def lag_metric(port: int, group: str, topic: str, name: str = "karafka_consumer_lag") -> float | None:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    found = re.search(rf'{name}{{consumer_group="{group}",partition="0",topic="{topic}"}} ([0-9.]+)', text)
+    return float(found.group(1)) if found else None
+
+
 def test_metrics_lag_matches_the_broker_and_health_and_stack_dump(kafka, make_server):
     topic = kafka.create_topic(unique("lagging"), 1)
     ends = kafka.produce(topic, [(0, b"k", json.dumps({"poison": n == 50}).encode()) for n in range(100)])
@@ -126,12 +132,8 @@ def test_metrics_lag_matches_the_broker_and_health_and_stack_dump(kafka, make_se
     server.start()
     wait_until(lambda: kafka.committed(make_server.group, topic, 1) == {0: 50}, 40, "commits up to the poison")
 
-    def lag() -> float | None:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        found = re.search(rf'karafka_consumer_lag{{consumer_group="{make_server.group}",partition="0",topic="{topic}"}} ([0-9.]+)', text)
-        return float(found.group(1)) if found else None
-
-    assert wait_until(lambda: lag() == ends[0] - 50, 20, "lag = high watermark - committed") == True  # noqa: E712
+    assert wait_until(lambda: lag_metric(port, make_server.group, topic) == ends[0] - 50, 20, "lag = high watermark - processed")
+    assert lag_metric(port, make_server.group, topic, "karafka_consumer_lag_committed") == ends[0] - 50
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert 'karafka_errors_total{type="consumer.consume.error"}' in metrics
     assert "karafka_workers 4.0" in metrics
@@ -144,3 +146,18 @@ def test_metrics_lag_matches_the_broker_and_health_and_stack_dump(kafka, make_se
     assert "--- thread karafka.worker-0 ---" in server.log()
     assert server.process.poll() is None
     assert server.stop() == 0
+
+
+def test_a_caught_up_consumer_shows_no_lag_before_its_offsets_are_committed(kafka, make_server):
+    """The lag is the high watermark minus what was processed; the committed figure is beside it."""
+    topic = kafka.create_topic(unique("caught_up"), 1)
+    kafka.produce(topic, [(0, b"k", b"{}")] * 300)
+    port = free_port()
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], KAFKA={"auto.commit.interval.ms": 600000},
+                         args=["--metrics-port", str(port)]).start()
+    wait_until(lambda: Record.objects.filter(topic=topic).count() == 300, 40, "all processed")
+    assert wait_until(lambda: lag_metric(port, make_server.group, topic) == 0, 20, "lag 0 once everything is processed")
+    assert lag_metric(port, make_server.group, topic, "karafka_consumer_lag_committed") in (None, 300.0), "nothing committed yet"
+    assert kafka.committed(make_server.group, topic, 1) == {0: -1001}, "auto commit has not run"
+    assert server.stop() == 0
+    assert kafka.committed(make_server.group, topic, 1) == {0: 300}, "committed at the graceful stop"
