@@ -98,6 +98,12 @@ class KarafkaConfig:
     def bootstrap_servers(self) -> str | None:
         return self.kafka.get("bootstrap.servers")
 
+    @property
+    def tool_kafka(self) -> dict[str, Any]:
+        """The KAFKA settings for short-lived clients (admin pages, commands, the reporter's
+        reader): the same cluster and credentials, no statistics."""
+        return {k: v for k, v in self.kafka.items() if k != "statistics.interval.ms"}
+
 
 def _positive_int(raw: dict, key: str, problems: list[Problem], check_id: str) -> int:
     value = raw.get(key, DEFAULTS[key])

@@ -8,9 +8,12 @@ is revoked or the server stops, so it may keep state (a buffer, a cache) between
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .conf import get_config
 from .messages import Message, Messages
+from .positions import LOGICAL, Position, PositionReader, parse_position
 from .producer import producer
 
 if TYPE_CHECKING:
@@ -72,21 +75,31 @@ class BaseConsumer:
         """Everything up to and including ``message`` is processed and may be committed."""
         self._coordinator.mark_consumed(self._job, message.offset)
 
-    def seek(self, offset: int) -> None:
-        """After this batch, continue reading this partition from ``offset``."""
-        self._coordinator.request_seek(offset)
+    def seek(self, position: Position) -> None:
+        """After this batch, continue reading this partition from ``position``: an offset,
+        ``"earliest"``, ``"latest"`` or a datetime (the first message stamped at or after it)."""
+        self._coordinator.request_seek(self._offset(position))
 
-    def pause(self, offset: int | None = None, timeout_ms: int | None = None) -> None:
+    def pause(self, offset: Position | None = None, timeout_ms: int | None = None) -> None:
         """Take no new batches for ``timeout_ms`` (default: ``PAUSE_TIMEOUT_MS``).
 
-        With ``offset``, reading continues from there when the pause ends; without it, from
-        the message after this batch.
+        With ``offset`` (any position :meth:`seek` takes), reading continues from there when the
+        pause ends; without it, from the message after this batch.
         """
         pause = self._coordinator.pause
         millis = pause.backoff.timeout_ms if timeout_ms is None else timeout_ms
         pause.pause_until(time.monotonic() + millis / 1000)
         if offset is not None:
-            self._coordinator.request_seek(offset)
+            self._coordinator.request_seek(self._offset(offset))
+
+    def _offset(self, position: Position) -> int:
+        """A time is looked up here, on this worker, so the listener never waits for it."""
+        position = parse_position(position)
+        if isinstance(position, datetime):
+            coordinator = self._coordinator
+            with PositionReader(get_config().tool_kafka) as reader:
+                return reader.offset(coordinator.topic, coordinator.partition, position)
+        return LOGICAL.get(position, position)
 
     def resume(self) -> None:
         self._coordinator.pause.resume()

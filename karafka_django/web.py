@@ -52,7 +52,7 @@ class Read:
 class KafkaReader:
     def __init__(self, config: KarafkaConfig):
         self.config = config
-        self.kafka = {k: v for k, v in config.kafka.items() if k != "statistics.interval.ms"}
+        self.kafka = config.tool_kafka
 
     def _consumer(self) -> Consumer:
         return Consumer({**self.kafka, "group.id": f"karafka-web-{uuid.uuid4().hex}", "enable.auto.commit": False,

@@ -71,7 +71,7 @@ class Reporter(threading.Thread):
 
     def run(self) -> None:
         self.commands = Consumer({
-            **{k: v for k, v in self.config.kafka.items() if k not in ("statistics.interval.ms",)},
+            **self.config.tool_kafka,
             "group.id": f"{self.config.client_id}-commands-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
             "logger": client_logger("consumer"),
         })

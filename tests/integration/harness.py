@@ -52,8 +52,8 @@ class Kafka:
         wait_until(lambda: name in self.admin.list_topics(timeout=5).topics, 10, f"topic {name}")
         return name
 
-    def produce(self, topic: str, messages: Iterable[tuple[int, bytes | None, bytes | None]]) -> dict[int, int]:
-        """Produce ``(partition, key, value)``; returns partition -> end offset (last + 1)."""
+    def produce(self, topic: str, messages: Iterable[tuple]) -> dict[int, int]:
+        """Produce ``(partition, key, value[, timestamp in ms])``; returns partition -> end offset (last + 1)."""
         producer = Producer({"bootstrap.servers": self.bootstrap_servers, "linger.ms": 5})
         ends: dict[int, int] = {}
         errors: list = []
@@ -64,10 +64,11 @@ class Kafka:
             else:
                 ends[msg.partition()] = max(ends.get(msg.partition(), 0), msg.offset() + 1)
 
-        for partition, key, value in messages:
+        for partition, key, value, *timestamp in messages:
             while True:
                 try:
-                    producer.produce(topic, value=value, key=key, partition=partition, on_delivery=report)
+                    producer.produce(topic, value=value, key=key, partition=partition, on_delivery=report,
+                                     timestamp=timestamp[0] if timestamp else 0)
                     break
                 except BufferError:
                     producer.poll(0.1)

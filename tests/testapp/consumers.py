@@ -1,6 +1,7 @@
 """Consumers the integration tests route to (through KARAFKA_TEST_OVERRIDES)."""
 
 import time
+from datetime import datetime
 
 from karafka_django import BaseConsumer
 
@@ -13,7 +14,8 @@ class RecordingConsumer(BaseConsumer):
     Every payload is read (so a bad one raises here, not earlier). Payload keys steer it:
     ``sleep`` (seconds, to model slow work), ``poison`` (raises ValueError), ``critical``
     (raises MemoryError), ``fail_attempts`` (raises while ``self.attempt`` is below it),
-    ``pause_ms`` (pauses the partition after this batch, once per consumer instance).
+    ``pause_ms`` (pauses the partition after this batch, once per consumer instance), ``seek``
+    (an ISO time, "earliest" or an offset: read from there after this batch, once per instance).
     """
 
     def consume(self, messages):
@@ -35,6 +37,10 @@ class RecordingConsumer(BaseConsumer):
             if payload.get("pause_ms") and not getattr(self, "paused_once", False):
                 self.paused_once = True
                 self.pause(timeout_ms=payload["pause_ms"])
+            if "seek" in payload and not getattr(self, "sought_once", False):
+                self.sought_once = True
+                target = payload["seek"]
+                self.seek(datetime.fromisoformat(target) if isinstance(target, str) and "T" in target else target)
         Record.objects.bulk_create(rows)
 
     def revoked(self):

@@ -1,0 +1,90 @@
+"""Where to read a partition from: an offset, ``"earliest"``/``"latest"``, or a time.
+
+A time is resolved with the broker's time index (``offsets_for_times``) and checked by reading
+forward from its answer to the first message stamped at or after that time: on Kafka that reads
+one message; on a broker whose time index answers coarsely it is still exact.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+from typing import Any, Union
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
+from django.utils import timezone
+
+from .instrumentation.client_logs import client_logger
+
+Position = Union[int, str, datetime]
+LOGICAL = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
+
+
+def parse_position(position: Any) -> Position:
+    """``position`` checked: an offset >= 0, "earliest", "latest" or a datetime (a naive one is
+    in the current time zone); anything else raises ``ValueError``."""
+    if isinstance(position, datetime):
+        return position if timezone.is_aware(position) else timezone.make_aware(position)
+    if isinstance(position, str) and position in LOGICAL:
+        return position
+    if isinstance(position, int) and not isinstance(position, bool) and position >= 0:
+        return position
+    raise ValueError(f"a position is an offset >= 0, 'earliest', 'latest' or a datetime, not {position!r}")
+
+
+class PositionReader:
+    """A throwaway consumer (no group membership, nothing committed) that turns positions into
+    offsets. Use as a context manager."""
+
+    def __init__(self, kafka: dict[str, Any], timeout: float = 30):
+        self.timeout = timeout
+        self.consumer = Consumer({**kafka, "group.id": f"karafka-positions-{uuid.uuid4().hex}", "enable.auto.commit": False,
+                                  "enable.partition.eof": True, "logger": client_logger("consumer")})
+
+    def __enter__(self) -> "PositionReader":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.consumer.close()
+
+    def partitions(self, topic: str) -> list[int]:
+        metadata = self.consumer.list_topics(topic, timeout=self.timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            raise ValueError(f"topic '{topic}' does not exist")
+        return sorted(metadata.partitions)
+
+    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
+        return self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=self.timeout)
+
+    def offset(self, topic: str, partition: int, position: Position) -> int:
+        """The offset ``position`` names in this partition (the end when no message is at or
+        after a time)."""
+        position = parse_position(position)
+        if isinstance(position, int):
+            return position
+        low, high = self.watermarks(topic, partition)
+        if position == "earliest":
+            return low
+        if position == "latest":
+            return high
+        return self._first_at_or_after(topic, partition, int(position.timestamp() * 1000), high)
+
+    def _first_at_or_after(self, topic: str, partition: int, millis: int, high: int) -> int:
+        answer = self.consumer.offsets_for_times([TopicPartition(topic, partition, millis)], timeout=self.timeout)[0]
+        if answer.offset < 0:
+            return high  # the broker knows no message at or after that time
+        self.consumer.assign([TopicPartition(topic, partition, answer.offset)])
+        deadline = time.monotonic() + self.timeout
+        try:
+            while time.monotonic() < deadline:
+                for message in self.consumer.consume(500, 1.0):
+                    if message.error() is not None:
+                        if message.error().code() == KafkaError._PARTITION_EOF:
+                            return message.offset()
+                        continue
+                    if message.timestamp()[1] >= millis:
+                        return message.offset()
+        finally:
+            self.consumer.unassign()
+        raise TimeoutError(f"{topic}/{partition}: no answer for time {millis} within {self.timeout}s")
