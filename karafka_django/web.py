@@ -34,10 +34,18 @@ class Read:
     topic: str
     partition: int
     offset: int
-    key: str | None
+    raw_key: bytes | None
     value: bytes | None
-    headers: dict[str, str]
+    raw_headers: list[tuple[str, bytes | None]]  # as sent: binary values, repeated names
     timestamp: datetime | None
+
+    @property
+    def key(self) -> str | None:
+        return self.raw_key.decode("utf-8", "replace") if self.raw_key else None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {k: (v or b"").decode("utf-8", "replace") for k, v in self.raw_headers}
 
     @property
     def text(self) -> str:
@@ -96,10 +104,8 @@ class KafkaReader:
                         continue
                     kind, millis = message.timestamp()
                     found.append(Read(
-                        message.topic(), partition, message.offset(),
-                        message.key().decode("utf-8", "replace") if message.key() else None, message.value(),
-                        {k: (v or b"").decode("utf-8", "replace") for k, v in message.headers() or ()},
-                        datetime.fromtimestamp(millis / 1000, tz=timezone.utc) if kind else None,
+                        message.topic(), partition, message.offset(), message.key(), message.value(),
+                        message.headers() or [], datetime.fromtimestamp(millis / 1000, tz=timezone.utc) if kind else None,
                     ))
             return found
         finally:

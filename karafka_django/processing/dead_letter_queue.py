@@ -13,6 +13,11 @@ from ..producer import producer
 from ..routing import Route
 
 
+#: The headers a dispatch adds to the message's own (a replay takes them off again).
+DLQ_HEADERS = ("original_topic", "original_partition", "original_offset", "original_consumer_group",
+               "error_class", "error_message")
+
+
 def headers_for(raw: Any, route: Route, error: BaseException | None) -> list[tuple[str, bytes]]:
     error_class = type(error) if error is not None else None
     return [

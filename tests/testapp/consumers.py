@@ -102,3 +102,10 @@ class SlowTickConsumer(RecordingConsumer):
 
     def tick(self):
         time.sleep(1.5)
+
+
+class FixedRecordingConsumer(RecordingConsumer):
+    """The same consumer after its bug is fixed: a ``poison`` payload is processed like any other."""
+
+    def consume(self, messages):
+        Record.objects.bulk_create(Record(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key) for m in messages)
