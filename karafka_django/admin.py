@@ -1,27 +1,73 @@
-"""Karafka's Web UI inside the Django admin: routing, processes, lag, errors, topics, commands.
+"""Karafka's Web UI inside the Django admin: routing, processes, lag, errors, topics, consumer
+groups, dead letters, commands.
 
-Pages read the report, error and data topics (never a database table); commands are sent
-through the commands topic, need the ``karafka_django.send_commands`` permission, are POSTs
-under the admin's CSRF protection, and are written to the admin log.
+Pages read the report, error and data topics (never a database table). Everything that changes
+something (commands to processes, a group's seek, republishing dead letters) needs the
+``karafka_django.send_commands`` permission, is a POST under the admin's CSRF protection, and
+is written to the admin log.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from functools import wraps
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
+from django.http import (Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden,
+                         HttpResponseRedirect)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from .conf import get_config
+from .dead_letters import DeadLetters
+from .explorer import SearchForm, search
+from .groups import GroupInUse, Groups
 from .loading import load
 from .models import Dashboard, TaskRecord
+from .positions import parse_position
 from .web import KafkaReader, masked
 
 COMMANDS = ("pause", "resume", "quiet", "stop")
+PER_PAGE = 25
+
+
+class BadRequest(Exception):
+    """A query parameter a page cannot use: answered 400 with the message."""
+
+
+def int_param(request: HttpRequest, name: str, default: int | None = None, low: int = 0, high: int | None = None) -> int | None:
+    raw = request.GET.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"'{name}' must be an integer, not {raw!r}.") from None
+    if value < low or (high is not None and value > high):
+        raise BadRequest(f"'{name}' must be between {low} and {high if high is not None else 'any'}, not {value}.")
+    return value
+
+
+def answers_bad_requests(view):
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except BadRequest as exc:
+            return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    return wrapped
+
+
+def next_url(request: HttpRequest, default: str) -> str:
+    """The form's ``next``, only when it points into this site."""
+    wanted = request.POST.get("next")
+    if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return wanted
+    return default
 
 
 @admin.register(Dashboard)
@@ -39,7 +85,9 @@ class KarafkaAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self) -> list:
-        view = self.admin_site.admin_view
+        def view(function):
+            return self.admin_site.admin_view(answers_bad_requests(function))
+
         return [
             path("", view(self.processes_view), name="karafka_processes"),
             # The admin index links a model to its changelist: here, the processes page.
@@ -49,30 +97,60 @@ class KarafkaAdmin(admin.ModelAdmin):
             path("consumers/", view(self.consumers_view), name="karafka_consumers"),
             path("errors/", view(self.errors_view), name="karafka_errors"),
             path("explorer/<str:topic>/<int:partition>/", view(self.explorer_view), name="karafka_explorer"),
+            path("explorer/<str:topic>/<int:partition>/<int:offset>/", view(self.message_view), name="karafka_message"),
+            path("search/<str:topic>/", view(self.search_view), name="karafka_search"),
+            path("groups/<str:group>/", view(self.group_view), name="karafka_group"),
+            path("dead-letters/", view(self.dead_letter_topics_view), name="karafka_dead_letter_topics"),
+            path("dead-letters/<str:topic>/", view(self.dead_letters_view), name="karafka_dead_letters"),
             path("commands/", view(require_POST(self.command_view)), name="karafka_command"),
         ]
 
-    # -- pages -----------------------------------------------------------------------------------
+    # -- helpers ---------------------------------------------------------------------------------
 
     def render(self, request: HttpRequest, template: str, **context: object) -> TemplateResponse:
         if not self.has_view_permission(request):
             raise Http404
         context.update(self.admin_site.each_context(request), title=context.get("title", "Karafka"),
-                       opts=self.model._meta, can_command=request.user.has_perm("karafka_django.send_commands"))
+                       opts=self.model._meta, can_command=self.can_command(request))
         return TemplateResponse(request, f"admin/karafka_django/{template}", context)
 
+    @staticmethod
+    def can_command(request: HttpRequest) -> bool:
+        return request.user.has_perm("karafka_django.send_commands")
+
+    @staticmethod
+    def record_in_admin_log(request: HttpRequest, object_id: str, message: str) -> None:
+        LogEntry.objects.create(
+            user_id=request.user.pk, content_type_id=ContentType.objects.get_for_model(Dashboard).pk,
+            object_id=object_id, object_repr=f"karafka {object_id}"[:200], action_flag=CHANGE, change_message=message,
+        )
+
+    @staticmethod
+    def partition_of(reader: KafkaReader, topic: str, partition: int) -> None:
+        partitions = reader.partitions(topic)
+        if not partitions:
+            raise Http404(f"topic '{topic}' does not exist")
+        if partition not in partitions:
+            raise BadRequest(f"topic '{topic}' has partitions 0-{len(partitions) - 1}, not {partition}.")
+
+    # -- pages -----------------------------------------------------------------------------------
+
     def processes_view(self, request: HttpRequest) -> TemplateResponse:
-        return self.render(request, "processes.html", title="Karafka processes", processes=KafkaReader(get_config()).processes())
+        return self.render(request, "processes.html", title="Karafka processes", processes=KafkaReader.shared().processes())
 
     def process_view(self, request: HttpRequest, process_id: str) -> TemplateResponse:
-        found = [p for p in KafkaReader(get_config()).processes() if p["id"] == process_id]
+        found = [p for p in KafkaReader.shared().processes() if p["id"] == process_id]
         if not found:
             raise Http404("no live process with that id")
-        return self.render(request, "process.html", title=f"Process {process_id}", process=found[0])
+        process = found[0]
+        flags = process["flags"]["partitions"]
+        partitions = [{**p, "flags": flags.get((p["consumer_group"], p["topic"], p["partition"]), [])}
+                      for p in process["partitions"]]
+        return self.render(request, "process.html", title=f"Process {process_id}", process=process, partitions=partitions)
 
     def routing_view(self, request: HttpRequest) -> TemplateResponse:
         config, routing = load()
-        reader = KafkaReader(config)
+        reader = KafkaReader.shared()
         lag: dict[tuple[str, str], int] = {}
         for process in reader.processes():
             for p in process["partitions"]:
@@ -86,50 +164,137 @@ class KarafkaAdmin(admin.ModelAdmin):
                            "lag": lag.get((cg.name, r.topic))} for r in sg.routes]
                 subs.append({"group": sg, "routes": routes, "kafka": masked(sg.kafka_config(config.kafka))})
             groups.append({"name": cg.name, "subscription_groups": subs})
-        return self.render(request, "routing.html", title="Karafka routing", groups=groups)
+        missing = sum(1 for cg in groups for sg in cg["subscription_groups"] for r in sg["routes"] if r["partitions"] is None)
+        return self.render(request, "routing.html", title="Karafka routing", groups=groups, missing=missing)
 
     def consumers_view(self, request: HttpRequest) -> TemplateResponse:
-        rows = [{**p, "process": proc["id"]} for proc in KafkaReader(get_config()).processes() for p in proc["partitions"]]
+        rows = [{**p, "process": proc["id"]} for proc in KafkaReader.shared().processes() for p in proc["partitions"]]
         rows.sort(key=lambda r: (r["consumer_group"], r["topic"], r["partition"]))
         return self.render(request, "consumers.html", title="Karafka consumers and lag", rows=rows)
 
     def errors_view(self, request: HttpRequest) -> TemplateResponse:
-        page = Paginator(KafkaReader(get_config()).errors(), 25).get_page(request.GET.get("page"))
+        page = Paginator(KafkaReader.shared().errors(), PER_PAGE).get_page(request.GET.get("page"))
         return self.render(request, "errors.html", title="Karafka errors", page=page)
 
     def explorer_view(self, request: HttpRequest, topic: str, partition: int) -> TemplateResponse:
-        reader, per_page = KafkaReader(get_config()), 25
-        before = request.GET.get("before")
+        reader = KafkaReader.shared()
+        self.partition_of(reader, topic, partition)
+        before = int_param(request, "before", low=1)
         if before is None:
-            found = reader.tail(topic, per_page) if partition in reader.partitions(topic) else []
-            found = [m for m in found if m.partition == partition]
+            found = [m for m in reader.read(topic, {partition: (None, None)}, count_back=PER_PAGE)]
         else:
-            start = max(0, int(before) - per_page)
-            found = reader.read(topic, {partition: (start, int(before))})
-        found = sorted(found, key=lambda m: m.offset, reverse=True)[:per_page]
+            found = reader.read(topic, {partition: (max(0, before - PER_PAGE), before)})
+        found = sorted(found, key=lambda m: m.offset, reverse=True)[:PER_PAGE]
         older = found[-1].offset if found and found[-1].offset > 0 else None
         return self.render(request, "explorer.html", title=f"{topic} / {partition}", topic=topic, partition=partition,
-                           messages_=found, older=older)
+                           messages_=found, older=older, form=SearchForm())
+
+    def message_view(self, request: HttpRequest, topic: str, partition: int, offset: int) -> TemplateResponse:
+        reader = KafkaReader.shared()
+        self.partition_of(reader, topic, partition)
+        found = [m for m in reader.read(topic, {partition: (offset, offset + 1)}) if m.offset == offset]
+        if not found:
+            raise Http404(f"no message at {topic}/{partition}@{offset}")
+        return self.render(request, "message.html", title=f"{topic} / {partition} @ {offset}", message=found[0])
+
+    def search_view(self, request: HttpRequest, topic: str) -> TemplateResponse:
+        form = SearchForm(request.GET)
+        if not form.is_valid():
+            raise BadRequest("; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+        try:
+            result = search(KafkaReader.shared(), topic, form.cleaned_data)
+        except ValueError as exc:
+            raise Http404(str(exc)) from None
+        return self.render(request, "search.html", title=f"Search {topic}", topic=topic, form=form, result=result)
+
+    def group_view(self, request: HttpRequest, group: str) -> HttpResponse:
+        groups = Groups(KafkaReader.shared().kafka)
+        if request.method == "POST":
+            return self._seek_group(request, groups, group)
+        state, members = groups.state(group)
+        rows = groups.lag(group)
+        return self.render(request, "group.html", title=f"Consumer group {group}", group=group, state=state.name.lower(),
+                           members=members, rows=rows, topics=sorted({r.topic for r in rows}))
+
+    def _seek_group(self, request: HttpRequest, groups: Groups, group: str) -> HttpResponse:
+        if not self.can_command(request):
+            return HttpResponseForbidden("You may not change consumer group offsets.")
+        topic, target = request.POST.get("topic", ""), request.POST.get("to", "")
+        try:
+            position = parse_position(target if target in ("earliest", "latest") else datetime.fromisoformat(target))
+            changes = groups.plan_seek(group, topic, position)
+            groups.apply(group, changes)
+        except GroupInUse as exc:
+            messages.error(request, str(exc))
+        except (ValueError, TypeError) as exc:
+            messages.error(request, f"Cannot seek: {exc}")
+        else:
+            summary = ", ".join(map(str, changes))
+            self.record_in_admin_log(request, group, f"Seek {group} on {topic} to {target}: {summary}")
+            messages.success(request, f"Moved {group} on {topic}: {summary}")
+        return HttpResponseRedirect(reverse("admin:karafka_group", args=[group]))
+
+    def dead_letter_topics_view(self, request: HttpRequest) -> TemplateResponse:
+        _, routing = load()
+        topics = sorted({r.dead_letter_queue.topic for r in routing.routes if r.dead_letter_queue and r.dead_letter_queue.topic})
+        return self.render(request, "dead_letter_topics.html", title="Dead letter queues", topics=topics)
+
+    def dead_letters_view(self, request: HttpRequest, topic: str) -> HttpResponse:
+        letters = DeadLetters(KafkaReader.shared(), topic)
+        if request.method == "POST":
+            return self._republish(request, letters)
+        number = int_param(request, "page", default=1, low=1)
+        try:
+            shown, total = letters.page(number, PER_PAGE)
+        except ValueError as exc:
+            raise Http404(str(exc)) from None
+        pages = max(1, -(-total // PER_PAGE))
+        if number > pages:
+            raise BadRequest(f"'page' must be between 1 and {pages}, not {number}.")
+        return self.render(request, "dead_letters.html", title=f"Dead letters in {topic}", topic=topic, letters=shown,
+                           total=total, page=number, pages=pages)
+
+    def _republish(self, request: HttpRequest, letters: DeadLetters) -> HttpResponse:
+        if not self.can_command(request):
+            return HttpResponseForbidden("You may not republish dead letters.")
+        done = []
+        # A row's own button republishes that message; the other button the ones ticked.
+        addresses = [request.POST["one"]] if request.POST.get("one") else request.POST.getlist("message")
+        for address in addresses:
+            partition, _, offset = address.partition(":")
+            letter = letters.find(int(partition), int(offset)) if partition.isdigit() and offset.isdigit() else None
+            if letter is None:
+                messages.error(request, f"No dead letter at {letters.topic}/{address}.")
+                continue
+            try:
+                letters.republish(letter)
+            except Exception as exc:  # the producer's or the message's (no original headers) reason
+                messages.error(request, f"{letter.address} not republished: {exc}")
+                continue
+            done.append(letter.address)
+        if done:
+            self.record_in_admin_log(request, letters.topic, f"Republished {', '.join(done)}")
+            messages.success(request, f"Republished {len(done)} messages: {', '.join(done)}.")
+        return HttpResponseRedirect(next_url(request, reverse("admin:karafka_dead_letters", args=[letters.topic])))
 
     # -- commands --------------------------------------------------------------------------------
 
     def command_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("karafka_django.send_commands"):
+        if not self.can_command(request):
             return HttpResponseForbidden("You may not send commands to karafka processes.")
         command = request.POST.get("command")
         if command not in COMMANDS:
             return HttpResponseForbidden("Unknown command.")
         payload = {"command": command, "process": request.POST.get("process", "*")}
         if command in ("pause", "resume"):
-            payload.update(topic=request.POST["topic"], partition=int(request.POST["partition"]))
-        KafkaReader(get_config()).send(payload)
-        LogEntry.objects.create(
-            user_id=request.user.pk, content_type_id=ContentType.objects.get_for_model(Dashboard).pk,
-            object_id=payload["process"], object_repr=f"karafka {payload['process']}"[:200],
-            action_flag=CHANGE, change_message=f"Sent command {payload}",
-        )
+            partition = request.POST.get("partition", "")
+            if not partition.isdigit() or not request.POST.get("topic"):
+                return HttpResponseBadRequest("pause and resume need a topic and a partition number.")
+            payload.update(topic=request.POST["topic"], partition=int(partition))
+        KafkaReader.shared().send(payload)
+        self.record_in_admin_log(request, payload["process"], f"Sent command {payload}")
         messages.success(request, f"Sent {command} to {payload['process']}.")
-        return HttpResponseRedirect(request.POST.get("next") or reverse("admin:karafka_processes"))
+        return HttpResponseRedirect(next_url(request, reverse("admin:karafka_processes")))
 
 
 @admin.register(TaskRecord)

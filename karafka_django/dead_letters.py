@@ -57,9 +57,8 @@ def replay_group(config: KarafkaConfig) -> str:
 
 
 class DeadLetters:
-    def __init__(self, config: KarafkaConfig, topic: str):
-        self.config, self.topic = config, topic
-        self.reader = KafkaReader(config)
+    def __init__(self, reader: KafkaReader, topic: str):
+        self.reader, self.config, self.topic = reader, reader.config, topic
 
     def read(self, starts: dict[int, int] | None = None) -> list[DeadLetter]:
         """The DLQ's messages (from ``starts`` per partition, else all), oldest first per partition."""

@@ -16,6 +16,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from django.utils import timezone
 
 from .instrumentation.client_logs import client_logger
+from .web import READER_SETTINGS
 
 Position = Union[int, str, datetime]
 LOGICAL = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
@@ -39,8 +40,8 @@ class PositionReader:
 
     def __init__(self, kafka: dict[str, Any], timeout: float = 30):
         self.timeout = timeout
-        self.consumer = Consumer({**kafka, "group.id": f"karafka-positions-{uuid.uuid4().hex}", "enable.auto.commit": False,
-                                  "enable.partition.eof": True, "logger": client_logger("consumer")})
+        self.consumer = Consumer({**kafka, **READER_SETTINGS, "group.id": f"karafka-positions-{uuid.uuid4().hex}",
+                                  "logger": client_logger("consumer")})
 
     def __enter__(self) -> "PositionReader":
         return self

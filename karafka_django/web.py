@@ -7,6 +7,8 @@ of each partition rather than trusting a ListOffsets answer, so they are exact o
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,12 +17,19 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from .conf import KarafkaConfig
+from .conf import KarafkaConfig, get_config
 from .instrumentation.client_logs import client_logger
 from .producer import producer
+from .report_history import ReportHistory, sparkline
 
 #: A process that missed this many report intervals is shown as stale; twice that, dropped.
 STALE_AFTER_INTERVALS = 3
+#: The first read of the reports topic goes this far back per partition (about 15 minutes of
+#: reports of a few processes at the default interval); later reads take only what is new.
+REPORTS_READ_BACK = 2000
+#: A reader's consumer: nothing committed, the end of a partition reported, and a broker that
+#: holds an empty fetch answers within 50 ms (the default 500 ms would be every page's floor).
+READER_SETTINGS = {"enable.auto.commit": False, "enable.partition.eof": True, "fetch.wait.max.ms": 50}
 SECRET_MARKERS = ("password", "secret", "ssl.key", "sasl.oauthbearer", "token")
 
 
@@ -58,58 +67,96 @@ class Read:
 
 
 class KafkaReader:
+    """One per web process (:meth:`shared`): it keeps one consumer, which reads are serialised
+    on, the reports it has read (:class:`ReportHistory`) and a short cache of the latest ones,
+    so a page costs a few fetches, not a new client."""
+
+    _shared: "KafkaReader | None" = None
+    _shared_lock = threading.Lock()
+
     def __init__(self, config: KarafkaConfig):
         self.config = config
         self.kafka = config.tool_kafka
+        self.pid = os.getpid()
+        self.history = ReportHistory()
+        self._lock = threading.Lock()  # one read at a time on the one consumer
+        self._refresh_lock = threading.Lock()
+        self._client: Consumer | None = None
+        self._reports_next: dict[int, int] = {}  # reports topic partition -> next offset to read
+        self._reports_read_at = 0.0
+
+    @classmethod
+    def shared(cls) -> "KafkaReader":
+        """This process's reader for the current settings (a new one after a fork or a settings change)."""
+        config = get_config()
+        with cls._shared_lock:
+            reader = cls._shared
+            if reader is None or reader.config is not config or reader.pid != os.getpid():
+                if reader is not None and reader.pid == os.getpid():
+                    reader.close()
+                reader = cls._shared = cls(config)
+            return reader
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def _consumer(self) -> Consumer:
-        return Consumer({**self.kafka, "group.id": f"karafka-web-{uuid.uuid4().hex}", "enable.auto.commit": False,
-                         "logger": client_logger("consumer"),
-                         "enable.partition.eof": True})
+        if self._client is None:
+            self._client = Consumer({**self.kafka, **READER_SETTINGS, "group.id": f"karafka-web-{uuid.uuid4().hex}",
+                                     "logger": client_logger("consumer")})
+        return self._client
 
     def partitions(self, topic: str) -> list[int]:
-        consumer = self._consumer()
-        try:
-            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        with self._lock:
+            metadata = self._consumer().list_topics(topic, timeout=10).topics.get(topic)
             return sorted(metadata.partitions) if metadata and not metadata.error else []
-        finally:
-            consumer.close()
 
     def read(self, topic: str, ranges: dict[int, tuple[int | None, int | None]], count_back: int = 0,
              timeout: float = 10) -> list[Read]:
         """Messages of ``topic`` per partition from ``start`` to ``stop`` (excluded); a ``start`` of
         None means ``count_back`` before the end, a ``stop`` of None the true end."""
-        consumer = self._consumer()
-        try:
+        with self._lock:
+            consumer = self._consumer()
             assignments, stops = [], {}
             for partition, (start, stop) in ranges.items():
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                first = start if start is not None else high - count_back
-                assignments.append(TopicPartition(topic, partition, max(low, first)))
+                if start is None or start < 0:
+                    low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                    start = max(low, high - count_back if start is None else start)
+                assignments.append(TopicPartition(topic, partition, start))
                 stops[partition] = stop
             if not assignments:
                 return []
             consumer.assign(assignments)
-            found, open_partitions = [], set(ranges)
-            deadline = time.monotonic() + timeout
-            while open_partitions and time.monotonic() < deadline:
-                for message in consumer.consume(500, 0.5):
-                    partition = message.partition()
-                    if message.error() is not None:
-                        open_partitions.discard(partition)
-                        continue
-                    stop = stops.get(partition)
-                    if stop is not None and message.offset() >= stop:
-                        open_partitions.discard(partition)
-                        continue
-                    kind, millis = message.timestamp()
-                    found.append(Read(
-                        message.topic(), partition, message.offset(), message.key(), message.value(),
-                        message.headers() or [], datetime.fromtimestamp(millis / 1000, tz=timezone.utc) if kind else None,
-                    ))
-            return found
-        finally:
-            consumer.close()
+            try:
+                return self._read_assigned(consumer, stops, time.monotonic() + timeout)
+            finally:
+                consumer.unassign()
+
+    @staticmethod
+    def _read_assigned(consumer: Consumer, stops: dict[int, int | None], deadline: float) -> list[Read]:
+        found, open_partitions = [], set(stops)
+        while open_partitions and time.monotonic() < deadline:
+            # What librdkafka holds, without waiting for a full batch; else wait for one message.
+            for message in consumer.consume(500, 0) or consumer.consume(1, 0.5):
+                partition = message.partition()
+                if message.error() is not None:
+                    open_partitions.discard(partition)
+                    continue
+                stop = stops.get(partition)
+                if stop is not None and message.offset() >= stop:
+                    open_partitions.discard(partition)
+                    continue
+                kind, millis = message.timestamp()
+                found.append(Read(
+                    message.topic(), partition, message.offset(), message.key(), message.value(),
+                    message.headers() or [], datetime.fromtimestamp(millis / 1000, tz=timezone.utc) if kind else None,
+                ))
+                if stop is not None and message.offset() + 1 >= stop:
+                    open_partitions.discard(partition)
+        return found
 
     def tail(self, topic: str, count: int) -> list[Read]:
         """About the last ``count`` messages of every partition (read to the true end)."""
@@ -117,16 +164,27 @@ class KafkaReader:
 
     # -- the admin's views of the data -----------------------------------------------------------
 
+    def refresh_reports(self) -> ReportHistory:
+        """Read the reports that arrived since the last read (at most every half report interval)."""
+        with self._refresh_lock:
+            if time.monotonic() - self._reports_read_at < self.config.report_interval_ms / 2000:
+                return self.history
+            topic = self.config.reports_topic
+            ranges = {p: (self._reports_next.get(p), None) for p in self.partitions(topic)}
+            reads = self.read(topic, ranges, count_back=REPORTS_READ_BACK)
+            for read in reads:
+                self._reports_next[read.partition] = max(self._reports_next.get(read.partition, 0), read.offset + 1)
+            self.history.add([json.loads(read.value) for read in reads])
+            self._reports_read_at = time.monotonic()
+            return self.history
+
     def processes(self) -> list[dict[str, Any]]:
         """The latest report of every process; stale ones flagged, long-gone ones dropped."""
-        latest: dict[str, dict] = {}
-        for read in self.tail(self.config.reports_topic, 200):
-            report = json.loads(read.value)
-            if report["id"] not in latest or report["reported_at"] > latest[report["id"]]["reported_at"]:
-                latest[report["id"]] = report
+        history = self.refresh_reports()
         now = datetime.now(timezone.utc)
         processes = []
-        for report in latest.values():
+        for latest in history.latest():
+            report = dict(latest)
             silent = (now - datetime.fromisoformat(report["reported_at"])).total_seconds()
             interval = report["report_interval_ms"] / 1000
             if report["state"] == "stopped" or silent > 2 * STALE_AFTER_INTERVALS * interval:
@@ -134,6 +192,9 @@ class KafkaReader:
             report["stale"] = silent > STALE_AFTER_INTERVALS * interval
             report["uptime_s"] = round((now - datetime.fromisoformat(report["started_at"])).total_seconds())
             report["lag"] = sum(p["lag"] for p in report["partitions"] if (p["lag"] or -1) >= 0)
+            report["flags"] = history.flags(report["id"])
+            report["lag_sparkline"] = sparkline(history.lag_series(report["id"]))
+            report["throughput_sparkline"] = sparkline(history.throughput_series(report["id"]))
             processes.append(report)
         return sorted(processes, key=lambda r: r["id"])
 

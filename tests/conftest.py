@@ -96,3 +96,13 @@ def make_coordinator():
 @pytest.fixture
 def coordinator(make_coordinator):
     return make_coordinator()
+
+
+@pytest.fixture
+def browser(live_server, tmp_path, request):
+    """Headless Chromium on the live server; screenshots go to the test artifacts."""
+    from tests.integration.browser import Browser
+
+    opened = Browser(live_server.url, tmp_path / "profile", request.node.name.replace("/", "_"))
+    yield opened
+    opened.quit()

@@ -324,6 +324,8 @@ class Listener(threading.Thread):
                 committed_lag=committed_lag if committed_lag >= 0 else None,
                 paused=coordinator.pause.until_resumed, fetch_paused=coordinator.fetch_paused,
                 last_processed_at=coordinator.last_processed_at, errors=len(coordinator.errors),
+                running_s=None if coordinator.running_since is None else round(now - coordinator.running_since, 1),
+                paused_s=None if (held := coordinator.pause.held_for(now)) is None else round(held, 1),
             ))
         node_ids = (b.get("nodeid") for b in stats.get("brokers", {}).values())
         totals = {"fetched_messages": stats.get("rxmsgs", 0), "fetched_bytes": stats.get("rx_bytes", 0),

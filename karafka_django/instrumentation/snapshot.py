@@ -27,6 +27,8 @@ class PartitionSnapshot:
     fetch_paused: bool
     last_processed_at: float | None  # wall clock
     errors: int  # since the partition last recovered
+    running_s: float | None = None  # how long the batch in flight has run
+    paused_s: float | None = None  # how long a backoff or a pause has held the partition
 
 
 @dataclass(frozen=True)

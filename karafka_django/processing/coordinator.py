@@ -73,6 +73,7 @@ class Coordinator:
         self._inflight_bytes = 0  # of the batch in flight (the budget counts both)
         self.busy = False  # a batch (or tick) of this partition is queued or running
         self.running = 0  # jobs a worker is executing right now
+        self.running_since: float | None = None  # monotonic, while a job runs
         self._ran = threading.Condition(self._lock)
         self._deferred_hook: str | None = None  # revoked/shutdown, for the last running job to call
         self._full = False  # fetching paused for a full buffer, until it drained to half
@@ -173,6 +174,8 @@ class Coordinator:
         with self._lock:
             if self.revoked:
                 return False
+            if not self.running:
+                self.running_since = time.monotonic()
             self.running += 1
             return True
 
@@ -180,6 +183,8 @@ class Coordinator:
         """The worker's job is over; returns a hook it must now run (see :meth:`defer_hook`)."""
         with self._ran:
             self.running -= 1
+            if not self.running:
+                self.running_since = None
             self._ran.notify_all()
             if self.running or self._deferred_hook is None:
                 return None

@@ -11,6 +11,7 @@ when the partition is re-assigned:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,11 @@ class Pause:
         self._retry_at = 0.0
         self._until = 0.0
         self._fetch_until = 0.0
+        self._held_since: float | None = None  # when jobs stopped being due (for the admin's flags)
+
+    def _hold(self, now: float) -> None:
+        if self._held_since is None or self.due(now):
+            self._held_since = now
 
     # -- the retry backoff -----------------------------------------------------------------------
 
@@ -53,6 +59,7 @@ class Pause:
         self.attempt += 1
         delay = self.backoff.seconds(self.attempt)
         if hold:
+            self._hold(now)
             self._retry_at = now + delay
         return delay
 
@@ -70,6 +77,7 @@ class Pause:
 
     def pause_until(self, until: float) -> None:
         """Hold jobs until ``until`` (monotonic; :data:`FOREVER` until :meth:`resume`)."""
+        self._hold(time.monotonic())
         self._until = until
 
     def resume(self) -> None:
@@ -94,6 +102,12 @@ class Pause:
     def fetch_due(self, now: float) -> bool:
         """May the partition be fetched now?"""
         return self.due(now) and now >= self._fetch_until
+
+    def held_for(self, now: float) -> float | None:
+        """How long jobs have been held by a backoff or a pause; None while they are due."""
+        if self._held_since is None or self.due(now):
+            return None
+        return now - self._held_since
 
     @property
     def ends_at(self) -> float:

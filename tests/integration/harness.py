@@ -53,7 +53,7 @@ class Kafka:
         return name
 
     def produce(self, topic: str, messages: Iterable[tuple]) -> dict[int, int]:
-        """Produce ``(partition, key, value[, timestamp in ms])``; returns partition -> end offset (last + 1)."""
+        """Produce ``(partition, key, value[, timestamp in ms[, headers]])``; returns partition -> end offset (last + 1)."""
         producer = Producer({"bootstrap.servers": self.bootstrap_servers, "linger.ms": 5})
         ends: dict[int, int] = {}
         errors: list = []
@@ -64,11 +64,11 @@ class Kafka:
             else:
                 ends[msg.partition()] = max(ends.get(msg.partition(), 0), msg.offset() + 1)
 
-        for partition, key, value, *timestamp in messages:
+        for partition, key, value, *extra in messages:
             while True:
                 try:
                     producer.produce(topic, value=value, key=key, partition=partition, on_delivery=report,
-                                     timestamp=timestamp[0] if timestamp else 0)
+                                     timestamp=extra[0] if extra else 0, headers=extra[1] if len(extra) > 1 else None)
                     break
                 except BufferError:
                     producer.poll(0.1)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from karafka_django.dead_letters import DeadLetters, replay_group
 from karafka_django.loading import load_or_fail
+from karafka_django.web import KafkaReader
 
 
 def original_address(value: str) -> tuple[str, int, int]:
@@ -47,7 +48,7 @@ class Command(BaseCommand):
     def handle(self, *args, action, topic, **options):
         config, _ = load_or_fail()
         try:
-            getattr(self, f"_{action}")(config, DeadLetters(config, topic), **options)
+            getattr(self, f"_{action}")(config, DeadLetters(KafkaReader.shared(), topic), **options)
         except (ValueError, RuntimeError) as exc:
             raise CommandError(str(exc)) from None
 
