@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 import pytest
 from confluent_kafka import Consumer
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.urls import reverse
 from selenium.webdriver.common.by import By
