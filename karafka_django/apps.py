@@ -11,3 +11,9 @@ class KarafkaConfig(AppConfig):
 
         # Like admin.py: every installed app's consumers.py may declare @route consumers.
         autodiscover_modules("consumers")
+
+        from .conf import get_config
+        from .instrumentation import monitor
+        from .instrumentation.listeners import subscribe_configured
+
+        subscribe_configured(monitor, get_config().listeners)

@@ -8,6 +8,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.db import connections
 
 from .conf import KarafkaConfig
+from .instrumentation.listeners import build as build_listeners
 from .loading import load
 from .routing import Routing
 
@@ -51,7 +52,8 @@ def delivery_overrides(config: KarafkaConfig, routing: Routing) -> list:
 @register("karafka")
 def check_karafka(app_configs: Any = None, **kwargs: Any) -> list:
     loaded = load()
-    messages: list = [Error(p.msg, hint=p.hint, id=p.id) for p in loaded.problems]
+    _, listener_problems = build_listeners(loaded.config.listeners)
+    messages: list = [Error(p.msg, hint=p.hint, id=p.id) for p in [*loaded.problems, *listener_problems]]
     messages += delivery_overrides(loaded.config, loaded.routing)
     if not messages and not loaded.routing.routes:
         messages.append(Warning(

@@ -64,6 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "ERRORS_TOPIC": "karafka_errors",
     "COMMANDS_TOPIC": "karafka_consumers_commands",
     "ROUTES": [],
+    "LISTENERS": [],
 }
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class KarafkaConfig:
     errors_topic: str
     commands_topic: str
     routes: Any  # KARAFKA['ROUTES'] as given: routing/ parses and checks it
+    listeners: Any  # KARAFKA['LISTENERS'] as given: instrumentation/listeners.py builds and checks them
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -172,6 +174,7 @@ def parse(raw: Any) -> KarafkaConfig:
         errors_topic=str(raw.get("ERRORS_TOPIC", DEFAULTS["ERRORS_TOPIC"])),
         commands_topic=str(raw.get("COMMANDS_TOPIC", DEFAULTS["COMMANDS_TOPIC"])),
         routes=raw.get("ROUTES", []),
+        listeners=raw.get("LISTENERS", []),
         problems=problems,
     )
 

@@ -55,10 +55,18 @@ class Message:
 
     @property
     def headers(self) -> dict[str, str | None]:
+        """Header values as text (invalid UTF-8 replaced), the last value of a repeated name:
+        convenient for text headers. :attr:`raw_headers` has them as they were sent."""
         return {
             name: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
             for name, value in (self._raw.headers() or ())
         }
+
+    @property
+    def raw_headers(self) -> list[tuple[str, bytes | None]]:
+        """The headers as sent: (name, bytes) pairs in order, repeated names and binary values
+        (trace ids, schema ids) kept."""
+        return self._raw.headers() or []
 
     @property
     def topic(self) -> str:

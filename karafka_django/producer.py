@@ -151,9 +151,14 @@ class Producer:
         Raises :class:`ProduceError` at once for a message librdkafka refuses (too large, an
         unknown partition), and after ``PRODUCER_QUEUE_FULL_TIMEOUT_MS`` while its queue is full.
         """
+        with monitor.around("producer.produce", topic=topic, key=key, headers=headers) as sending:
+            return self._produce(topic, serialize(value), key, sending["headers"], partition)
+
+    def _produce(self, topic: str, value: bytes | None, key: str | bytes | None, headers: dict[str, Any] | list | None,
+                 partition: int | None) -> Delivery:
         client = self.client
         delivery = Delivery(topic, self.faults)
-        kwargs: dict[str, Any] = {"value": serialize(value), "key": key, "on_delivery": delivery._report}
+        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivery._report}
         if headers:
             kwargs["headers"] = headers
         if partition is not None:

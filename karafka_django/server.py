@@ -85,10 +85,13 @@ class Server:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def run(self) -> int:
-        """Run until a signal (or a critical error) stops the server; returns the exit code."""
+    def run(self, handle_signals: bool = True) -> int:
+        """Run until a signal, :meth:`stop` or a critical error stops the server; returns the exit
+        code. ``handle_signals=False`` when the process's main thread belongs to someone else
+        (``karafka_django.embedded``)."""
         connections.close_all()
-        self._install_signal_handlers()
+        if handle_signals:
+            self.install_signal_handlers()
         # The endpoint and the reporter (psutil) are imported only when used: a smaller idle process.
         if self.metrics_port is not None:
             from .instrumentation.http_endpoint import HttpEndpoint
@@ -199,7 +202,7 @@ class Server:
 
     # -- signals and critical errors -------------------------------------------------------------
 
-    def _install_signal_handlers(self) -> None:
+    def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         signal.signal(signal.SIGTSTP, self._on_quiet_signal)

@@ -37,6 +37,7 @@ except ImportError:  # Django 5.2: the backport (pip install 'karafka_django[tas
     from django_tasks.exceptions import TaskResultDoesNotExist
 
 from .consumer import BaseConsumer
+from .instrumentation import monitor
 from .models import TaskRecord
 from .producer import producer
 
@@ -110,6 +111,8 @@ def run_task(task_id: str) -> None:
         record.errors = [*record.errors, {"exception_class_path": f"{kind.__module__}.{kind.__qualname__}",
                                           "traceback": "".join(traceback.format_exception(exc))}]
         record.status = TaskResultStatus.FAILED
+        monitor.instrument("error.occurred", type="task.error", task=record.task_path, task_id=task_id,
+                           error=f"{kind.__name__}: {exc}", exception=exc)
     else:
         record.return_value, record.status = value, TaskResultStatus.SUCCESSFUL
     record.finished_at = timezone.now()

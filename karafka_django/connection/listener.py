@@ -346,7 +346,8 @@ class Listener(threading.Thread):
             self.faults.on_reachable()
         self.statistics = stats
         if self.monitor.has_subscribers("statistics.emitted"):
-            self.monitor.instrument("statistics.emitted", subscription_group=self.subscription_group.name, statistics=stats)
+            self.monitor.instrument("statistics.emitted", subscription_group=self.subscription_group.name,
+                                    consumer_group=self.subscription_group.consumer_group, statistics=stats)
 
     def _on_message_error(self, message: Any) -> None:
         self.monitor.instrument(

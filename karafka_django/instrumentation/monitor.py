@@ -2,6 +2,10 @@
 
 ``instrument`` costs a dict lookup when nobody listens, so events can sit on warm paths.
 Subscribers run on the thread that emits; one that raises is logged and never breaks processing.
+
+A few blocks can be *wrapped* (:data:`AROUND_EVENTS`): a listener's ``around_<event>(payload)``
+returns a context manager the block runs inside (a tracer's span), and may change the payload
+(the producer's headers, to carry the trace on).
 """
 
 from __future__ import annotations
@@ -9,11 +13,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from typing import Any, Callable
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from typing import Any, Callable, Iterator
 
 logger = logging.getLogger("karafka_django.monitor")
 
 Subscriber = Callable[[str, dict[str, Any]], None]
+Wrapper = Callable[[dict[str, Any]], AbstractContextManager]
+
+#: Blocks a listener can wrap: sending a message (payload: topic, key, headers; a wrapper may
+#: replace ``headers``), a consumer's ``consume`` (consumer, messages, route) and a DLQ dispatch
+#: (raw, route, error).
+AROUND_EVENTS = ("producer.produce", "consumer.consume", "dead_letter_queue.dispatch")
 
 #: Every event the framework emits. A listener object subscribes to one by having a method
 #: named ``on_`` + the event with dots as underscores (``on_error_occurred``).
@@ -50,24 +61,39 @@ EVENTS = (
 class Monitor:
     def __init__(self) -> None:
         self._subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+        self._wrappers: dict[str, list[Wrapper]] = {}
         self._lock = threading.Lock()
 
     def subscribe(self, event: str | object, subscriber: Subscriber | None = None) -> None:
         """``subscribe(event, fn)`` calls ``fn(event, payload)`` (``"*"``: every event);
-        ``subscribe(listener)`` subscribes each ``on_<event>`` method the object has."""
+        ``subscribe(listener)`` subscribes each ``on_<event>`` method the object has, and its
+        ``around_<event>`` methods as wrappers."""
         if isinstance(event, str):
             assert subscriber is not None
             with self._lock:
                 self._subscribers[event] = [*self._subscribers[event], subscriber]
             return
-        for name in EVENTS:
-            method = getattr(event, "on_" + name.replace(".", "_"), None)
-            if method is not None:
-                self.subscribe(name, method)
-
-    def unsubscribe(self, event: str, subscriber: Subscriber) -> None:
+        for name, method in _methods(event, "on_", EVENTS):
+            self.subscribe(name, method)
         with self._lock:
-            self._subscribers[event] = [s for s in self._subscribers[event] if s is not subscriber]
+            for name, method in _methods(event, "around_", AROUND_EVENTS):
+                self._wrappers[name] = [*self._wrappers.get(name, []), method]
+
+    def unsubscribe(self, event: str | object, subscriber: Subscriber | None = None) -> None:
+        """The reverse of :meth:`subscribe`, in both of its forms."""
+        with self._lock:
+            if isinstance(event, str):
+                self._subscribers[event] = [s for s in self._subscribers[event] if s is not subscriber]
+                return
+            for name, method in _methods(event, "on_", EVENTS):
+                self._subscribers[name] = [s for s in self._subscribers[name] if s != method]
+            for name, method in _methods(event, "around_", AROUND_EVENTS):
+                self._wrappers[name] = [w for w in self._wrappers.get(name, []) if w != method]
+
+    def around(self, event: str, **payload: Any) -> AbstractContextManager[dict[str, Any]]:
+        """Run a block inside the wrappers of ``event``; ``with`` gives the (possibly changed) payload."""
+        wrappers = self._wrappers.get(event)
+        return _nested(wrappers, payload) if wrappers else nullcontext(payload)
 
     def has_subscribers(self, event: str) -> bool:
         return bool(self._subscribers.get(event) or self._subscribers.get("*"))
@@ -81,6 +107,24 @@ class Monitor:
                 subscriber(event, payload)
             except Exception:
                 logger.exception("monitor subscriber %r failed on %s", subscriber, event)
+
+
+def _methods(listener: object, prefix: str, events: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
+    for name in events:
+        method = getattr(listener, prefix + name.replace(".", "_"), None)
+        if method is not None:
+            yield name, method
+
+
+@contextmanager
+def _nested(wrappers: list[Wrapper], payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    with ExitStack() as stack:
+        for wrapper in wrappers:
+            try:
+                stack.enter_context(wrapper(payload))
+            except Exception:  # a broken wrapper is logged and skipped, like a subscriber
+                logger.exception("monitor wrapper %r failed", wrapper)
+        yield payload
 
 
 monitor = Monitor()

@@ -76,7 +76,7 @@ class Executor:
             elif coordinator.route.offsets_in_database:
                 self._consume_in_transaction(consumer, job, raw)
             elif raw:
-                self._consume(consumer, raw)
+                self._consume(consumer, coordinator, raw)
         except BaseException as exc:
             critical = is_critical(exc)
             delay = coordinator.fail(job, exc, halt=critical)
@@ -92,10 +92,11 @@ class Executor:
         self._completed(job, started, mark_last=not coordinator.route.manual_offset_management)
         return len(raw)
 
-    @staticmethod
-    def _consume(consumer: Any, raw: list) -> None:
-        consumer.messages = Messages(raw, consumer._coordinator.route.deserializer)
-        consumer.consume(consumer.messages)
+    def _consume(self, consumer: Any, coordinator: Coordinator, raw: list) -> None:
+        route = coordinator.route
+        consumer.messages = Messages(raw, route.deserializer)
+        with self.monitor.around("consumer.consume", consumer=consumer, messages=consumer.messages, route=route):
+            consumer.consume(consumer.messages)
 
     def _consume_in_transaction(self, consumer: Any, job: Job, raw: list) -> None:
         """Offsets in the database: the batch's writes and the partition's next offset commit
@@ -104,7 +105,7 @@ class Executor:
         with offset_storage.batch_transaction(coordinator) as batch:
             fresh = offset_storage.drop_received(coordinator.route, raw) if raw else raw
             if fresh:
-                self._consume(consumer, fresh)
+                self._consume(consumer, coordinator, fresh)
             batch.store(job.marked if coordinator.route.manual_offset_management else job.raw[-1].offset() + 1)
 
     def _completed(self, job: Job, started: float, mark_last: bool, dead_lettered: bool = False) -> None:
@@ -133,7 +134,8 @@ class Executor:
         route = coordinator.route
         mark = not route.manual_offset_management or route.dead_letter_queue.mark_after_dispatch
         try:
-            dead_letter_queue.dispatch(raw, route, error)
+            with self.monitor.around("dead_letter_queue.dispatch", raw=raw, route=route, error=error):
+                dead_letter_queue.dispatch(raw, route, error)
             if mark and route.offsets_in_database:  # its own transaction, once the DLQ has the message
                 self.db.before_job()
                 try:
@@ -164,6 +166,7 @@ class Executor:
             "error.occurred",
             type=kind,
             consumer=coordinator.route.consumer_path,
+            consumer_group=coordinator.route.consumer_group,
             payload_excerpt=first[:500].decode("utf-8", "replace") if isinstance(first, bytes) else None,
             topic=coordinator.topic,
             partition=coordinator.partition,
@@ -207,6 +210,8 @@ class Executor:
                     self.monitor.instrument(
                         "error.occurred",
                         type=f"consumer.{hook}.error",
+                        consumer=coordinator.route.consumer_path,
+                        consumer_group=coordinator.route.consumer_group,
                         topic=coordinator.topic,
                         partition=coordinator.partition,
                         error=f"{type(exc).__name__}: {exc}",

@@ -2,7 +2,6 @@
 
 import json
 import re
-import time
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -73,12 +72,13 @@ def test_processes_lag_and_errors_pages_show_a_running_server(kafka, make_server
 
 
 def test_pause_and_resume_from_the_admin_and_only_with_the_permission(kafka, make_server, client, admin_client, web):
-    topic = kafka.create_topic(unique("commanded"), 1)
+    topic = kafka.create_topic(unique("commanded"), 2)
     server = make_server([{"topic": topic, "consumer": CONSUMER}], **REPORTING).start()
     me = server_id(server)
     wait_until(lambda: me in page(admin_client, "karafka_processes"), 30, "the process reporting")
     kafka.produce(topic, [(0, b"k", b"{}") for _ in range(10)])
     wait_until(lambda: Record.objects.count() == 10, 20, "the first messages")
+    in_partition = lambda p: Record.objects.filter(partition=p).count()  # noqa: E731
 
     staff = User.objects.create_user("operator", password="pw", is_staff=True)
     client.force_login(staff)
@@ -88,16 +88,18 @@ def test_pause_and_resume_from_the_admin_and_only_with_the_permission(kafka, mak
 
     command = {"command": "pause", "process": me, "topic": topic, "partition": 0}
     assert admin_client.post(reverse("admin:karafka_command"), command).status_code == 302
-    time.sleep(1.5)  # one report interval, and a little more
-    kafka.produce(topic, [(0, b"k", b"{}") for _ in range(10)])
-    time.sleep(2)
-    assert Record.objects.count() == 10, "the paused partition was consumed"
+    paused_row = rf"{re.escape(topic)}</a></td><td>0</td>(?:(?!</tr>).)*<td>True</td>"
+    wait_until(lambda: re.search(paused_row, page(admin_client, "karafka_process", me), re.S), 20, "partition 0 reported paused")
+    kafka.produce(topic, [(partition, b"k", b"{}") for partition in (0, 1) for _ in range(10)])
+    # The same listener fetches both partitions: once partition 1's arrived, partition 0's would have too.
+    wait_until(lambda: in_partition(1) == 10, 20, "the messages of the partition that is not paused")
+    assert in_partition(0) == 10, "the paused partition was consumed"
     assert "Sent command" in LogEntry.objects.get().change_message
 
     staff.user_permissions.add(Permission.objects.get(codename="send_commands"))
     client.force_login(User.objects.get(pk=staff.pk))
     assert client.post(reverse("admin:karafka_command"), {**command, "command": "resume"}).status_code == 302
-    wait_until(lambda: Record.objects.count() == 20, 10, "consumption after resume")
+    wait_until(lambda: in_partition(0) == 20, 10, "consumption after resume")
     assert server.stop() == 0
 
 

@@ -1,5 +1,6 @@
 """Consumers the integration tests route to (through KARAFKA_TEST_OVERRIDES)."""
 
+import base64
 import time
 from datetime import datetime
 
@@ -109,3 +110,12 @@ class FixedRecordingConsumer(RecordingConsumer):
 
     def consume(self, messages):
         Record.objects.bulk_create(Record(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key) for m in messages)
+
+
+class HeaderEchoConsumer(BaseConsumer):
+    """Produces what it read to ``<topic>.echo``: the key, ``raw_headers`` (values base64) and ``headers``."""
+
+    def consume(self, messages):
+        for m in messages:
+            raw = [[name, None if value is None else base64.b64encode(value).decode()] for name, value in m.raw_headers]
+            self.produce_sync(f"{m.topic}.echo", {"raw_headers": raw, "headers": m.headers}, key=m.raw_key)

@@ -28,8 +28,11 @@ class Command(BaseCommand):
                             help="serve /healthz and Prometheus /metrics on this port (swarm node i: port + i)")
         parser.add_argument("--swarm", type=int, nargs="?", const=os.cpu_count() or 1, metavar="N",
                             help="fork N server nodes under a supervisor (default N: CPU count)")
+        parser.add_argument("--reload", action="store_true",
+                            help="development: restart after a Python file changes (Django's autoreloader)")
 
-    def handle(self, *args, consumer_groups, subscription_groups, topics, concurrency, metrics_port, swarm, **options):
+    def handle(self, *args, consumer_groups, subscription_groups, topics, concurrency, metrics_port, swarm, reload,
+               **options):
         config, routing = load_or_fail()
         if concurrency is not None and concurrency < 1:
             raise CommandError("karafka.E005: --concurrency must be an integer >= 1.")
@@ -38,8 +41,15 @@ class Command(BaseCommand):
             raise CommandError("no active routes match the given consumer groups, subscription groups and topics.")
         if swarm is not None and swarm < 1:
             raise CommandError("--swarm takes a number of nodes >= 1.")
+        if reload and swarm is not None:
+            raise CommandError("--reload is for development and does not combine with --swarm.")
         ensure_console_logging()
         LoggingListener().subscribe_to(monitor)
+        if reload:
+            from karafka_django.reloading import run_with_reload
+
+            run_with_reload(lambda: Server(config, selected, concurrency, metrics_port=metrics_port), monitor)
+            return
         if swarm is None:
             sys.exit(Server(config, selected, concurrency, metrics_port=metrics_port).run())
 

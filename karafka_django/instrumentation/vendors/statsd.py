@@ -1,0 +1,50 @@
+"""StatsD / DogStatsD metrics (``pip install 'karafka_django[statsd]'``, Datadog's client):
+
+    KARAFKA["LISTENERS"] = [{"class": "karafka_django.instrumentation.vendors.statsd.StatsdListener",
+                             "host": "127.0.0.1", "port": 8125}]
+
+Counters ``karafka.messages.consumed``, ``karafka.batches.consumed``, ``karafka.errors`` (tag
+``type``), ``karafka.dead_letter_queue.dispatched``; the timing ``karafka.batch.processing_time``
+(ms); the gauge ``karafka.consumer.lag`` per partition (from librdkafka's statistics, every
+``statistics.interval.ms``). Tags: ``topic``, ``partition``, ``consumer_group`` (DogStatsD tags;
+a plain StatsD server ignores them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datadog.dogstatsd import DogStatsd
+
+
+def _tags(payload: dict[str, Any], *keys: str) -> list[str]:
+    return [f"{key}:{payload[key]}" for key in keys if payload.get(key) is not None]
+
+
+class StatsdListener:
+    def __init__(self, host: str = "127.0.0.1", port: int = 8125, namespace: str = "karafka", tags: list[str] = (),
+                 client: DogStatsd | None = None):
+        self.client = client or DogStatsd(host=host, port=port, namespace=namespace, constant_tags=list(tags),
+                                          disable_telemetry=True)
+
+    def on_consumer_consumed(self, _event: str, payload: dict[str, Any]) -> None:
+        tags = _tags(payload, "topic", "partition", "consumer_group")
+        self.client.increment("messages.consumed", payload["size"], tags=tags)
+        self.client.increment("batches.consumed", tags=tags)
+        self.client.timing("batch.processing_time", payload["time_ms"], tags=tags)
+
+    def on_error_occurred(self, _event: str, payload: dict[str, Any]) -> None:
+        self.client.increment("errors", tags=_tags(payload, "type", "topic", "partition", "consumer_group"))
+
+    def on_dead_letter_queue_dispatched(self, _event: str, payload: dict[str, Any]) -> None:
+        self.client.increment("dead_letter_queue.dispatched",
+                              tags=_tags(payload, "topic", "partition", "consumer_group", "dead_letter_topic"))
+
+    def on_statistics_emitted(self, _event: str, payload: dict[str, Any]) -> None:
+        group = payload.get("consumer_group")
+        for topic, stats in payload["statistics"].get("topics", {}).items():
+            for partition, p in stats.get("partitions", {}).items():
+                stored, committed = p.get("consumer_lag_stored", -1), p.get("consumer_lag", -1)
+                lag = stored if stored >= 0 else committed
+                if int(partition) >= 0 and lag >= 0:
+                    self.client.gauge("consumer.lag", lag, tags=[f"topic:{topic}", f"partition:{partition}", f"consumer_group:{group}"])

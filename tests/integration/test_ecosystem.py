@@ -1,0 +1,220 @@
+"""Integrations: headers as other clients send them, the embedded server, the reloading dev server."""
+
+import base64
+import json
+import os
+import signal
+import socket
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from tests.integration.harness import ROOT, unique, wait_until
+from tests.testapp.models import Record
+
+pytestmark = pytest.mark.integration
+
+BINARY = bytes(range(256))
+CONSUMER = "tests.testapp.consumers.RecordingConsumer"
+FAST_COMMITS = {"auto.commit.interval.ms": 200}
+
+
+def test_binary_and_repeated_headers_read_back_unchanged_through_raw_headers(kafka, make_server):
+    topic = kafka.create_topic(unique("headers"), 1)
+    sent = [("trace-id", BINARY[:16]), ("schema", b"\x00\x00\x00\x01"), ("tag", b"a"), ("tag", b"b"), ("empty", None),
+            ("text", "caf\u00e9".encode())]
+    kafka.produce(topic, [(0, b"k", b"{}", 0, sent)])
+    server = make_server([{"topic": topic, "consumer": "tests.testapp.consumers.HeaderEchoConsumer"}]).start()
+    echoes = wait_until(lambda: kafka.read_all(f"{topic}.echo", timeout=5), 40, "the echo")
+    assert server.stop() == 0
+    echo = json.loads(echoes[0].value())
+    assert [(n, None if v is None else base64.b64decode(v)) for n, v in echo["raw_headers"]] == sent
+    assert echo["headers"]["tag"] == "b" and echo["headers"]["text"] == "caf\u00e9", "text view: last value, decoded"
+    assert "\ufffd" in echo["headers"]["trace-id"], "binary values are replaced in the text view"
+
+
+def test_reload_restarts_after_a_file_changes_and_processes_nothing_twice(kafka, make_server):
+    topic = kafka.create_topic(unique("reloaded"), 2)
+    ends = kafka.produce_json(topic, 2, 200)
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], args=["--reload"], KAFKA=FAST_COMMITS).start()
+    wait_until(lambda: kafka.committed(make_server.group, topic, 2) == ends, 40, "the first messages committed")
+
+    touched = ROOT / "tests" / "testapp" / "consumers.py"
+    os.utime(touched)  # a save: the mtime moves, the content stays
+    server.wait_for_log("app.reloading", 20)
+    assert f"file={touched}" in server.log()
+    server.wait_for_log("partitions_assigned", 40, count=2)
+    ends = kafka.produce_json(topic, 2, 200)
+    ends = {p: o for p, o in ends.items()}
+    wait_until(lambda: kafka.committed(make_server.group, topic, 2) == ends, 40, "the later messages committed")
+    assert server.stop() == 0
+    offsets = list(Record.objects.filter(topic=topic).values_list("partition", "offset"))
+    assert len(offsets) == 400 and len(set(offsets)) == 400, "every message once across the restart"
+    assert server.log().count("app.stopped") == 2, "the first server stopped gracefully before the reload"
+
+
+def test_an_embedded_server_consumes_in_a_thread_and_stops_cleanly(kafka, embedded_server, db_connections):
+    from karafka_django import embedded
+
+    topic = kafka.create_topic(unique("embedded"), 3)
+    ends = kafka.produce_json(topic, 3, 300)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    server = embedded_server([{"topic": topic, "consumer": CONSUMER}], CONCURRENCY=2)
+    sampler = db_connections(SimpleNamespace(pid=os.getpid()))
+    wait_until(lambda: Record.objects.filter(topic=topic).count() == 300, 40, "the backlog consumed")
+    with pytest.raises(RuntimeError, match="already running"):
+        embedded.start()
+    assert embedded.stop(60) == 0
+    peak = sampler.stop()
+    assert peak <= server.db_connection_bound + 1, f"{peak} connections: the bound plus this test's own"
+    assert kafka.committed(embedded_server.group(), topic, 3) == ends, "offsets committed at the stop"
+    assert {s: signal.getsignal(s) for s in handlers} == handlers, "no signal handler installed"
+    assert not [t for t in threading.enumerate() if t.name.startswith("karafka")], "its threads are gone"
+
+
+@pytest.fixture
+def embedded_server(kafka, producing_to, settings):
+    """``start(routes, **settings)``: an embedded server in this process (stopped at the end)."""
+    from karafka_django import embedded
+
+    def start(routes: list[dict], **overrides):
+        settings.KARAFKA = {**settings.KARAFKA, "CLIENT_ID": unique("embedded"), "ROUTES": routes,
+                            "KAFKA": {**settings.KARAFKA["KAFKA"], **FAST_COMMITS}, **overrides}
+        return embedded.start()
+
+    start.group = lambda: settings.KARAFKA["CLIENT_ID"]
+    yield start
+    embedded.stop(60)
+
+
+@pytest.fixture
+def subscribed():
+    """``subscribed(listener)`` subscribes it to the monitor for this test only."""
+    from karafka_django.instrumentation import monitor
+
+    listeners = []
+
+    def subscribe(listener):
+        monitor.subscribe(listener)
+        listeners.append(listener)
+        return listener
+
+    yield subscribe
+    for listener in listeners:
+        monitor.unsubscribe(listener)
+
+
+def test_a_view_that_produces_and_the_consumer_that_handles_it_share_one_trace(kafka, client, embedded_server, subscribed):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    from karafka_django.instrumentation.vendors.otel import TracingListener
+
+    exporter, provider = InMemorySpanExporter(), TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    subscribed(TracingListener(tracer_provider=provider))
+    topic, dlq = kafka.create_topic(unique("traced"), 1), unique("traced_dlq")
+    embedded_server([{"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 0}}])
+
+    assert client.post(f"/produce/{topic}/?key=fine", b"{}", content_type="application/json").status_code == 201
+    spans = lambda name: [s for s in exporter.get_finished_spans() if s.name == name]  # noqa: E731
+    wait_until(lambda: spans(f"process {topic}"), 40, "the batch span")
+    [send], [process] = spans(f"send {topic}"), spans(f"process {topic}")
+    assert send.kind == SpanKind.PRODUCER and process.kind == SpanKind.CONSUMER
+    assert process.context.trace_id == send.context.trace_id and process.parent.span_id == send.context.span_id
+    assert process.links[0].context.span_id == send.context.span_id
+    assert {k: process.attributes[k] for k in ("messaging.system", "messaging.destination.name",
+                                               "messaging.destination.partition.id", "messaging.batch.message_count",
+                                               "messaging.consumer.group.name")} == {
+        "messaging.system": "kafka", "messaging.destination.name": topic, "messaging.destination.partition.id": "0",
+        "messaging.batch.message_count": 1, "messaging.consumer.group.name": embedded_server.group()}
+
+    client.post(f"/produce/{topic}/?key=bad", json.dumps({"poison": True}), content_type="application/json")
+    wait_until(lambda: spans(f"send {dlq}"), 40, "the dead letter sent")
+    poison_send = spans(f"send {topic}")[1]
+    failed = [s for s in spans(f"process {topic}") if s.context.trace_id == poison_send.context.trace_id]
+    assert failed and failed[0].status.status_code == StatusCode.ERROR
+    assert any(e.name == "exception" and "poison" in e.attributes["exception.message"] for e in failed[0].events)
+    [dispatch], [dlq_send] = spans(f"dead_letter_queue {topic}"), spans(f"send {dlq}")
+    assert dispatch.parent.span_id == poison_send.context.span_id, "the DLQ dispatch is a child of the message's trace"
+    assert dlq_send.parent.span_id == dispatch.context.span_id
+    [dead] = kafka.read_all(dlq)
+    assert [v for k, v in dead.headers() if k == "traceparent"] == [
+        f"00-{dlq_send.context.trace_id:032x}-{dlq_send.context.span_id:016x}-01".encode()], "one traceparent: the DLQ send's"
+
+
+def test_statsd_metrics_arrive_with_their_tags(kafka, make_server):
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    sink.settimeout(0.2)
+    topic, dlq = kafka.create_topic(unique("measured"), 1), unique("measured_dlq")
+    kafka.produce(topic, [(0, b"k", json.dumps({"poison": n == 5}).encode()) for n in range(20)])
+    listener = {"class": "karafka_django.instrumentation.vendors.statsd.StatsdListener", "port": sink.getsockname()[1]}
+    route = {"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 0}}
+    server = make_server([route], LISTENERS=[listener], KAFKA=FAST_COMMITS).start()
+    lines: list[str] = []
+
+    def received(prefix: str) -> list[str]:
+        try:
+            while True:
+                lines.extend(sink.recv(65536).decode().splitlines())
+        except socket.timeout:
+            pass
+        return [line for line in lines if line.startswith(prefix)]
+
+    tags = f"topic:{topic},partition:0,consumer_group:{make_server.group}"
+    wait_until(lambda: sum(int(line.split(":")[1].split("|")[0]) for line in received("karafka.messages.consumed")) == 20,
+               40, "20 messages counted")
+    wait_until(lambda: received("karafka.consumer.lag"), 20, "a lag gauge")
+    assert server.stop() == 0
+    sink.close()
+    assert all(line.endswith(f"|c|#{tags}") for line in received("karafka.messages.consumed"))
+    assert any(f"|ms|#{tags}" in line for line in received("karafka.batch.processing_time"))
+    assert any(line.startswith(f"karafka.errors:1|c|#type:consumer.consume.error,topic:{topic},partition:0") for line in lines)
+    assert any(f"dead_letter_topic:{dlq}" in line for line in received("karafka.dead_letter_queue.dispatched"))
+    assert any(line.endswith(f"|g|#topic:{topic},partition:0,consumer_group:{make_server.group}") for line in received("karafka.consumer.lag"))
+
+
+def test_consumer_and_task_errors_reach_sentry_with_their_tags(kafka, embedded_server, subscribed, settings):
+    import sentry_sdk
+    from django.db import transaction
+    from sentry_sdk.transport import Transport
+
+    from karafka_django.instrumentation.vendors.sentry import SentryListener
+    from tests.testapp.tasks import explode
+
+    class Captured(Transport):
+        def __init__(self):
+            super().__init__()
+            self.events = []
+
+        def capture_envelope(self, envelope):
+            if envelope.get_event() is not None:
+                self.events.append(envelope.get_event())
+
+    transport = Captured()
+    sentry_sdk.init(dsn="https://key@sentry.example/1", transport=transport, default_integrations=False,
+                    auto_enabling_integrations=False)
+    try:
+        subscribed(SentryListener())
+        topic, tasks_topic = kafka.create_topic(unique("watched"), 1), kafka.create_topic(unique("tasks"), 1)
+        settings.TASKS = {"default": {"BACKEND": "karafka_django.tasks.KafkaBackend", "OPTIONS": {"topic": tasks_topic}}}
+        kafka.produce(topic, [(0, b"k", json.dumps({"poison": True}).encode())])
+        embedded_server([{"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": None, "max_retries": 0}}])
+        with transaction.atomic():
+            explode.enqueue()
+        wait_until(lambda: {e["tags"].get("karafka.error_type") for e in transport.events} >= {"consumer.consume.error", "task.error"},
+                   40, "both errors captured")
+    finally:
+        sentry_sdk.init()
+    consumed = next(e for e in transport.events if e["tags"]["karafka.error_type"] == "consumer.consume.error")
+    assert {k: consumed["tags"][k] for k in ("kafka.topic", "kafka.partition", "kafka.offset", "kafka.consumer_group",
+                                              "karafka.consumer")} == {
+        "kafka.topic": topic, "kafka.partition": "0", "kafka.offset": "0", "kafka.consumer_group": embedded_server.group(),
+        "karafka.consumer": CONSUMER}
+    assert consumed["exception"]["values"][-1]["type"] == "ValueError"
+    task = next(e for e in transport.events if e["tags"]["karafka.error_type"] == "task.error")
+    assert task["tags"]["django.task"] == "tests.testapp.tasks.explode"
