@@ -75,8 +75,9 @@ def db_connections(transactional_db):
 
 @pytest.fixture
 def producing_to(kafka, settings):
-    """This process's shared producer pointed at the test broker (closed after the test)."""
-    settings.KARAFKA = {**settings.KARAFKA, "KAFKA": {"bootstrap.servers": kafka.bootstrap_servers}}
+    """This process (its producer, the admin's reader) pointed at the test broker, as a web
+    server would be; the producer is closed after the test."""
+    settings.KARAFKA = {**settings.KARAFKA, "KAFKA": {**settings.KARAFKA["KAFKA"], "bootstrap.servers": kafka.bootstrap_servers}}
     yield kafka
     producer.close()
 

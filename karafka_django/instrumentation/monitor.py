@@ -35,6 +35,7 @@ EVENTS = (
     "app.stopped",
     "app.status",
     "app.command",
+    "app.reloading",
     "process.notice_signal",
     "connection.listener.fetch_loop",
     "connection.listener.partitions_assigned",

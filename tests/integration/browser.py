@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -33,7 +34,7 @@ class Browser:
         return getattr(self.driver, name)
 
     def wait(self) -> WebDriverWait:
-        return WebDriverWait(self.driver, WAIT_S)
+        return WebDriverWait(self.driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
 
     def log_in(self, username: str, password: str = "pw") -> None:
         self.driver.delete_all_cookies()
@@ -53,7 +54,7 @@ class Browser:
     def submit(self, element) -> None:
         """Click a submit button and wait for the page it leads to (the old one gone, the new one loaded)."""
         element.click()
-        self.wait().until(EC.staleness_of(element))
+        self.wait().until(lambda _driver: _gone(element))
         self.wait().until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def wait_for_url(self, fragment: str) -> None:
@@ -68,3 +69,17 @@ class Browser:
         self.driver.save_screenshot(str(path))
         assert path.stat().st_size > 1000, f"an empty screenshot {path}"
         return path
+
+
+def _gone(element) -> bool:
+    """The element's page was replaced. Chromedriver answers that as a stale element or, while
+    the old document is being torn down, as "does not belong to the document"."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False

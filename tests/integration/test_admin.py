@@ -8,7 +8,6 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from karafka_django import producer
 from karafka_django.instrumentation.reporter import process_id
 from tests.integration.harness import unique, wait_until
 from tests.testapp.models import Record
@@ -18,13 +17,6 @@ pytestmark = pytest.mark.integration
 CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 REPORTING = {"REPORTING": True, "REPORT_INTERVAL_MS": 1000, "KAFKA": {"auto.commit.interval.ms": 200}}
 
-
-@pytest.fixture
-def web(kafka, settings):
-    """This (admin) process reads the test broker, as a web server would."""
-    settings.KARAFKA = {**settings.KARAFKA, "KAFKA": {**settings.KARAFKA["KAFKA"], "bootstrap.servers": kafka.bootstrap_servers}}
-    yield
-    producer.close()
 
 
 def server_id(server) -> str:
@@ -37,7 +29,7 @@ def page(client, name, *args, **query) -> str:
     return response.content.decode()
 
 
-def test_processes_lag_and_errors_pages_show_a_running_server(kafka, make_server, admin_client, web, settings):
+def test_processes_lag_and_errors_pages_show_a_running_server(kafka, make_server, admin_client, producing_to, settings):
     topic = kafka.create_topic(unique("web"), 1)
     kafka.produce(topic, [(0, b"k", json.dumps({"poison": n == 50}).encode()) for n in range(100)])
     route = {"topic": topic, "consumer": CONSUMER, "consumer_group": make_server.group}
@@ -71,7 +63,7 @@ def test_processes_lag_and_errors_pages_show_a_running_server(kafka, make_server
     assert server.stop() == 0
 
 
-def test_pause_and_resume_from_the_admin_and_only_with_the_permission(kafka, make_server, client, admin_client, web):
+def test_pause_and_resume_from_the_admin_and_only_with_the_permission(kafka, make_server, client, admin_client, producing_to):
     topic = kafka.create_topic(unique("commanded"), 2)
     server = make_server([{"topic": topic, "consumer": CONSUMER}], **REPORTING).start()
     me = server_id(server)
@@ -103,7 +95,7 @@ def test_pause_and_resume_from_the_admin_and_only_with_the_permission(kafka, mak
     assert server.stop() == 0
 
 
-def test_payloads_are_escaped_in_the_topic_explorer(kafka, admin_client, web):
+def test_payloads_are_escaped_in_the_topic_explorer(kafka, admin_client, producing_to):
     topic = kafka.create_topic(unique("explored"), 1)
     kafka.produce(topic, [(0, b"<b>key</b>", b"<script>alert(1)</script>")])
     html = page(admin_client, "karafka_explorer", topic, 0)
@@ -111,7 +103,7 @@ def test_payloads_are_escaped_in_the_topic_explorer(kafka, admin_client, web):
     assert "&lt;b&gt;key&lt;/b&gt;" in html
 
 
-def test_a_browser_logs_in_opens_every_page_and_non_staff_is_sent_to_login(kafka, browser, web, django_user_model):
+def test_a_browser_logs_in_opens_every_page_and_non_staff_is_sent_to_login(kafka, browser, producing_to, django_user_model):
     topic = kafka.create_topic(unique("browsed"), 1)
     kafka.produce(topic, [(0, b"k", b'{"hello": "world"}')])
     django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")

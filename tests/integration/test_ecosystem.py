@@ -15,7 +15,7 @@ from tests.testapp.models import Record
 
 pytestmark = pytest.mark.integration
 
-BINARY = bytes(range(256))
+BINARY = bytes(range(240, 256))  # not UTF-8
 CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 FAST_COMMITS = {"auto.commit.interval.ms": 200}
 
@@ -74,8 +74,9 @@ def test_an_embedded_server_consumes_in_a_thread_and_stops_cleanly(kafka, embedd
 
 
 @pytest.fixture
-def embedded_server(kafka, producing_to, settings):
-    """``start(routes, **settings)``: an embedded server in this process (stopped at the end)."""
+def embedded_server(kafka, producing_to, settings, transactional_db):
+    """``start(routes, **settings)``: an embedded server in this process (stopped at the end);
+    its workers use the test database."""
     from karafka_django import embedded
 
     def start(routes: list[dict], **overrides):
@@ -143,7 +144,7 @@ def test_a_view_that_produces_and_the_consumer_that_handles_it_share_one_trace(k
     assert dlq_send.parent.span_id == dispatch.context.span_id
     [dead] = kafka.read_all(dlq)
     assert [v for k, v in dead.headers() if k == "traceparent"] == [
-        f"00-{dlq_send.context.trace_id:032x}-{dlq_send.context.span_id:016x}-01".encode()], "one traceparent: the DLQ send's"
+        f"00-{dlq_send.context.trace_id:032x}-{dlq_send.context.span_id:016x}-{dlq_send.context.trace_flags:02x}".encode()], "one traceparent: the DLQ send's"
 
 
 def test_statsd_metrics_arrive_with_their_tags(kafka, make_server):
@@ -170,12 +171,12 @@ def test_statsd_metrics_arrive_with_their_tags(kafka, make_server):
                40, "20 messages counted")
     wait_until(lambda: received("karafka.consumer.lag"), 20, "a lag gauge")
     assert server.stop() == 0
-    sink.close()
     assert all(line.endswith(f"|c|#{tags}") for line in received("karafka.messages.consumed"))
     assert any(f"|ms|#{tags}" in line for line in received("karafka.batch.processing_time"))
     assert any(line.startswith(f"karafka.errors:1|c|#type:consumer.consume.error,topic:{topic},partition:0") for line in lines)
     assert any(f"dead_letter_topic:{dlq}" in line for line in received("karafka.dead_letter_queue.dispatched"))
     assert any(line.endswith(f"|g|#topic:{topic},partition:0,consumer_group:{make_server.group}") for line in received("karafka.consumer.lag"))
+    sink.close()
 
 
 def test_consumer_and_task_errors_reach_sentry_with_their_tags(kafka, embedded_server, subscribed, settings):
@@ -203,7 +204,7 @@ def test_consumer_and_task_errors_reach_sentry_with_their_tags(kafka, embedded_s
         topic, tasks_topic = kafka.create_topic(unique("watched"), 1), kafka.create_topic(unique("tasks"), 1)
         settings.TASKS = {"default": {"BACKEND": "karafka_django.tasks.KafkaBackend", "OPTIONS": {"topic": tasks_topic}}}
         kafka.produce(topic, [(0, b"k", json.dumps({"poison": True}).encode())])
-        embedded_server([{"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": None, "max_retries": 0}}])
+        embedded_server([{"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": False, "max_retries": 0}}])
         with transaction.atomic():
             explode.enqueue()
         wait_until(lambda: {e["tags"].get("karafka.error_type") for e in transport.events} >= {"consumer.consume.error", "task.error"},

@@ -12,7 +12,6 @@ from django.core.management import call_command
 from django.urls import reverse
 from selenium.webdriver.common.by import By
 
-from karafka_django import producer
 from karafka_django.groups import LIVE_STATES, Groups
 from tests.integration.harness import unique, wait_until
 
@@ -21,13 +20,6 @@ pytestmark = pytest.mark.integration
 CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 REPORTING = {"REPORTING": True, "REPORT_INTERVAL_MS": 1000, "KAFKA": {"auto.commit.interval.ms": 200}}
 
-
-@pytest.fixture
-def web(kafka, settings):
-    """This (admin) process reads the test broker, as a web server would."""
-    settings.KARAFKA = {**settings.KARAFKA, "KAFKA": {**settings.KARAFKA["KAFKA"], "bootstrap.servers": kafka.bootstrap_servers}}
-    yield settings
-    producer.close()
 
 
 @pytest.fixture
@@ -51,7 +43,7 @@ def dead_letters(kafka, source: str, dlq: str, offsets: list[int]) -> None:
         ("error_class", b"builtins.ValueError"), ("error_message", f"poison at {o}".encode())]) for o in offsets])
 
 
-def test_group_page_shows_offsets_and_seeks_only_a_stopped_group_under_the_permission(kafka, admin_client, viewer, web):
+def test_group_page_shows_offsets_and_seeks_only_a_stopped_group_under_the_permission(kafka, admin_client, viewer, producing_to):
     topic, group = kafka.create_topic(unique("grouped"), 2), unique("group")
     kafka.produce_json(topic, 2, 40)
     call_command("karafka_groups", "seek", group, topic, "--to-offset", "0:5", "1:7")
@@ -83,10 +75,11 @@ def test_group_page_shows_offsets_and_seeks_only_a_stopped_group_under_the_permi
     assert "Cannot seek" in admin_client.post(url, {"topic": topic, "to": "tomorrow"}, follow=True).content.decode()
 
 
-def test_dead_letters_are_republished_one_or_a_selection_under_the_permission(kafka, admin_client, viewer, web):
+def test_dead_letters_are_republished_one_or_a_selection_under_the_permission(kafka, admin_client, viewer, producing_to,
+                                                                             settings):
     source, dlq = kafka.create_topic(unique("orders"), 1), kafka.create_topic(unique("orders_dlq"), 1)
     dead_letters(kafka, source, dlq, [3, 8, 13])
-    web.KARAFKA = {**web.KARAFKA, "ROUTES": [{"topic": source, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq}}]}
+    settings.KARAFKA = {**settings.KARAFKA, "ROUTES": [{"topic": source, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq}}]}
     assert reverse("admin:karafka_dead_letters", args=[dlq]) in get(admin_client, "karafka_dead_letter_topics")
     page = get(admin_client, "karafka_dead_letters", dlq)
     assert "3 dead letters" in page and f"{source}/0@8" in page and "builtins.ValueError: poison at 8" in page
@@ -107,7 +100,7 @@ def test_dead_letters_are_republished_one_or_a_selection_under_the_permission(ka
         f"Republished {dlq}/0/1", f"Republished {dlq}/0/0, {dlq}/0/2"]
 
 
-def test_explorer_search_by_key_payload_header_and_time_newest_first(kafka, admin_client, web):
+def test_explorer_search_by_key_payload_header_and_time_newest_first(kafka, admin_client, producing_to):
     topic = kafka.create_topic(unique("searched"), 3)
     now_ms = int(time.time() * 1000)
     boundary = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
@@ -138,7 +131,7 @@ def test_explorer_search_by_key_payload_header_and_time_newest_first(kafka, admi
     get(admin_client, "karafka_search", unique("missing"), status=404)
 
 
-def test_processes_page_flags_a_long_batch_and_draws_sparklines(kafka, make_server, admin_client, web):
+def test_processes_page_flags_a_long_batch_and_draws_sparklines(kafka, make_server, admin_client, producing_to):
     topic = kafka.create_topic(unique("slow"), 1)
     kafka.produce(topic, [(0, b"k", b"{}") for _ in range(30)] + [(0, b"slow", json.dumps({"sleep": 8}).encode())])
     server = make_server([{"topic": topic, "consumer": CONSUMER}], MAX_MESSAGES=10, **REPORTING).start()
@@ -162,12 +155,13 @@ def server_host() -> str:
     return process_id().rsplit(":", 1)[0]
 
 
-def test_a_browser_republishes_a_dead_letter_opens_a_group_and_searches(kafka, make_server, browser, web, django_user_model):
+def test_a_browser_republishes_a_dead_letter_opens_a_group_and_searches(kafka, make_server, browser, producing_to, settings,
+                                                                       django_user_model):
     source, dlq = kafka.create_topic(unique("orders"), 1), kafka.create_topic(unique("orders_dlq"), 1)
     dead_letters(kafka, source, dlq, [4, 9])
     kafka.produce(source, [(0, f"order-{n}".encode(), json.dumps({"order": f"A-{n}"}).encode()) for n in range(20)])
     route = {"topic": source, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq}}
-    web.KARAFKA = {**web.KARAFKA, "ROUTES": [route]}
+    settings.KARAFKA = {**settings.KARAFKA, "ROUTES": [route]}
     server = make_server([route], **REPORTING).start()
     django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
     browser.log_in("boss")
