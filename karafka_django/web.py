@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from .conf import KarafkaConfig, get_config
 from .instrumentation.client_logs import client_logger
+from .positions import READER_SETTINGS, take
 from .producer import producer
 from .report_history import ReportHistory, sparkline
 
@@ -27,9 +28,7 @@ STALE_AFTER_INTERVALS = 3
 #: The first read of the reports topic goes this far back per partition (about 15 minutes of
 #: reports of a few processes at the default interval); later reads take only what is new.
 REPORTS_READ_BACK = 2000
-#: A reader's consumer: nothing committed, the end of a partition reported, and a broker that
-#: holds an empty fetch answers within 50 ms (the default 500 ms would be every page's floor).
-READER_SETTINGS = {"enable.auto.commit": False, "enable.partition.eof": True, "fetch.wait.max.ms": 50}
+PAST_THE_END_WAIT_S = 1.0
 SECRET_MARKERS = ("password", "secret", "ssl.key", "sasl.oauthbearer", "token")
 
 
@@ -120,15 +119,20 @@ class KafkaReader:
         None means ``count_back`` before the end, a ``stop`` of None the true end."""
         with self._lock:
             consumer = self._consumer()
-            assignments, stops = [], {}
+            assignments, stops, past_the_end = [], {}, True
             for partition, (start, stop) in ranges.items():
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
                 if start is None or start < 0:
-                    low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
                     start = max(low, high - count_back if start is None else start)
+                past_the_end &= start >= high
                 assignments.append(TopicPartition(topic, partition, start))
                 stops[partition] = stop
             if not assignments:
                 return []
+            if past_the_end:
+                # Kafka answers a fetch there at once (nothing, or "out of range"); a broker whose
+                # end offset lags its last batch may still have messages: a short read tells.
+                timeout = min(timeout, PAST_THE_END_WAIT_S)
             consumer.assign(assignments)
             try:
                 return self._read_assigned(consumer, stops, time.monotonic() + timeout)
@@ -139,8 +143,7 @@ class KafkaReader:
     def _read_assigned(consumer: Consumer, stops: dict[int, int | None], deadline: float) -> list[Read]:
         found, open_partitions = [], set(stops)
         while open_partitions and time.monotonic() < deadline:
-            # What librdkafka holds, without waiting for a full batch; else wait for one message.
-            for message in consumer.consume(500, 0) or consumer.consume(1, 0.5):
+            for message in take(consumer, 0.5):
                 partition = message.partition()
                 if message.error() is not None:
                     open_partitions.discard(partition)

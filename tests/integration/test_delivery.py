@@ -21,6 +21,7 @@ def offsets_by_partition(topic: str) -> dict[int, list[int]]:
     return result
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_kill_9_mid_run_then_restart_loses_nothing(kafka, make_server):
     topic, ends = kafka.backlog("crash", 6, 6000, {"sleep": 0.001})
     routes = [{"topic": topic, "consumer": CONSUMER}]
@@ -43,6 +44,7 @@ def test_kill_9_mid_run_then_restart_loses_nothing(kafka, make_server):
         assert row["offset"] >= max(committed_at_kill[row["partition"]], 0), f"committed message redone: {row}"
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_sigterm_under_load_finishes_in_flight_batches_and_commits_them(kafka, make_server):
     topic, ends = kafka.backlog("term", 6, 6000, {"sleep": 0.002})
     routes = [{"topic": topic, "consumer": CONSUMER}]
@@ -69,6 +71,7 @@ def test_sigterm_under_load_finishes_in_flight_batches_and_commits_them(kafka, m
     assert offsets_by_partition(topic).keys() == ends.keys()
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_job_longer_than_max_poll_interval_keeps_the_partition(kafka, make_server):
     topic = kafka.create_topic(unique("slow"), 2)
     # max.poll.interval.ms is 10 s in the test settings; this batch takes 12 s.

@@ -34,6 +34,7 @@ def test_binary_and_repeated_headers_read_back_unchanged_through_raw_headers(kaf
     assert "\ufffd" in echo["headers"]["trace-id"], "binary values are replaced in the text view"
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_reload_restarts_after_a_file_changes_and_processes_nothing_twice(kafka, make_server):
     topic = kafka.create_topic(unique("reloaded"), 2)
     ends = kafka.produce_json(topic, 2, 200)
@@ -219,3 +220,11 @@ def test_consumer_and_task_errors_reach_sentry_with_their_tags(kafka, embedded_s
     assert consumed["exception"]["values"][-1]["type"] == "ValueError"
     task = next(e for e in transport.events if e["tags"]["karafka.error_type"] == "task.error")
     assert task["tags"]["django.task"] == "tests.testapp.tasks.explode"
+
+
+def test_reload_does_not_combine_with_swarm(settings):
+    from django.core.management import CommandError, call_command
+
+    settings.KARAFKA = {**settings.KARAFKA, "ROUTES": [{"topic": "orders", "consumer": CONSUMER}]}
+    with pytest.raises(CommandError, match="--reload is for development and does not combine with --swarm"):
+        call_command("karafka_server", "--reload", "--swarm", "2")

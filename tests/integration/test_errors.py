@@ -85,6 +85,7 @@ def dlq_broker(tmp_path):
     broker.stop()
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_when_the_dead_letter_queue_fails_nothing_is_committed_past_the_message(kafka, make_server, dlq_broker):
     topic = kafka.create_topic(unique("guarded"), 1)
     dlq = unique("guarded.dlq")

@@ -112,6 +112,7 @@ def test_bad_credentials_are_said_once_and_stop_the_server_with_exit_code_3(kafk
     assert len(log.splitlines()) < 40, log
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_an_unreachable_broker_is_a_state_logged_on_change_and_unhealthy_then_recovers(kafka, make_server, server_env):
     port, metrics = free_port(), free_port()
     address = f"127.0.0.1:{port}"
@@ -157,6 +158,7 @@ def node_pid(server) -> int:
     return int(re.findall(r"swarm.node_started node=0 pid=(\d+)", server.log())[-1])
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_a_quiet_swarm_node_keeps_heartbeating_and_is_not_restarted(kafka, make_server):
     topic = kafka.create_topic(unique("swarm-quiet"), 1)
     server = make_server([{"topic": topic, "consumer": CONSUMER}], ["--swarm", "1"],

@@ -72,6 +72,7 @@ def test_virtual_partitions_parallelise_one_partition_and_keep_per_key_order(kaf
         assert offsets == sorted(offsets) and len(offsets) == 50, f"key {key} out of order"
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_virtual_partitions_kill_9_and_restart_lose_nothing(kafka, make_server):
     topic = kafka.create_topic(unique("virtual-crash"), 1)
     kafka.produce(topic, [(0, str(n % 8).encode(), json.dumps({"sleep": 0.004 * (1 + n % 3)}).encode()) for n in range(3000)])

@@ -31,6 +31,7 @@ def groups(capsys, *args) -> str:
     return capsys.readouterr().out
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_seek_by_time_refuses_a_running_group_then_a_restart_starts_at_that_time(kafka, make_server, producing_to, capsys):
     topic = kafka.create_topic(unique("seek"), 2)
     boundary, first_new, ends = stamped_backlog(kafka, topic, 2, old=300, new=40)

@@ -2,6 +2,7 @@
 search, health flags and sparklines; bad parameters answer 400, never 500."""
 
 import json
+import re
 import time
 from datetime import datetime, timezone
 
@@ -79,8 +80,13 @@ def test_dead_letters_are_republished_one_or_a_selection_under_the_permission(ka
                                                                              settings):
     source, dlq = kafka.create_topic(unique("orders"), 1), kafka.create_topic(unique("orders_dlq"), 1)
     dead_letters(kafka, source, dlq, [3, 8, 13])
-    settings.KARAFKA = {**settings.KARAFKA, "ROUTES": [{"topic": source, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq}}]}
+    missing = unique("never_created")
+    settings.KARAFKA = {**settings.KARAFKA, "ROUTES": [{"topic": source, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq}},
+                                                      {"topic": missing, "consumer": CONSUMER}]}
     assert reverse("admin:karafka_dead_letters", args=[dlq]) in get(admin_client, "karafka_dead_letter_topics")
+    routing = get(admin_client, "karafka_routing")
+    assert "1 route consumes a topic that does not exist." in routing
+    assert re.search(rf'<tr class="flagged"><td>{missing}</td>', routing), "the route of the missing topic is flagged"
     page = get(admin_client, "karafka_dead_letters", dlq)
     assert "3 dead letters" in page and f"{source}/0@8" in page and "builtins.ValueError: poison at 8" in page
     get(admin_client, "karafka_dead_letters", dlq, status=400, page="x")
@@ -133,8 +139,9 @@ def test_explorer_search_by_key_payload_header_and_time_newest_first(kafka, admi
 
 def test_processes_page_flags_a_long_batch_and_draws_sparklines(kafka, make_server, admin_client, producing_to):
     topic = kafka.create_topic(unique("slow"), 1)
-    kafka.produce(topic, [(0, b"k", b"{}") for _ in range(30)] + [(0, b"slow", json.dumps({"sleep": 8}).encode())])
-    server = make_server([{"topic": topic, "consumer": CONSUMER}], MAX_MESSAGES=10, **REPORTING).start()
+    kafka.produce(topic, [(0, b"k", b"{}") for _ in range(30)] + [(0, b"slow", json.dumps({"sleep": 4.5}).encode())])
+    slow_poll = {**REPORTING, "KAFKA": {**REPORTING["KAFKA"], "max.poll.interval.ms": 6000}}  # flagged after 3 s
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], MAX_MESSAGES=10, **slow_poll).start()
     me = f"{server_host()}:{server.pid}"
 
     def process_page() -> str | None:
@@ -145,7 +152,7 @@ def test_processes_page_flags_a_long_batch_and_draws_sparklines(kafka, make_serv
     assert 'class="lag-sparkline"><svg' in processes
     detail = wait_until(lambda: (p := get(admin_client, "karafka_process", me)) and "batch running" in p and p, 30,
                         "the long batch flagged")
-    assert "max.poll.interval 10 s" in detail and 'class="flagged"' in detail
+    assert "max.poll.interval 6 s" in detail and 'class="flagged"' in detail
     assert server.stop() == 0
 
 

@@ -50,6 +50,7 @@ def test_failed_delivery_raises(producing_to, settings):
         producer.produce_sync("nowhere", {"a": 1}, timeout=10)
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_a_view_gets_a_definite_failure_in_bounded_time_while_the_broker_is_down_then_recovers(settings, caplog, client):
     """The shop's order view during a broker outage: 503 with the reason within the sync
     timeout; librdkafka's retries are collapsed in the log; the failed message is never

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.integration
 CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_a_second_server_joining_takes_over_partitions_without_loss_or_redo(kafka, make_server):
     topic, _ = kafka.backlog("rebalance", 6, 6000, {"sleep": 0.003})
     routes = [{"topic": topic, "consumer": CONSUMER}]

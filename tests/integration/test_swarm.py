@@ -17,6 +17,7 @@ def nodes_of(supervisor_pid: int) -> list[psutil.Process]:
     return psutil.Process(supervisor_pid).children()
 
 
+@pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
 def test_swarm_shares_partitions_restarts_a_killed_node_and_loses_nothing(kafka, make_server):
     topic, _ = kafka.backlog("swarm", 6, 3000)
     server = make_server([{"topic": topic, "consumer": CONSUMER}], MAX_MESSAGES=50, args=["--swarm", "2"]).start()
