@@ -135,7 +135,8 @@ def test_a_view_that_produces_and_the_consumer_that_handles_it_share_one_trace(k
         "messaging.batch.message_count": 1, "messaging.consumer.group.name": embedded_server.group()}
 
     client.post(f"/produce/{topic}/?key=bad", json.dumps({"poison": True}), content_type="application/json")
-    wait_until(lambda: spans(f"send {dlq}"), 40, "the dead letter sent")
+    # The dispatch span ends after the DLQ send inside it: wait for both.
+    wait_until(lambda: spans(f"send {dlq}") and spans(f"dead_letter_queue {topic}"), 40, "the dead letter sent")
     poison_send = spans(f"send {topic}")[1]
     failed = [s for s in spans(f"process {topic}") if s.context.trace_id == poison_send.context.trace_id]
     assert failed and failed[0].status.status_code == StatusCode.ERROR
