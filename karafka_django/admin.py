@@ -39,7 +39,7 @@ class BadRequest(Exception):
     """A query parameter a page cannot use: answered 400 with the message."""
 
 
-def int_param(request: HttpRequest, name: str, default: int | None = None, low: int = 0, high: int | None = None) -> int | None:
+def int_param(request: HttpRequest, name: str, default: int | None = None, low: int = 0) -> int | None:
     raw = request.GET.get(name)
     if raw in (None, ""):
         return default
@@ -47,8 +47,8 @@ def int_param(request: HttpRequest, name: str, default: int | None = None, low: 
         value = int(raw)
     except ValueError:
         raise BadRequest(f"'{name}' must be an integer, not {raw!r}.") from None
-    if value < low or (high is not None and value > high):
-        raise BadRequest(f"'{name}' must be between {low} and {high if high is not None else 'any'}, not {value}.")
+    if value < low:
+        raise BadRequest(f"'{name}' must be {low} or more, not {value}.")
     return value
 
 
@@ -181,7 +181,7 @@ class KarafkaAdmin(admin.ModelAdmin):
         self.partition_of(reader, topic, partition)
         before = int_param(request, "before", low=1)
         if before is None:
-            found = [m for m in reader.read(topic, {partition: (None, None)}, count_back=PER_PAGE)]
+            found = reader.read(topic, {partition: (None, None)}, count_back=PER_PAGE)
         else:
             found = reader.read(topic, {partition: (max(0, before - PER_PAGE), before)})
         found = sorted(found, key=lambda m: m.offset, reverse=True)[:PER_PAGE]
