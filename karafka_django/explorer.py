@@ -46,7 +46,7 @@ class SearchResult:
     seconds: float
 
 
-def matches(read: Read, key: str, contains: bytes, header: str, until: datetime | None) -> bool:
+def matches(read: Read, key: str, contains: bytes, header: str, since: datetime | None, until: datetime | None) -> bool:
     if key and read.key != key:
         return False
     if contains and (read.value is None or contains not in read.value):
@@ -55,7 +55,10 @@ def matches(read: Read, key: str, contains: bytes, header: str, until: datetime 
         name, _, value = header.partition("=")
         if not any(n == name and (not value or (v or b"").decode("utf-8", "replace") == value) for n, v in read.raw_headers):
             return False
-    return until is None or (read.timestamp is not None and read.timestamp <= until)
+    if since is None and until is None:
+        return True
+    stamp = read.timestamp
+    return stamp is not None and (since is None or stamp >= since) and (until is None or stamp <= until)
 
 
 def search(reader: KafkaReader, topic: str, query: dict) -> SearchResult:
@@ -75,8 +78,7 @@ def search(reader: KafkaReader, topic: str, query: dict) -> SearchResult:
         read = reader.read(topic, {p: (None, None) for p in partitions}, count_back=share)
         scanned = [r for p in partitions for r in [r for r in read if r.partition == p][-share:]]
     contains = (query.get("contains") or "").encode()
-    found = [r for r in scanned if matches(r, query.get("key") or "", contains, query.get("header") or "", query.get("until"))]
-    if query.get("since"):
-        found = [r for r in found if r.timestamp is not None and r.timestamp >= query["since"]]
+    found = [r for r in scanned
+             if matches(r, query.get("key") or "", contains, query.get("header") or "", query.get("since"), query.get("until"))]
     found.sort(key=lambda r: (r.timestamp or EPOCH, r.offset), reverse=True)
     return SearchResult(found[:SHOWN], len(found), len(scanned), time.monotonic() - started)
