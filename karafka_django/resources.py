@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import psutil
-
 #: RSS of an idle server process (Django, one consumer, the producer) measured on Python 3.11.
 IDLE_RSS_BYTES = 60 * 2**20
 
@@ -115,6 +113,8 @@ class Measured:
 
 def measure(pid: int, ports: set[int]) -> Measured:
     """What process ``pid`` uses now: threads, connections to ``ports`` (brokers or a database), RSS."""
+    import psutil  # only where measured: the server itself never imports it
+
     process = psutil.Process(pid)
     connections = [
         c for c in process.net_connections(kind="tcp")

@@ -26,10 +26,19 @@ from .jobs import Job, SkipMarker
 from .pause import Backoff, Pause
 from .virtual_partitions import VirtualBatch, split
 
-#: Messages taken from librdkafka in one poll. Batches handed to consumers are MAX_MESSAGES.
-FETCH_BATCH = 1000
+#: Messages taken from librdkafka in one call, at most (it hands over what it holds): large, so
+#: that the listener's work per call is small next to the messages'. Batches handed to
+#: consumers are MAX_MESSAGES.
+FETCH_BATCH = 10_000
 #: Smallest per-partition buffer before fetching of that partition is paused.
-MIN_BUFFER_BOUND = 2 * FETCH_BATCH
+MIN_BUFFER_BOUND = 2000
+#: A buffer past its bound pauses fetching only once its consumer is behind: no batch of the
+#: partition ended for this long (or since work came to it while idle). While the consumer keeps ending batches, the listener waits
+#: for it instead (see ``holds_fetch``): a pause would make librdkafka drop and re-fetch what it
+#: prefetched, and a consumer that keeps up trails a fast fetch only for a few GIL switches.
+BEHIND_AFTER_S = 0.05
+#: A buffer pauses fetching at once past this many fetches (or bounds, if larger): memory.
+HARD_BOUND_FACTOR = 3
 
 
 class BufferBudget:
@@ -59,6 +68,7 @@ class Coordinator:
         self.route = route
         self.max_messages = max_messages
         self.buffer_bound = max(10 * max_messages, MIN_BUFFER_BOUND)
+        self.hard_bound = HARD_BOUND_FACTOR * max(self.buffer_bound, FETCH_BATCH)
         self.pause = Pause(backoff)
         self.budget = budget or BufferBudget(0)
         # The coordinator of an earlier assignment of this partition whose job outlived the
@@ -74,6 +84,8 @@ class Coordinator:
         self.busy = False  # a batch (or tick) of this partition is queued or running
         self.running = 0  # jobs a worker is executing right now
         self.running_since: float | None = None  # monotonic, while a job runs
+        # When a batch (or tick) last ended, or work arrived while none was in flight.
+        self.progressed_at = time.monotonic()
         self._ran = threading.Condition(self._lock)
         self._deferred_hook: str | None = None  # revoked/shutdown, for the last running job to call
         self._full = False  # fetching paused for a full buffer, until it drained to half
@@ -104,6 +116,8 @@ class Coordinator:
             self._buffered_bytes += size
             self.budget.add(size)
             self.last_activity = time.monotonic()
+            if not self.busy:
+                self.progressed_at = self.last_activity
             return self._take(self.last_activity)
 
     def refetch(self, offset: int, until: float | None) -> None:
@@ -131,18 +145,31 @@ class Coordinator:
     def wants_fetch_paused(self, now: float) -> bool:
         return (
             self.closing
-            or self._buffer_full()
+            or self._buffer_full(now)
             or not self.pause.fetch_due(now)
         )
 
-    def _buffer_full(self) -> bool:
-        """Past the count bound or the process's byte budget; once full, full until drained to
-        half of both (hysteresis: librdkafka drops its prefetched data on every pause)."""
+    def _buffer_full(self, now: float) -> bool:
+        """Past the count bound with the consumer behind, past the hard bound, or past the
+        process's byte budget; once full, full until drained to half of both (hysteresis:
+        librdkafka drops its prefetched data on every pause)."""
+        size = len(self._buffer)
         if self._full:
-            self._full = len(self._buffer) > self.buffer_bound // 2 or self.budget.above(0.5)
+            self._full = size > self.buffer_bound // 2 or self.budget.above(0.5)
         else:
-            self._full = len(self._buffer) >= self.buffer_bound or self.budget.above(1.0)
+            self._full = ((size >= self.buffer_bound and now - self.progressed_at >= BEHIND_AFTER_S)
+                          or size >= self.hard_bound or self.budget.above(1.0))
         return self._full
+
+    def holds_fetch(self, now: float) -> bool:
+        """Past the bound while its consumer keeps ending batches: the listener waits for it
+        (:meth:`wait_for_progress`) rather than fetch more or pause the partition."""
+        return len(self._buffer) >= self.buffer_bound and not self._full and now - self.progressed_at < BEHIND_AFTER_S
+
+    def wait_for_progress(self, timeout: float) -> None:
+        """Until a job of this partition ends, at most ``timeout`` seconds."""
+        with self._ran:
+            self._ran.wait(timeout)
 
     def needs_ticks(self, now: float) -> bool:
         """True while something here changes with time, so the listener polls briefly."""
@@ -338,6 +365,13 @@ class Coordinator:
             self.budget.add(size)
         return delay
 
+    def _bytes_of_first(self, count: int) -> int:
+        """Bytes of the first ``count`` buffered messages: exact for the whole buffer (the usual
+        batch), else its share of the buffer's bytes. Sizes are read once, when a run arrives;
+        an estimate's error leaves the budget when the buffer next empties."""
+        total = len(self._buffer)
+        return self._buffered_bytes if count >= total else self._buffered_bytes * count // total
+
     def _drop_buffer(self) -> None:
         self.budget.add(-self._buffered_bytes)
         self._buffered_bytes = 0
@@ -348,7 +382,7 @@ class Coordinator:
         self.budget.add(-self._inflight_bytes)
         self._inflight_bytes = 0
         self.busy = False
-        self.last_activity = time.monotonic()
+        self.last_activity = self.progressed_at = time.monotonic()
         return [] if self.revoked else self._take(self.last_activity)
 
     def _start(self) -> None:
@@ -372,9 +406,9 @@ class Coordinator:
             else:
                 self.isolate_until = None
         batch = self._buffer[:size]
-        del self._buffer[:size]
-        self._inflight_bytes = sum(map(len, batch))
+        self._inflight_bytes = self._bytes_of_first(len(batch))
         self._buffered_bytes -= self._inflight_bytes
+        del self._buffer[:size]
         self._start()
         virtual = self.route.virtual_partitions
         real = [m for m in batch if type(m) is not SkipMarker] if self.filters else batch

@@ -2,7 +2,7 @@
 
 import time
 
-from karafka_django.processing.coordinator import BufferBudget
+from karafka_django.processing.coordinator import BEHIND_AFTER_S, FETCH_BATCH, HARD_BOUND_FACTOR, BufferBudget
 from karafka_django.processing.jobs import Job
 from karafka_django.processing.pause import Backoff
 from karafka_django.routing.route import DeadLetterQueue, VirtualPartitions
@@ -84,14 +84,33 @@ def test_backoff_is_exponential_and_capped():
     assert Backoff(1000, 5000, exponential=False).seconds(4) == 1
 
 
-def test_a_full_buffer_pauses_fetching_until_it_drained_to_half(coordinator):
+def test_a_full_buffer_of_a_consumer_behind_pauses_fetching_until_it_drained_to_half(coordinator):
     job = one(coordinator.add(batch(0, coordinator.buffer_bound + 10)))
-    assert coordinator.wants_fetch_paused(now=0)
+    started = coordinator.progressed_at  # work came to an idle partition
+    assert not coordinator.wants_fetch_paused(now=started) and coordinator.holds_fetch(now=started)
+    behind = started + 2 * BEHIND_AFTER_S  # and no batch ended since
+    assert coordinator.wants_fetch_paused(now=behind) and not coordinator.holds_fetch(now=behind)
     while job is not None:
         job = one(coordinator.complete(job, mark_last=True))
-        if not coordinator.wants_fetch_paused(now=0):
+        if not coordinator.wants_fetch_paused(now=behind):
             break
     assert coordinator.buffered == coordinator.buffer_bound // 2, "hysteresis: resume only below half"
+
+
+def test_a_consumer_that_keeps_up_holds_the_fetch_and_is_paused_only_past_the_hard_bound(coordinator):
+    """A fast consumer trails a fast fetch by a few batches: the listener waits for it, since a
+    pause would only make librdkafka drop and re-fetch its prefetched messages."""
+    bound, taken = coordinator.buffer_bound, coordinator.max_messages
+    job = one(coordinator.add(batch(0, bound + taken)))
+    one(coordinator.complete(job, mark_last=True))  # a batch just ended: the consumer keeps up
+    now = coordinator.progressed_at
+    assert coordinator.buffered == bound - taken and not coordinator.holds_fetch(now=now)
+    coordinator.add(batch(bound + taken, bound + 2 * taken))
+    assert coordinator.holds_fetch(now=now) and not coordinator.wants_fetch_paused(now=now)
+    coordinator.add(batch(bound + 2 * taken, coordinator.hard_bound + 3 * taken))
+    assert coordinator.hard_bound == HARD_BOUND_FACTOR * FETCH_BATCH
+    assert coordinator.wants_fetch_paused(now=now), "past the hard bound: at once"
+    assert not coordinator.holds_fetch(now=now)
 
 
 def test_the_process_byte_budget_pauses_every_partition_until_half_of_it_is_left(make_coordinator):

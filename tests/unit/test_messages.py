@@ -56,3 +56,25 @@ def test_batch_accessors_read_every_message_without_wrappers():
     assert messages.offsets() == [5, 6]
     assert messages.raw_payloads() == [b'{"a": 1}', None]
     assert messages.raw_keys() == [b"k5", None]
+
+
+@pytest.mark.parametrize("deserializer", ["json_deserializer", "orjson_deserializer"])
+def test_payloads_of_a_batch_read_at_once_equal_each_message_payload(deserializer):
+    from karafka_django import deserializers
+
+    loader = getattr(deserializers, deserializer)
+    batch = [order(5, b'{"a": 1}'), order(6, None), order(7, b"[2]")]
+    assert Messages(batch, loader).payloads() == [{"a": 1}, None, [2]] == [m.payload for m in Messages(batch, loader)]
+    with pytest.raises(DeserializationError, match="orders/2@6"):
+        Messages([order(5, b"{}"), order(6, b"not json"), order(7, b"{}")], loader).payloads()
+
+
+def test_payloads_with_a_deserializer_of_messages_read_each_message():
+    seen = []
+
+    def by_key(message):
+        seen.append(message.offset)
+        return message.key
+
+    assert Messages([order(1, b"x", key=b"a"), order(2, b"y", key=b"b")], by_key).payloads() == ["a", "b"]
+    assert seen == [1, 2]
