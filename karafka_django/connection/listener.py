@@ -111,12 +111,12 @@ class Listener(threading.Thread):
             db.close_thread_connections()
 
     def _poll_once(self) -> None:
-        now = time.monotonic()
-        held = next((c for c in self.coordinators.values() if c.holds_fetch(now)), None)
+        held = next((c for c in self.coordinators.values() if c.holds_fetch()), None)
         if held is not None:  # a consumer is working through a full buffer: let it, fetch after
             held.wait_for_progress(TICK_S)
             self._maintain(time.monotonic())
             return
+        now = time.monotonic()
         waiting = self.quiet or any(c.needs_ticks(now) for c in self.coordinators.values())
         timeout = TICK_S if waiting else self.config.max_wait_time_ms / 1000
         messages = self.client.fetch(FETCH_BATCH, timeout)

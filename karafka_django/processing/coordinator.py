@@ -37,6 +37,9 @@ MIN_BUFFER_BOUND = 2000
 #: for it instead (see ``holds_fetch``): a pause would make librdkafka drop and re-fetch what it
 #: prefetched, and a consumer that keeps up trails a fast fetch only for a few GIL switches.
 BEHIND_AFTER_S = 0.05
+#: The longest the listener holds its fetch for one buffer (it polls nothing meanwhile, so
+#: rebalances wait): past the bound this long, the partition is paused instead.
+MAX_HOLD_S = 0.25
 #: A buffer pauses fetching at once past this many fetches (or bounds, if larger): memory.
 HARD_BOUND_FACTOR = 3
 
@@ -89,6 +92,7 @@ class Coordinator:
         self._ran = threading.Condition(self._lock)
         self._deferred_hook: str | None = None  # revoked/shutdown, for the last running job to call
         self._full = False  # fetching paused for a full buffer, until it drained to half
+        self._over_bound_since: float | None = None  # monotonic, while the buffer is past its bound
 
         self.marked: int | None = None  # next offset to commit: last processed + 1
         self.db_offset: int | None = None  # offsets in the database: the stored next offset as this owner knows it
@@ -150,21 +154,26 @@ class Coordinator:
         )
 
     def _buffer_full(self, now: float) -> bool:
-        """Past the count bound with the consumer behind, past the hard bound, or past the
-        process's byte budget; once full, full until drained to half of both (hysteresis:
-        librdkafka drops its prefetched data on every pause)."""
+        """Past the count bound with the consumer behind (or for ``MAX_HOLD_S``), past the hard
+        bound, or past the process's byte budget; once full, full until drained to half of both
+        (hysteresis: librdkafka drops its prefetched data on every pause)."""
         size = len(self._buffer)
+        if size < self.buffer_bound:
+            self._over_bound_since = None
+        elif self._over_bound_since is None:
+            self._over_bound_since = now
         if self._full:
             self._full = size > self.buffer_bound // 2 or self.budget.above(0.5)
         else:
-            self._full = ((size >= self.buffer_bound and now - self.progressed_at >= BEHIND_AFTER_S)
+            over = self._over_bound_since
+            self._full = ((over is not None and (now - self.progressed_at >= BEHIND_AFTER_S or now - over >= MAX_HOLD_S))
                           or size >= self.hard_bound or self.budget.above(1.0))
         return self._full
 
-    def holds_fetch(self, now: float) -> bool:
-        """Past the bound while its consumer keeps ending batches: the listener waits for it
-        (:meth:`wait_for_progress`) rather than fetch more or pause the partition."""
-        return len(self._buffer) >= self.buffer_bound and not self._full and now - self.progressed_at < BEHIND_AFTER_S
+    def holds_fetch(self) -> bool:
+        """Past the bound while its consumer keeps ending batches (as :meth:`wants_fetch_paused`
+        last judged): the listener waits for it rather than fetch more or pause the partition."""
+        return len(self._buffer) >= self.buffer_bound and not self._full
 
     def wait_for_progress(self, timeout: float) -> None:
         """Until a job of this partition ends, at most ``timeout`` seconds."""

@@ -2,7 +2,7 @@
 
 import time
 
-from karafka_django.processing.coordinator import BEHIND_AFTER_S, FETCH_BATCH, HARD_BOUND_FACTOR, BufferBudget
+from karafka_django.processing.coordinator import BEHIND_AFTER_S, FETCH_BATCH, HARD_BOUND_FACTOR, MAX_HOLD_S, BufferBudget
 from karafka_django.processing.jobs import Job
 from karafka_django.processing.pause import Backoff
 from karafka_django.routing.route import DeadLetterQueue, VirtualPartitions
@@ -87,9 +87,9 @@ def test_backoff_is_exponential_and_capped():
 def test_a_full_buffer_of_a_consumer_behind_pauses_fetching_until_it_drained_to_half(coordinator):
     job = one(coordinator.add(batch(0, coordinator.buffer_bound + 10)))
     started = coordinator.progressed_at  # work came to an idle partition
-    assert not coordinator.wants_fetch_paused(now=started) and coordinator.holds_fetch(now=started)
+    assert not coordinator.wants_fetch_paused(now=started) and coordinator.holds_fetch()
     behind = started + 2 * BEHIND_AFTER_S  # and no batch ended since
-    assert coordinator.wants_fetch_paused(now=behind) and not coordinator.holds_fetch(now=behind)
+    assert coordinator.wants_fetch_paused(now=behind) and not coordinator.holds_fetch()
     while job is not None:
         job = one(coordinator.complete(job, mark_last=True))
         if not coordinator.wants_fetch_paused(now=behind):
@@ -104,13 +104,26 @@ def test_a_consumer_that_keeps_up_holds_the_fetch_and_is_paused_only_past_the_ha
     job = one(coordinator.add(batch(0, bound + taken)))
     one(coordinator.complete(job, mark_last=True))  # a batch just ended: the consumer keeps up
     now = coordinator.progressed_at
-    assert coordinator.buffered == bound - taken and not coordinator.holds_fetch(now=now)
+    assert coordinator.buffered == bound - taken and not coordinator.wants_fetch_paused(now=now)
+    assert not coordinator.holds_fetch()
     coordinator.add(batch(bound + taken, bound + 2 * taken))
-    assert coordinator.holds_fetch(now=now) and not coordinator.wants_fetch_paused(now=now)
+    assert not coordinator.wants_fetch_paused(now=now) and coordinator.holds_fetch()
     coordinator.add(batch(bound + 2 * taken, coordinator.hard_bound + 3 * taken))
     assert coordinator.hard_bound == HARD_BOUND_FACTOR * FETCH_BATCH
-    assert coordinator.wants_fetch_paused(now=now), "past the hard bound: at once"
-    assert not coordinator.holds_fetch(now=now)
+    assert coordinator.wants_fetch_paused(now=now) and not coordinator.holds_fetch(), "past the hard bound: at once"
+
+
+def test_a_hold_lasts_at_most_max_hold_even_while_the_consumer_keeps_up(coordinator):
+    """The listener polls nothing while it holds: a buffer that stays past its bound (a steady
+    but slower consumer) is paused after MAX_HOLD_S, so rebalances are served again."""
+    job = one(coordinator.add(batch(0, coordinator.buffer_bound + 20)))
+    start = coordinator.progressed_at
+    assert not coordinator.wants_fetch_paused(now=start) and coordinator.holds_fetch()
+    job = one(coordinator.complete(job, mark_last=True))  # progress, still past the bound
+    assert coordinator.buffered >= coordinator.buffer_bound
+    assert not coordinator.wants_fetch_paused(now=coordinator.progressed_at)
+    coordinator.progressed_at = start + MAX_HOLD_S  # it kept ending batches until now
+    assert coordinator.wants_fetch_paused(now=start + MAX_HOLD_S + 0.001) and not coordinator.holds_fetch()
 
 
 def test_the_process_byte_budget_pauses_every_partition_until_half_of_it_is_left(make_coordinator):
