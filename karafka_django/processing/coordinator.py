@@ -33,9 +33,10 @@ FETCH_BATCH = 10_000
 #: Smallest per-partition buffer before fetching of that partition is paused.
 MIN_BUFFER_BOUND = 2000
 #: A buffer past its bound pauses fetching only once its consumer is behind: no batch of the
-#: partition ended for this long (or since work came to it while idle). While the consumer keeps ending batches, the listener waits
-#: for it instead (see ``holds_fetch``): a pause would make librdkafka drop and re-fetch what it
-#: prefetched, and a consumer that keeps up trails a fast fetch only for a few GIL switches.
+#: partition ended for this long (or since work came to it while idle). While the consumer
+#: keeps ending batches, the listener waits for it instead (see ``holds_fetch``): a pause would
+#: make librdkafka drop and re-fetch what it prefetched, and a consumer that keeps up trails a
+#: fast fetch only for a few GIL switches.
 BEHIND_AFTER_S = 0.05
 #: The longest the listener holds its fetch for one buffer (it polls nothing meanwhile, so
 #: rebalances wait): past the bound this long, the partition is paused instead.
@@ -172,8 +173,10 @@ class Coordinator:
 
     def holds_fetch(self) -> bool:
         """Past the bound while its consumer keeps ending batches (as :meth:`wants_fetch_paused`
-        last judged): the listener waits for it rather than fetch more or pause the partition."""
-        return len(self._buffer) >= self.buffer_bound and not self._full
+        last judged): the listener waits for it rather than fetch more or pause the partition.
+        A partition that takes no fetches anyway (closing, paused) holds nothing."""
+        return (len(self._buffer) >= self.buffer_bound and not self._full
+                and not self.closing and not self.fetch_paused)
 
     def wait_for_progress(self, timeout: float) -> None:
         """Until a job of this partition ends, at most ``timeout`` seconds."""

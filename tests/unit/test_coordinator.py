@@ -126,6 +126,15 @@ def test_a_hold_lasts_at_most_max_hold_even_while_the_consumer_keeps_up(coordina
     assert coordinator.wants_fetch_paused(now=start + MAX_HOLD_S + 0.001) and not coordinator.holds_fetch()
 
 
+def test_a_closing_partition_holds_no_fetch(coordinator):
+    """Quiet mode and shutdown close partitions with their buffers kept: the listener must keep
+    polling (to stay in the group), never wait for a consumer that will start nothing."""
+    one(coordinator.add(batch(0, coordinator.buffer_bound + 20)))
+    assert not coordinator.wants_fetch_paused(now=coordinator.progressed_at) and coordinator.holds_fetch()
+    coordinator.close()
+    assert coordinator.wants_fetch_paused(now=coordinator.progressed_at) and not coordinator.holds_fetch()
+
+
 def test_the_process_byte_budget_pauses_every_partition_until_half_of_it_is_left(make_coordinator):
     budget = BufferBudget(limit=100)
     first, second = make_coordinator(budget=budget), make_coordinator(budget=budget)
