@@ -305,7 +305,9 @@ class Bench:
             idle[database] = round(psutil.Process(process.pid).memory_info().rss / 2**20, 1)
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(60)
-        breakdown = {database: self.idle_floor(idle_topic, env) for database, env in (("postgresql", {}), ("sqlite", sqlite))}
+        databases = (("postgresql", {}), ("sqlite", sqlite))
+        breakdown = {database: self.startup_stages(idle_topic, env, karafka=False) for database, env in databases}
+        server_stages = {database: self.startup_stages(idle_topic, env, karafka=True) for database, env in databases}
 
         total, warm_up = 1_100_000, 100_000
         topic = self.topic("soak", 6, total)
@@ -327,14 +329,16 @@ class Bench:
                 "floor_rss_mb": floors["postgresql"], "floor_rss_sqlite_mb": floors["sqlite"],
                 "karafka_share_mb": round(idle["postgresql"] - floors["postgresql"], 1),
                 "karafka_share_sqlite_mb": round(idle["sqlite"] - floors["sqlite"], 1),
-                "stages_mb_ms": breakdown, "idle_goal_mb": "<= 45",
+                "floor_stages_mb_ms": breakdown, "server_stages_mb_ms": server_stages, "idle_goal_mb": "<= 45",
                 "soak_messages": total - warm_up, "rss_growth_mb": round(growth, 1), "growth_goal_mb": "< 10",
                 "goal_met": min(idle.values()) <= 45 and growth < 10}
 
-    def idle_floor(self, topic: str, env: dict[str, str]) -> list[tuple[str, float, int]]:
-        """RSS (MB) and elapsed time (ms) of a child process at each start-up stage: the
-        bench project set up without karafka_django, then one raw Consumer subscribed to
-        ``topic`` and idle as long as the server was (what no Kafka consumer in Django can go below)."""
+    def startup_stages(self, topic: str, env: dict[str, str], karafka: bool) -> list[tuple[str, float, int]]:
+        """RSS (MB) and elapsed time (ms) of a child process at each start-up stage. Without
+        ``karafka``: the bench project set up without karafka_django, then one raw Consumer
+        subscribed to ``topic`` and idle as long as the server was (the floor: what no Kafka
+        consumer in this Django project can go below). With it: the project as the server sets
+        it up, then what ``karafka_server`` imports before it starts its clients."""
         code = f"""
 import json, os, sys, time
 started = time.perf_counter()
@@ -349,18 +353,24 @@ sys.path.insert(0, {str(ROOT)!r})
 import bench.settings as project
 from django.conf import settings
 values = {{name: getattr(project, name) for name in dir(project) if name.isupper()}}
-values["INSTALLED_APPS"] = [app for app in project.INSTALLED_APPS if app != "karafka_django"]
+if not {karafka}:
+    values["INSTALLED_APPS"] = [app for app in project.INSTALLED_APPS if app != "karafka_django"]
 settings.configure(**values)
 django.setup()
-mark("django.setup() of the project without karafka_django")
-from confluent_kafka import Consumer
-mark("import confluent_kafka")
-consumer = Consumer({{"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2], "session.timeout.ms": 6000}})
-consumer.subscribe([sys.argv[3]])
-deadline = time.monotonic() + {IDLE_AFTER_S}
-while time.monotonic() < deadline:
-    consumer.poll(0.2)
-mark("an idle Consumer, {IDLE_AFTER_S} s after subscribing (the floor)")
+if {karafka}:
+    mark("django.setup() of the project (karafka_django's app and routing loaded)")
+    import karafka_django.management.commands.karafka_server
+    mark("+ what karafka_server imports (listener, workers, server, swarm)")
+else:
+    mark("django.setup() of the project without karafka_django")
+    from confluent_kafka import Consumer
+    mark("import confluent_kafka")
+    consumer = Consumer({{"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2], "session.timeout.ms": 6000}})
+    consumer.subscribe([sys.argv[3]])
+    deadline = time.monotonic() + {IDLE_AFTER_S}
+    while time.monotonic() < deadline:
+        consumer.poll(0.2)
+    mark("an idle Consumer, {IDLE_AFTER_S} s after subscribing (the floor)")
 print(json.dumps(stages))
 """
         done = subprocess.run([sys.executable, "-c", code, self.broker.bootstrap_servers, f"floor-{uuid.uuid4().hex[:6]}",
