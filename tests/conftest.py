@@ -74,6 +74,22 @@ def db_connections(transactional_db):
 
 
 @pytest.fixture
+def embedded_server(kafka, producing_to, settings, transactional_db):
+    """``start(routes, **settings)``: an embedded server in this process (stopped at the end);
+    its workers use the test database."""
+    from karafka_django import embedded
+
+    def start(routes: list[dict], **overrides):
+        settings.KARAFKA = {**settings.KARAFKA, "CLIENT_ID": unique("embedded"), "ROUTES": routes,
+                            "KAFKA": {**settings.KARAFKA["KAFKA"], "auto.commit.interval.ms": 200}, **overrides}
+        return embedded.start()
+
+    start.group = lambda: settings.KARAFKA["CLIENT_ID"]
+    yield start
+    embedded.stop(60)
+
+
+@pytest.fixture
 def producing_to(kafka, settings):
     """This process (its producer, the admin's reader) pointed at the test broker, as a web
     server would be; the producer is closed after the test."""

@@ -75,22 +75,6 @@ def test_an_embedded_server_consumes_in_a_thread_and_stops_cleanly(kafka, embedd
 
 
 @pytest.fixture
-def embedded_server(kafka, producing_to, settings, transactional_db):
-    """``start(routes, **settings)``: an embedded server in this process (stopped at the end);
-    its workers use the test database."""
-    from karafka_django import embedded
-
-    def start(routes: list[dict], **overrides):
-        settings.KARAFKA = {**settings.KARAFKA, "CLIENT_ID": unique("embedded"), "ROUTES": routes,
-                            "KAFKA": {**settings.KARAFKA["KAFKA"], **FAST_COMMITS}, **overrides}
-        return embedded.start()
-
-    start.group = lambda: settings.KARAFKA["CLIENT_ID"]
-    yield start
-    embedded.stop(60)
-
-
-@pytest.fixture
 def subscribed():
     """``subscribed(listener)`` subscribes it to the monitor for this test only."""
     from karafka_django.instrumentation import monitor

@@ -79,3 +79,42 @@ def test_a_lone_message_is_handed_over_without_waiting_for_the_poll_timeout(kafk
     wait_until(lambda: Record.objects.filter(topic=topic).exists(), 8, "the lone message processed")
     assert time.monotonic() - produced_at < 3, "handed over long before the 10 s poll timeout"
     assert server.stop() == 0
+
+
+def test_a_consumer_that_keeps_up_with_a_deep_backlog_holds_the_fetch_and_is_never_paused(kafka, embedded_server,
+                                                                                        monkeypatch):
+    """librdkafka hands one partition's prefetch over in long runs, so a fast consumer's buffer
+    passes its bound; pausing it would make librdkafka drop and re-fetch that prefetch. The
+    listener waits for the consumer instead, and every message is processed once, in order."""
+    from karafka_django import embedded
+    from karafka_django.connection.client import Client
+    from karafka_django.processing.coordinator import Coordinator
+    from tests.testapp.consumers import OffsetsCollector
+
+    calls = {"pause": 0, "hold": 0}
+
+    def counting(name, method):
+        def call(self, *args):
+            calls[name] += 1
+            return method(self, *args)
+        return call
+
+    monkeypatch.setattr(Client, "pause", counting("pause", Client.pause))
+    monkeypatch.setattr(Coordinator, "wait_for_progress", counting("hold", Coordinator.wait_for_progress))
+    monkeypatch.setattr(OffsetsCollector, "batches", {})
+    topic = kafka.create_topic(unique("deep"), 2)
+    ends = kafka.produce_json(topic, 2, 100_000)
+    embedded_server([{"topic": topic, "consumer": "tests.testapp.consumers.OffsetsCollector"}],
+                    MAX_MESSAGES=100, CONCURRENCY=2)
+
+    def processed() -> int:
+        return sum(len(batch) for batches in list(OffsetsCollector.batches.values()) for batch in batches)
+
+    wait_until(lambda: processed() >= 100_000, 90, "the backlog consumed")
+    assert embedded.stop(60) == 0
+    for partition in (0, 1):
+        offsets = [offset for batch in OffsetsCollector.batches[(topic, partition)] for offset in batch]
+        assert offsets == list(range(ends[partition])), f"partition {partition}: every offset once, in order"
+    assert kafka.committed(embedded_server.group(), topic, 2) == ends
+    assert calls["hold"] > 0, "the buffers passed their bound (the case under test happened)"
+    assert calls["pause"] == 0, "a consumer that keeps up was paused"

@@ -119,3 +119,13 @@ class HeaderEchoConsumer(BaseConsumer):
         for m in messages:
             raw = [[name, None if value is None else base64.b64encode(value).decode()] for name, value in m.raw_headers]
             self.produce_sync(f"{m.topic}.echo", {"raw_headers": raw, "headers": m.headers}, key=m.raw_key)
+
+
+class OffsetsCollector(BaseConsumer):
+    """Keeps every batch's offsets in memory, per partition: a consumer as fast as one can be
+    (for an embedded server, whose test reads ``batches`` in the same process)."""
+
+    batches: dict[tuple[str, int], list[list[int]]] = {}
+
+    def consume(self, messages):
+        OffsetsCollector.batches.setdefault((self.topic, self.partition), []).append(messages.offsets())
