@@ -4,6 +4,8 @@ The listener is the single owner of its client. It never runs user code on the h
 fetches, hands batches to coordinators (which hand jobs to the workers), and between polls
 applies what coordinators recorded: seeks, fetch pauses/resumes and offsets to store.
 librdkafka auto-commits the stored offsets; revocation and shutdown commit synchronously.
+When a buffer is past its bound while its consumer keeps up, the listener waits for that
+consumer (a hold, at most ``MAX_HOLD_S``) instead of fetching more or pausing the partition.
 """
 
 from __future__ import annotations
