@@ -82,10 +82,12 @@ def test_a_lone_message_is_handed_over_without_waiting_for_the_poll_timeout(kafk
 
 
 def test_a_consumer_that_keeps_up_with_a_deep_backlog_holds_the_fetch_and_is_never_paused(kafka, embedded_server,
-                                                                                        monkeypatch):
+                                                                                        monkeypatch, request):
     """librdkafka hands one partition's prefetch over in long runs, so a fast consumer's buffer
     passes its bound; pausing it would make librdkafka drop and re-fetch that prefetch. The
     listener waits for the consumer instead, and every message is processed once, in order."""
+    import gc
+
     from karafka_django import embedded
     from karafka_django.connection.client import Client
     from karafka_django.processing.coordinator import Coordinator
@@ -102,6 +104,10 @@ def test_a_consumer_that_keeps_up_with_a_deep_backlog_holds_the_fetch_and_is_nev
     monkeypatch.setattr(Client, "pause", counting("pause", Client.pause))
     monkeypatch.setattr(Coordinator, "wait_for_progress", counting("hold", Coordinator.wait_for_progress))
     monkeypatch.setattr(OffsetsCollector, "batches", {})
+    # As karafka_server does: a full collection of this test process's heap (pytest's, Django's)
+    # must not stall the consumer past BEHIND_AFTER_S, which would rightly pause it.
+    gc.freeze()
+    request.addfinalizer(gc.unfreeze)
     topic = kafka.create_topic(unique("deep"), 2)
     ends = kafka.produce_json(topic, 2, 100_000)
     embedded_server([{"topic": topic, "consumer": "tests.testapp.consumers.OffsetsCollector"}],
