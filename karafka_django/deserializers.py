@@ -18,15 +18,20 @@ class PayloadLoader:
     payload) stays ``None``. ``loads`` may be a dotted path, imported on first use, so an
     optional extra (orjson) is imported only by the routes that use it."""
 
+    loads: Callable[[bytes], Any]
+
     def __init__(self, loads: Callable[[bytes], Any] | str, name: str):
-        self._loads = loads
+        if isinstance(loads, str):
+            self._path = loads  # imported by __getattr__ on first use, then a plain attribute
+        else:
+            self.loads = loads
         self.__name__ = self.__qualname__ = name
 
-    @property
-    def loads(self) -> Callable[[bytes], Any]:
-        if isinstance(self._loads, str):
-            self._loads = import_string(self._loads)
-        return self._loads
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute != "loads" or "_path" not in self.__dict__:
+            raise AttributeError(attribute)
+        self.loads = import_string(self._path)
+        return self.loads
 
     def __call__(self, message: Any) -> Any:
         raw = message.raw_payload
