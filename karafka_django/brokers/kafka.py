@@ -1,0 +1,326 @@
+"""Apache Kafka for development and tests: KRaft nodes run from Kafka's own jars.
+
+The jars (``org.apache.kafka:kafka_2.13`` and a log4j2 binding, so the broker logs) are fetched
+once by Maven into a cache outside the repository (``KARAFKA_KAFKA_CACHE``, default
+``~/.cache/karafka_django``); no tarball or container image is needed.
+
+Layout: every node is a combined broker and controller (``process.roles=broker,controller``) with a
+static quorum of all nodes, so a three-node cluster keeps its quorum with one node down, and every
+node holds the data of the topics it replicates. Brokers listen on ``port .. port+n-1`` and
+controllers on the next ``n`` ports. The internal topics are replicated to ``min(n, 3)`` nodes with
+a min ISR of ``min(n, 2)``, as production would, so one node can run alone.
+
+Test API: ``start()``, ``kill(node)`` (SIGKILL), ``stop(node)`` (controlled shutdown),
+``start(node)`` again with its data, ``leader(topic, partition)``, ``coordinator(group)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from . import BrokerError, free_ports, wait_for_port
+
+# 4.1 is the newest 4.x line with a patch release behind it: KIP-848 (the consumer group protocol)
+# is generally available since 4.0, KIP-890's transaction hardening is complete in 4.1.
+KAFKA_VERSION = "4.1.1"
+LOG4J_VERSION = "2.24.3"
+READY_TIMEOUT_S = 120.0
+
+POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>karafka_django</groupId><artifactId>kafka-runtime</artifactId><version>{kafka}</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{kafka}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>{log4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+LOG4J2 = """status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {path}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+"""
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("KARAFKA_KAFKA_CACHE") or Path.home() / ".cache" / "karafka_django"
+    return Path(root) / f"kafka-{KAFKA_VERSION}"
+
+
+def java() -> str:
+    found = shutil.which("java")
+    if not found:
+        raise BrokerError("Apache Kafka needs Java 17 or later: install a JDK (Debian: apt-get install openjdk-17-jdk-headless)")
+    return found
+
+
+def classpath() -> str:
+    """Kafka's runtime classpath, fetched with Maven on first use."""
+    lib = cache_dir() / "lib"
+    if not (lib / ".complete").exists():
+        fetch_jars(lib)
+    return f"{lib}/*"
+
+
+def fetch_jars(lib: Path) -> None:
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise BrokerError("fetching Apache Kafka's jars needs Maven 3: install it (Debian: apt-get install maven)")
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="fetch-", dir=lib.parent))
+    try:
+        (work / "pom.xml").write_text(POM.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION))
+        done = subprocess.run([mvn, "-B", "-q", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
+                               "-DincludeScope=runtime", f"-DoutputDirectory={work / 'lib'}"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            errors = [line for line in done.stdout.splitlines() + done.stderr.splitlines() if "ERROR" in line]
+            reason = re.sub(r"\x1b\[[0-9;]*m", "", errors[0]) if errors else f"exit {done.returncode}"
+            raise BrokerError(f"Maven could not fetch Apache Kafka {KAFKA_VERSION}'s jars ({reason.strip()}); "
+                              "check that Maven reaches its central repository")
+        (work / "lib" / ".complete").touch()
+        try:
+            (work / "lib").rename(lib)
+        except OSError:
+            if not (lib / ".complete").exists():  # another process won the rename; anything else is ours to report
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+@dataclass
+class Node:
+    """One KRaft node: its ports, its directory (configuration, data, logs) and its process."""
+
+    node_id: int
+    host: str
+    port: int
+    controller_port: int
+    directory: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "server.properties"
+
+    @property
+    def formatted(self) -> bool:
+        return (self.directory / "data" / "meta.properties").exists()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        logs = [self.directory / "stdout.log", self.directory / "server.log"]
+        text = "\n".join(p.read_text(errors="replace") for p in logs if p.exists())
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class KafkaCluster:
+    """``brokers`` Apache Kafka nodes on ``host``; a context manager that starts and stops them all.
+
+    ``data_dir`` keeps the nodes' data across runs (a temporary directory, removed at ``stop()``,
+    unless given).
+    """
+
+    def __init__(self, brokers: int = 1, port: int | None = None, data_dir: Path | None = None,
+                 host: str = "127.0.0.1", heap: str = "768m"):
+        if brokers < 1:
+            raise BrokerError("a cluster has at least one broker")
+        self.host, self.heap = host, heap
+        self.keep_data = data_dir is not None
+        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="karafka-kafka-"))
+        first = port or free_ports(2 * brokers)
+        self.nodes = {i: Node(i, host, first + i - 1, first + brokers + i - 1, self.data_dir / f"node-{i}")
+                      for i in range(1, brokers + 1)}
+
+    # -- what tests and the command read
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.address for node in self.nodes.values())
+
+    def describe(self) -> str:
+        count = len(self.nodes)
+        return f"Apache Kafka {KAFKA_VERSION} (KRaft, {count} node{'s' if count > 1 else ''})"
+
+    def nodes_running(self) -> Iterator[tuple[int, int, str]]:
+        """``(node id, pid, address)`` of each running node."""
+        for node in self.nodes.values():
+            if node.running:
+                yield node.node_id, node.process.pid, node.address
+
+    def leader(self, topic: str, partition: int) -> int:
+        """The node id leading ``topic``/``partition``, as a running node's metadata says."""
+        metadata = self._admin().list_topics(topic, timeout=10)
+        return metadata.topics[topic].partitions[partition].leader
+
+    def coordinator(self, group: str) -> int:
+        """The node id of ``group``'s coordinator."""
+        description = self._admin().describe_consumer_groups([group])[group].result(15)
+        return description.coordinator.id
+
+    # -- lifecycle
+
+    def start(self, node: int | None = None, timeout: float = READY_TIMEOUT_S) -> "KafkaCluster":
+        """Start every node (fetching jars and formatting storage first), or ``node`` again with its data."""
+        nodes = [self.nodes[node]] if node is not None else list(self.nodes.values())
+        java()
+        cp = classpath()
+        self._write_configs()
+        with ThreadPoolExecutor(len(nodes)) as pool:
+            list(pool.map(lambda n: self._format(n, cp), [n for n in nodes if not n.formatted]))
+        for each in nodes:
+            if not each.running:
+                self._launch(each, cp)
+        deadline = time.monotonic() + timeout
+        for each in nodes:
+            self._wait_ready(each, deadline)
+        return self
+
+    def stop(self, node: int | None = None, timeout: float = 30) -> None:
+        """Stop ``node`` (or every node) with SIGTERM, a controlled shutdown; SIGKILL past ``timeout``."""
+        nodes = [self.nodes[node]] if node is not None else list(self.nodes.values())
+        for each in nodes:
+            if each.running:
+                each.process.send_signal(signal.SIGTERM)
+        for each in nodes:
+            if each.process is not None:
+                try:
+                    each.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    each.process.kill()
+                    each.process.wait()
+        if node is None and not self.keep_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def kill(self, node: int) -> None:
+        """SIGKILL ``node``, as a crash or a lost machine would stop it."""
+        each = self.nodes[node]
+        if each.running:
+            each.process.kill()
+            each.process.wait()
+
+    def __enter__(self) -> "KafkaCluster":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- internals
+
+    def _admin(self):
+        from confluent_kafka.admin import AdminClient
+        running = ",".join(n.address for n in self.nodes.values() if n.running) or self.bootstrap_servers
+        return AdminClient({"bootstrap.servers": running})
+
+    def _write_configs(self) -> None:
+        cluster_id_file = self.data_dir / "cluster.id"
+        if not cluster_id_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            cluster_id_file.write_text(new_cluster_id())
+        count = len(self.nodes)
+        voters = ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in self.nodes.values())
+        replicas, min_isr = min(count, 3), min(count, 2)
+        for node in self.nodes.values():
+            node.directory.mkdir(parents=True, exist_ok=True)
+            settings = {
+                "process.roles": "broker,controller",
+                "node.id": node.node_id,
+                "controller.quorum.voters": voters,
+                "listeners": f"PLAINTEXT://{node.host}:{node.port},CONTROLLER://{node.host}:{node.controller_port}",
+                "advertised.listeners": f"PLAINTEXT://{node.address}",
+                "controller.listener.names": "CONTROLLER",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "log.dirs": node.directory / "data",
+                "num.partitions": 1,
+                "default.replication.factor": replicas,
+                "min.insync.replicas": min_isr,
+                "offsets.topic.replication.factor": replicas,
+                "offsets.topic.num.partitions": 10,
+                "transaction.state.log.replication.factor": replicas,
+                "transaction.state.log.min.isr": min_isr,
+                "transaction.state.log.num.partitions": 10,
+                "share.coordinator.state.topic.replication.factor": replicas,
+                "share.coordinator.state.topic.min.isr": min_isr,
+                # A development broker: a group forms at once, a lost node is fenced in seconds.
+                "group.initial.rebalance.delay.ms": 0,
+                "broker.heartbeat.interval.ms": 500,
+                "broker.session.timeout.ms": 3000,
+            }
+            node.config_path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+            (node.directory / "log4j2.properties").write_text(LOG4J2.format(path=node.directory / "server.log"))
+
+    def _java(self, node: Node, cp: str, main: str, *args: str) -> list[str]:
+        return [java(), f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={node.directory / 'log4j2.properties'}",
+                f"-Dkafka.logs.dir={node.directory}", "-cp", cp, main, *args]
+
+    def _format(self, node: Node, cp: str) -> None:
+        cluster_id = (self.data_dir / "cluster.id").read_text().strip()
+        done = subprocess.run(self._java(node, cp, "kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
+                                         "--config", str(node.config_path), "--ignore-formatted"),
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BrokerError(f"formatting node {node.node_id} failed: {(done.stderr or done.stdout).strip()[-500:]}")
+
+    def _launch(self, node: Node, cp: str) -> None:
+        with open(node.directory / "stdout.log", "ab") as out:
+            node.process = subprocess.Popen(self._java(node, cp, "kafka.Kafka", str(node.config_path)),
+                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _wait_ready(self, node: Node, deadline: float) -> None:
+        """Wait until ``node`` answers metadata requests and lists itself among the live brokers."""
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
+
+        try:
+            wait_for_port(node.host, node.port, max(deadline - time.monotonic(), 0.1))
+        except BrokerError:
+            self._failed(node, "its listener never opened")
+        admin = AdminClient({"bootstrap.servers": node.address, "log_level": 3})
+        while time.monotonic() < deadline:
+            if not node.running:
+                self._failed(node, f"it exited with {node.process.returncode}")
+            try:
+                if node.node_id in admin.list_topics(timeout=2).brokers:
+                    return
+            except KafkaException:
+                pass
+            time.sleep(0.2)
+        self._failed(node, "it did not answer in time")
+
+    def _failed(self, node: Node, why: str) -> None:
+        raise BrokerError(f"Apache Kafka node {node.node_id} did not start ({why}); its log ends:\n{node.log_tail()}")
