@@ -31,7 +31,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from karafka_django.broker import EmbeddedBroker  # noqa: E402
+from karafka_django.brokers import EmbeddedBroker  # noqa: E402
 
 CONSUMERS = "bench.benchapp.consumers"
 FAST_FETCH = {"fetch.queue.backoff.ms": 10}
@@ -385,7 +385,7 @@ print(json.dumps(stages))
 
         import psutil
 
-        from karafka_django.broker import free_port
+        from karafka_django.brokers import free_port
         from karafka_django.resources import buffer_split
 
         cap, total, partitions, payload = 64 * 2**20, 600, 12, b"x" * 900_000

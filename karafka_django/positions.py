@@ -1,18 +1,17 @@
 """Where to read a partition from: an offset, ``"earliest"``/``"latest"``, or a time.
 
-A time is resolved with the broker's time index (``offsets_for_times``) and checked by reading
-forward from its answer to the first message stamped at or after that time: on Kafka that reads
-one message; on a broker whose time index answers coarsely it is still exact.
+A time is resolved with the broker's time index (``offsets_for_times``): the earliest offset whose
+timestamp is at or after that time, Kafka's own definition (what ``kafka-consumer-groups
+--to-datetime`` uses).
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime
 from typing import Any, Union
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 from django.utils import timezone
 
 from .instrumentation.client_logs import client_logger
@@ -83,19 +82,6 @@ class PositionReader:
 
     def _first_at_or_after(self, topic: str, partition: int, millis: int, high: int) -> int:
         answer = self.consumer.offsets_for_times([TopicPartition(topic, partition, millis)], timeout=self.timeout)[0]
-        if answer.offset < 0:
-            return high  # the broker knows no message at or after that time
-        self.consumer.assign([TopicPartition(topic, partition, answer.offset)])
-        deadline = time.monotonic() + self.timeout
-        try:
-            while time.monotonic() < deadline:
-                for message in take(self.consumer, 0.5):
-                    if message.error() is not None:
-                        if message.error().code() == KafkaError._PARTITION_EOF:
-                            return message.offset()
-                        continue
-                    if message.timestamp()[1] >= millis:
-                        return message.offset()
-        finally:
-            self.consumer.unassign()
-        raise TimeoutError(f"{topic}/{partition}: no answer for time {millis} within {self.timeout}s")
+        if answer.error is not None:
+            raise ValueError(f"{topic}/{partition}: the broker could not look up time {millis}: {answer.error}")
+        return answer.offset if answer.offset >= 0 else high  # negative: no message at or after that time

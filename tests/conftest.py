@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from karafka_django import BaseConsumer, producer
-from karafka_django.broker import EmbeddedBroker
+from karafka_django.brokers import broker_kind, free_ports, make_broker
 from karafka_django.deserializers import json_deserializer
 from karafka_django.processing.coordinator import Coordinator
 from karafka_django.processing.pause import Backoff
@@ -12,11 +12,25 @@ from karafka_django.routing import Route
 from tests.integration.harness import ConnectionSampler, Kafka, ServerProcess, unique
 
 
+def pytest_report_header(config):
+    return f"broker: {make_broker().describe()} (KARAFKA_TEST_BROKER={broker_kind()})"
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory):
-    """One memory-only Tansu broker for the session; tests use their own topics and groups."""
-    with EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log") as running:
+    """One broker for the session (Apache Kafka unless KARAFKA_TEST_BROKER=tansu); tests use their
+    own topics and groups."""
+    with make_broker(directory=tmp_path_factory.mktemp("broker")) as running:
         yield running
+
+
+@pytest.fixture
+def spare_broker(tmp_path):
+    """A second broker of the session's kind on reserved ports, not started: for what a test needs
+    to find down first (``.start()`` it later); stopped at the end."""
+    spare = make_broker(port=free_ports(2), directory=tmp_path / "spare-broker")
+    yield spare
+    spare.stop()
 
 
 @pytest.fixture

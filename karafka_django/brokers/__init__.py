@@ -36,17 +36,18 @@ def broker_kind() -> str:
     return kind
 
 
-def make_broker(kind: str | None = None, *, brokers: int = 1, port: int | None = None, data_dir: Path | None = None,
-                log_path: Path | None = None) -> Broker:
-    """A broker of ``kind`` (default: ``broker_kind()``), not started yet."""
+def make_broker(kind: str | None = None, *, brokers: int = 1, port: int | None = None,
+                directory: Path | None = None) -> Broker:
+    """A broker of ``kind`` (default: ``broker_kind()``), not started yet. ``directory`` keeps its files:
+    Kafka's data (reused by the next start) and logs; Tansu, memory only, writes just its log there."""
     kind = kind or broker_kind()
     if kind == "tansu":
-        if brokers != 1 or data_dir is not None:
-            raise BrokerError("Tansu runs as one memory-only node: a cluster or a data directory needs Apache Kafka")
+        if brokers != 1:
+            raise BrokerError("Tansu runs as one memory-only node: a cluster needs Apache Kafka")
         from .tansu import EmbeddedBroker
-        return EmbeddedBroker(port, log_path)
+        return EmbeddedBroker(port, Path(directory) / "tansu.log" if directory else None)
     from .kafka import KafkaCluster
-    return KafkaCluster(brokers=brokers, port=port, data_dir=data_dir)
+    return KafkaCluster(brokers=brokers, port=port, data_dir=directory)
 
 
 def free_port() -> int:

@@ -156,7 +156,7 @@ class KafkaCluster:
             raise BrokerError("a cluster has at least one broker")
         self.host, self.heap = host, heap
         self.keep_data = data_dir is not None
-        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="karafka-kafka-"))
+        self.data_dir = Path(data_dir or Path(tempfile.gettempdir()) / f"karafka-kafka-{uuid.uuid4().hex[:12]}")
         first = port or free_ports(2 * brokers)
         self.nodes = {i: Node(i, host, first + i - 1, first + brokers + i - 1, self.data_dir / f"node-{i}")
                       for i in range(1, brokers + 1)}

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from django.db.models import Count
 
-from karafka_django.broker import EmbeddedBroker, free_port
+from karafka_django.brokers import free_port
 from tests.integration.harness import Kafka, unique, wait_until
 from tests.testapp.models import Record
 
@@ -78,32 +78,25 @@ def test_a_message_that_fails_three_times_then_succeeds_is_never_dead_lettered(k
     assert "dead_letter_queue.dispatched" not in server.log()
 
 
-@pytest.fixture
-def dlq_broker(tmp_path):
-    broker = EmbeddedBroker(free_port(), log_path=tmp_path / "dlq-broker.log")
-    yield broker
-    broker.stop()
-
-
 @pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
-def test_when_the_dead_letter_queue_fails_nothing_is_committed_past_the_message(kafka, make_server, dlq_broker):
+def test_when_the_dead_letter_queue_fails_nothing_is_committed_past_the_message(kafka, make_server, spare_broker):
     topic = kafka.create_topic(unique("guarded"), 1)
     dlq = unique("guarded.dlq")
     kafka.produce(topic, [(0, b"k", json.dumps({"poison": n == 5}).encode()) for n in range(10)])
     route = {"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 0}}
     # The DLQ lives on a second broker that is down at first.
-    producer = {"bootstrap.servers": dlq_broker.bootstrap_servers, "message.timeout.ms": 1000}
+    producer = {"bootstrap.servers": spare_broker.bootstrap_servers, "message.timeout.ms": 1000}
     server = make_server([route], KAFKA=FAST_COMMITS, PRODUCER=producer).start()
 
     server.wait_for_log("dead_letter_queue.dispatch.error", timeout=40, count=2)
     assert sorted(Record.objects.values_list("offset", flat=True)) == [0, 1, 2, 3, 4]
     assert kafka.committed(make_server.group, topic, 1) == {0: 5}
 
-    dlq_broker.start()
+    spare_broker.start()
     wait_until(lambda: Record.objects.count() == 9, 60, "processing resumed after the DLQ came back")
     wait_until(lambda: kafka.committed(make_server.group, topic, 1) == {0: 10}, 20, "committed to the end")
     assert server.stop() == 0
-    [dead] = Kafka(dlq_broker.bootstrap_servers).read_all(dlq)
+    [dead] = Kafka(spare_broker.bootstrap_servers).read_all(dlq)
     assert headers_of(dead)["original_offset"] == "5"
 
 

@@ -13,7 +13,7 @@ import psutil
 import pytest
 from django.db.models import Count
 
-from karafka_django.broker import EmbeddedBroker, free_port
+from karafka_django.brokers import free_port
 from tests.integration.harness import unique, wait_until
 from tests.testapp.models import Record
 
@@ -113,11 +113,11 @@ def test_bad_credentials_are_said_once_and_stop_the_server_with_exit_code_3(kafk
 
 
 @pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
-def test_an_unreachable_broker_is_a_state_logged_on_change_and_unhealthy_then_recovers(kafka, make_server, server_env):
-    port, metrics = free_port(), free_port()
-    address = f"127.0.0.1:{port}"
+def test_an_unreachable_broker_is_a_state_logged_on_change_and_unhealthy_then_recovers(kafka, make_server, server_env,
+                                                                                      spare_broker):
+    metrics = free_port()
     topic = unique("later")
-    env = {**server_env, "KAFKA_BOOTSTRAP_SERVERS": address}
+    env = {**server_env, "KAFKA_BOOTSTRAP_SERVERS": spare_broker.bootstrap_servers}
     # The topic appears only once the broker is back: look for it every second.
     server = make_server([{"topic": topic, "consumer": CONSUMER}], ["--metrics-port", str(metrics)],
                          KAFKA={"topic.metadata.refresh.interval.ms": 1000})
@@ -128,10 +128,10 @@ def test_an_unreachable_broker_is_a_state_logged_on_change_and_unhealthy_then_re
     wait_until(lambda: status_code(health) == 503, 30, "/healthz to turn 503 after max.poll.interval.ms down")
     lines_while_down = len(server.log().splitlines())
     assert lines_while_down < 60, server.log()
-    with EmbeddedBroker(port=port) as broker:
+    with spare_broker:
         from tests.integration.harness import Kafka
 
-        late = Kafka(broker.bootstrap_servers)
+        late = Kafka(spare_broker.bootstrap_servers)
         late.create_topic(topic, 1, exist_ok=True)  # the server's metadata requests may have created it
         late.produce(topic, [(0, b"k", b"{}")])
         wait_until(lambda: processed_once(topic) == [0], 90, "the message once the broker is back")

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import pytest
 from confluent_kafka import Consumer
 
-from karafka_django.broker import free_port
+from karafka_django.brokers import free_port
 from tests.integration.harness import Kafka, ServerProcess, unique, wait_until
 from tests.testapp.models import Record, Span
 

@@ -26,11 +26,10 @@ def assert_in_order_once(topic: str) -> None:
 def test_every_message_once_in_order_committed_and_db_connections_bounded(kafka, make_server, db_connections):
     big, big_ends = kafka.backlog("events", 6, 20_000)
     small, small_ends = kafka.backlog("audit", 6, 600)
-    # Two subscription groups, each in a consumer group of its own: Tansu 0.6.0 often fails to
-    # re-form a group with several members after they all left, which the restart below needs.
+    # Two subscription groups (two librdkafka consumers) of one consumer group.
     routes = [
-        {"topic": big, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-events", "subscription_group": "events"},
-        {"topic": small, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-audit", "subscription_group": "audit"},
+        {"topic": big, "consumer": CONSUMER, "subscription_group": "events"},
+        {"topic": small, "consumer": CONSUMER, "subscription_group": "audit"},
     ]
     server = make_server(routes, CONCURRENCY=4).start()
     sampler = db_connections(server)
@@ -41,8 +40,8 @@ def test_every_message_once_in_order_committed_and_db_connections_bounded(kafka,
     assert Record.objects.count() == 20_600
     assert_in_order_once(big)
     assert_in_order_once(small)
-    assert kafka.committed(f"{make_server.group}-events", big, 6) == big_ends
-    assert kafka.committed(f"{make_server.group}-audit", small, 6) == small_ends
+    assert kafka.committed(make_server.group, big, 6) == big_ends
+    assert kafka.committed(make_server.group, small, 6) == small_ends
     # Bound: CONCURRENCY workers + one per subscription group (hooks run on listeners).
     assert sampler.samples > 50
     assert 2 <= peak <= 4 + 2, f"peak connections {peak}"
@@ -57,8 +56,7 @@ def test_every_message_once_in_order_committed_and_db_connections_bounded(kafka,
 
 def test_initial_offset_latest_skips_what_was_there_before_the_group_existed(kafka, make_server):
     topic = kafka.create_topic(unique("latest"), 1)
-    for n in range(5):  # one record per batch: Tansu's "latest" offset is wrong for larger batches
-        kafka.produce(topic, [(0, b"old", b"{}")])
+    kafka.produce(topic, [(0, b"old", b"{}")] * 5)
     server = make_server([{"topic": topic, "consumer": CONSUMER, "initial_offset": "latest"}]).start()
     server.wait_assigned()
     time.sleep(3)  # librdkafka resolves "latest" after the assignment, asynchronously

@@ -51,19 +51,18 @@ def test_failed_delivery_raises(producing_to, settings):
 
 
 @pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
-def test_a_view_gets_a_definite_failure_in_bounded_time_while_the_broker_is_down_then_recovers(settings, caplog, client):
+def test_a_view_gets_a_definite_failure_in_bounded_time_while_the_broker_is_down_then_recovers(settings, caplog, client,
+                                                                                            spare_broker):
     """The shop's order view during a broker outage: 503 with the reason within the sync
     timeout; librdkafka's retries are collapsed in the log; the failed message is never
     delivered later; once the broker is back the same process produces, without a restart."""
     import logging
     import time
 
-    from karafka_django.broker import EmbeddedBroker, free_port
     from tests.integration.harness import Kafka
 
-    port = free_port()
     settings.KARAFKA = {**settings.KARAFKA, "PRODUCER_SYNC_TIMEOUT_MS": 2000,
-                        "KAFKA": {"bootstrap.servers": f"127.0.0.1:{port}"}}
+                        "KAFKA": {"bootstrap.servers": spare_broker.bootstrap_servers}}
     producer.close()
     caplog.set_level(logging.DEBUG, logger="karafka_django")
     try:
@@ -78,8 +77,8 @@ def test_a_view_gets_a_definite_failure_in_bounded_time_while_the_broker_is_down
         client_lines = [r for r in caplog.records if r.name.startswith("karafka_django.librdkafka")]
         assert len(client_lines) <= 6, [r.getMessage() for r in client_lines]
 
-        with EmbeddedBroker(port=port) as broker:
-            kafka = Kafka(broker.bootstrap_servers)  # the broker creates "orders" on first use
+        with spare_broker:
+            kafka = Kafka(spare_broker.bootstrap_servers)  # the broker creates "orders" on first use
             response = client.post("/orders/", {"number": "after"}, content_type="application/json")
             assert response.status_code == 201 and response.json()["offset"] == 0
             assert producer.state()["brokers"] == "up"
@@ -91,7 +90,7 @@ def test_a_view_gets_a_definite_failure_in_bounded_time_while_the_broker_is_down
 def test_a_full_local_queue_raises_after_the_bounded_wait_and_a_too_large_message_at_once(settings):
     import time
 
-    from karafka_django.broker import free_port
+    from karafka_django.brokers import free_port
     from karafka_django.errors import ProduceError
 
     settings.KARAFKA = {**settings.KARAFKA, "PRODUCER_QUEUE_FULL_TIMEOUT_MS": 500,

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from karafka_django.broker import free_port
+from karafka_django.brokers import free_port
 from karafka_django.resources import measure
 from tests.integration.harness import ROOT, wait_until
 from tests.testapp.models import Record

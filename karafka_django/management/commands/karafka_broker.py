@@ -18,13 +18,13 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=9092, help="the (first) broker's port")
 
     def handle(self, *args, kafka, brokers, data, port, **options):
-        if not kafka and (brokers != 1 or data):
-            raise CommandError("--brokers and --data need --kafka: Tansu runs as one memory-only node")
+        if not kafka and data:
+            raise CommandError("--data needs --kafka: Tansu keeps nothing on disk")
         stopping = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stopping.set())
         try:
-            broker = make_broker("kafka" if kafka else "tansu", brokers=brokers, port=port, data_dir=data)
+            broker = make_broker("kafka" if kafka else "tansu", brokers=brokers, port=port, directory=data)
         except BrokerError as exc:
             raise CommandError(str(exc)) from None
         try:
