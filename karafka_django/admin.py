@@ -1,7 +1,9 @@
 """Karafka's Web UI inside the Django admin: routing, processes, lag, errors, topics, consumer
 groups, dead letters, commands.
 
-Pages read the report, error and data topics (never a database table). Everything that changes
+Pages read the report, error and data topics (never a database table). Every page needs
+``karafka_django.view_dashboard``; payloads, keys, headers and tracebacks also need
+``karafka_django.view_messages`` (a page made of them answers 403 without it). Everything that changes
 something (commands to processes, a group's seek, republishing dead letters) needs the
 ``karafka_django.send_commands`` permission, is a POST under the admin's CSRF protection, and
 is written to the admin log.
@@ -15,6 +17,7 @@ from functools import wraps
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import (Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden,
                          HttpResponseRedirect)
@@ -32,6 +35,8 @@ from .positions import parse_position
 from .web import KafkaReader, masked
 
 COMMANDS = ("pause", "resume", "quiet", "stop")
+VIEW_DASHBOARD = "karafka_django.view_dashboard"
+VIEW_MESSAGES = "karafka_django.view_messages"
 PER_PAGE = 25
 
 
@@ -73,7 +78,7 @@ def next_url(request: HttpRequest, default: str) -> str:
 @admin.register(Dashboard)
 class KarafkaAdmin(admin.ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return request.user.is_active and request.user.is_staff
+        return request.user.is_active and request.user.has_perm(VIEW_DASHBOARD)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -85,8 +90,14 @@ class KarafkaAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self) -> list:
-        def view(function):
-            return self.admin_site.admin_view(answers_bad_requests(function))
+        def view(function, *needs: str):
+            """``function`` for a staff user (the admin's login) holding ``view_dashboard`` and ``needs``."""
+            @wraps(function)
+            def permitted(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+                if not self.has_view_permission(request) or not request.user.has_perms(needs):
+                    raise PermissionDenied
+                return function(request, *args, **kwargs)
+            return self.admin_site.admin_view(answers_bad_requests(permitted))
 
         return [
             path("", view(self.processes_view), name="karafka_processes"),
@@ -96,22 +107,21 @@ class KarafkaAdmin(admin.ModelAdmin):
             path("routing/", view(self.routing_view), name="karafka_routing"),
             path("consumers/", view(self.consumers_view), name="karafka_consumers"),
             path("errors/", view(self.errors_view), name="karafka_errors"),
-            path("explorer/<str:topic>/<int:partition>/", view(self.explorer_view), name="karafka_explorer"),
-            path("explorer/<str:topic>/<int:partition>/<int:offset>/", view(self.message_view), name="karafka_message"),
-            path("search/<str:topic>/", view(self.search_view), name="karafka_search"),
+            path("explorer/<str:topic>/<int:partition>/", view(self.explorer_view, VIEW_MESSAGES), name="karafka_explorer"),
+            path("explorer/<str:topic>/<int:partition>/<int:offset>/", view(self.message_view, VIEW_MESSAGES), name="karafka_message"),
+            path("search/<str:topic>/", view(self.search_view, VIEW_MESSAGES), name="karafka_search"),
             path("groups/<str:group>/", view(self.group_view), name="karafka_group"),
             path("dead-letters/", view(self.dead_letter_topics_view), name="karafka_dead_letter_topics"),
-            path("dead-letters/<str:topic>/", view(self.dead_letters_view), name="karafka_dead_letters"),
+            path("dead-letters/<str:topic>/", view(self.dead_letters_view, VIEW_MESSAGES), name="karafka_dead_letters"),
             path("commands/", view(require_POST(self.command_view)), name="karafka_command"),
         ]
 
     # -- helpers ---------------------------------------------------------------------------------
 
     def render(self, request: HttpRequest, template: str, **context: object) -> TemplateResponse:
-        if not self.has_view_permission(request):
-            raise Http404
         context.update(self.admin_site.each_context(request), title=context.get("title", "Karafka"),
-                       opts=self.model._meta, can_command=self.can_command(request))
+                       opts=self.model._meta, can_command=self.can_command(request),
+                       can_read_messages=request.user.has_perm(VIEW_MESSAGES))
         return TemplateResponse(request, f"admin/karafka_django/{template}", context)
 
     @staticmethod

@@ -38,7 +38,8 @@ class Dashboard(models.Model):
         managed = False
         verbose_name = verbose_name_plural = "Karafka"
         default_permissions = ("view",)
-        permissions = [("send_commands", "Can pause and resume partitions, quiet and stop processes")]
+        permissions = [("send_commands", "Can pause and resume partitions, quiet and stop processes"),
+                       ("view_messages", "Can read message payloads, keys, headers and error tracebacks")]
 
 
 class StoredOffset(models.Model):

@@ -122,3 +122,40 @@ def test_a_browser_logs_in_opens_every_page_and_non_staff_is_sent_to_login(kafka
     browser.log_in("visitor")
     browser.open(pages["processes"], wait_for_nav=False)
     browser.wait_for_url("/admin/login/")
+
+
+def test_karafka_pages_need_view_dashboard_and_payloads_need_view_messages(kafka, client, django_user_model, producing_to,
+                                                                          admin_client):
+    topic = kafka.create_topic(unique("secret"), 1)
+    kafka.produce(topic, [(0, b"secret-key", b'{"card": "4111-secret"}')])
+    dashboard = [reverse(f"admin:{name}") for name in ("karafka_processes", "karafka_routing", "karafka_consumers",
+                                                        "karafka_errors", "karafka_dead_letter_topics")]
+    messages = [reverse("admin:karafka_explorer", args=[topic, 0]), reverse("admin:karafka_message", args=[topic, 0, 0]),
+                reverse("admin:karafka_search", args=[topic]), reverse("admin:karafka_dead_letters", args=[topic])]
+    staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+
+    def as_staff(*codenames: str):
+        staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+        client.force_login(django_user_model.objects.get(pk=staff.pk))  # a fresh permission cache
+        return {url: client.get(url) for url in dashboard + messages}
+
+    answers = as_staff()
+    assert {url: r.status_code for url, r in answers.items()} == {url: 403 for url in dashboard + messages}
+    assert reverse("admin:karafka_processes") not in client.get(reverse("admin:index")).content.decode()
+
+    answers = as_staff("view_dashboard")
+    assert [answers[url].status_code for url in dashboard] == [200] * len(dashboard)
+    assert [answers[url].status_code for url in messages] == [403] * len(messages)
+    assert not any(b"4111-secret" in r.content or b"secret-key" in r.content for r in answers.values())
+    assert reverse("admin:karafka_processes") in client.get(reverse("admin:index")).content.decode()
+
+    answers = as_staff("view_dashboard", "view_messages")
+    explorer = answers[messages[0]]
+    assert explorer.status_code == 200 and b"4111-secret" in explorer.content and b"secret-key" in explorer.content
+
+
+def test_the_tasks_changelist_and_its_search_answer(admin_client):
+    """The app's templates never shadow the admin's own: the Tasks changelist keeps Django's search form."""
+    changelist = admin_client.get(reverse("admin:karafka_django_taskrecord_changelist"), {"q": "anything"})
+    assert changelist.status_code == 200
+    assert b'id="changelist-search"' in changelist.content
