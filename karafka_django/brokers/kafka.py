@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from . import BrokerError, free_ports, wait_for_port
+from .base import BrokerError, free_ports, wait_for_port
 
 # 4.1 is the newest 4.x line with a patch release behind it: KIP-848 (the consumer group protocol)
 # is generally available since 4.0, KIP-890's transaction hardening is complete in 4.1.

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Iterator
 
-from . import BrokerError, free_port, wait_for_port
+from .base import BrokerError, free_port, wait_for_port
 
 
 def broker_binary() -> str:

@@ -2,8 +2,9 @@
 
 librdkafka retries a broken connection every few milliseconds and reports every attempt. A
 server under a persistent fault must say it once and act: the listener keeps one
-``ClientFaults`` and emits ``connection.client.state_changed`` (``down``, ``up``, ``failed``)
-only when the state changes. Authentication failures and fatal errors are ``failed``: the
+``ClientFaults`` and emits ``connection.client.state_changed`` (``down``, ``up``, ``degraded``,
+``failed``) only when the state changes. ``degraded``: a broker answers but another one the client
+was connected to does not (a node of the cluster lost); its node ids are in ``unreachable``. Authentication failures and fatal errors are ``failed``: the
 server stops gracefully with ``EXIT_CLIENT_FAULT``. Other errors are reported at most once per
 ``REPEAT_WINDOW_S`` for the same text (numbers that change between retries aside).
 """
@@ -28,6 +29,8 @@ FAILING_CODES = {
     KafkaError._SSL,
     KafkaError._INVALID_ARG,
 }
+#: librdkafka broker states of a connection that was wanted and is not there (never connected is INIT).
+UNREACHABLE_STATES = frozenset({"DOWN", "CONNECT", "TRY_CONNECT"})
 #: The same error text is reported again only after this long.
 REPEAT_WINDOW_S = 30.0
 
@@ -38,6 +41,7 @@ class ClientFaults:
         self.context = context  # subscription_group=... or client="producer"
         self.state = "connecting"
         self.down_since: float | None = None
+        self.unreachable: tuple[int, ...] = ()  # node ids of brokers lost while others answer
         self.failure: str | None = None  # why the client cannot work (authentication, fatal)
         self.last_error: str | None = None
         self._reported: dict[str, float] = {}
@@ -67,12 +71,21 @@ class ClientFaults:
         self._suppressed = 0
 
     def on_reachable(self) -> None:
-        """A broker answered (statistics show one up, or messages arrived)."""
+        """A broker answered (messages arrived)."""
         if self.state in ("connecting", "down"):
-            was_down = self.state == "down"
-            self.state, self.down_since = "up", None
-            if was_down:
-                self._change("up")
+            self._set("up", self.unreachable)
+
+    def on_statistics(self, statistics: dict[str, Any]) -> None:
+        """librdkafka's statistics: which brokers are up, and which were lost."""
+        if self.failure is None and brokers_up(statistics):
+            unreachable = unreachable_brokers(statistics)
+            self._set("degraded" if unreachable else "up", unreachable)
+
+    def _set(self, state: str, unreachable: tuple[int, ...]) -> None:
+        previous, was_unreachable = self.state, self.unreachable
+        self.state, self.unreachable, self.down_since = state, unreachable, None
+        if (state, unreachable) != (previous, was_unreachable) and (previous, state) != ("connecting", "up"):
+            self._change(state, **({"unreachable": ",".join(map(str, unreachable))} if unreachable else {}))
 
     def down_for(self, now: float) -> float:
         return 0.0 if self.down_since is None else now - self.down_since
@@ -85,3 +98,9 @@ class ClientFaults:
 def brokers_up(statistics: dict[str, Any]) -> bool:
     """Does librdkafka's statistics document show a broker connection that is up?"""
     return any(b.get("state") == "UP" for b in statistics.get("brokers", {}).values() if b.get("nodeid", -1) >= 0)
+
+
+def unreachable_brokers(statistics: dict[str, Any]) -> tuple[int, ...]:
+    """Node ids of the brokers whose connection librdkafka has lost (and keeps trying)."""
+    return tuple(sorted(b["nodeid"] for b in statistics.get("brokers", {}).values()
+                        if b.get("nodeid", -1) >= 0 and b.get("state") in UNREACHABLE_STATES))

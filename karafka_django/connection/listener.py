@@ -30,7 +30,7 @@ from ..processing.filter_chain import apply_filters
 from ..processing.jobs_queue import JobsQueue
 from ..routing import SubscriptionGroup
 from .client import Client
-from .faults import ClientFaults, brokers_up
+from .faults import ClientFaults
 
 logger = logging.getLogger("karafka_django.listener")
 
@@ -341,6 +341,7 @@ class Listener(threading.Thread):
             subscription_group=group.name, consumer_group=group.consumer_group, topics=group.topics,
             polled_s_ago=now - self.last_poll_at, max_poll_interval_s=self.max_poll_interval_s,
             brokers=self.faults.state, brokers_down_s=self.faults.down_for(now), failure=self.faults.failure,
+            brokers_unreachable=self.faults.unreachable,
             partitions=tuple(partitions), broker_ids=frozenset(n for n in node_ids if isinstance(n, int) and n >= 0),
             client_totals=totals,
         )
@@ -349,8 +350,7 @@ class Listener(threading.Thread):
 
     def _on_stats(self, raw: str) -> None:
         stats = json.loads(raw)
-        if brokers_up(stats):
-            self.faults.on_reachable()
+        self.faults.on_statistics(stats)
         self.statistics = stats
         if self.monitor.has_subscribers("statistics.emitted"):
             self.monitor.instrument("statistics.emitted", subscription_group=self.subscription_group.name,

@@ -38,9 +38,10 @@ class ListenerSnapshot:
     topics: list[str]
     polled_s_ago: float
     max_poll_interval_s: float
-    brokers: str  # connecting | up | down | failed
+    brokers: str  # connecting | up | degraded | down | failed
     brokers_down_s: float  # how long no broker was reachable (0 while one is)
     failure: str | None  # why the client cannot work (authentication, fatal error)
+    brokers_unreachable: tuple[int, ...] = ()  # node ids lost while others answer (state degraded)
     partitions: tuple[PartitionSnapshot, ...] = ()
     broker_ids: frozenset[int] = frozenset()  # the cluster's brokers librdkafka knows
     #: librdkafka's totals (messages and bytes fetched, messages queued); empty before its first statistics
@@ -81,5 +82,6 @@ class ServerSnapshot:
             "fetch_paused": sum(p.fetch_paused for p in self.partitions),
             "lag": sum(p.lag for p in self.partitions if p.lag is not None),
             "brokers": ",".join(sorted({listener.brokers for listener in self.listeners})),
+            "brokers_unreachable": sorted({n for listener in self.listeners for n in listener.brokers_unreachable}),
             "buffered_mb": round(self.buffered_bytes / 2**20, 1),
         }

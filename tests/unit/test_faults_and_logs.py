@@ -34,6 +34,23 @@ def test_authentication_failure_is_a_failed_state_said_once():
     assert events == [("connection.client.state_changed", "failed")]
 
 
+def stats(**states: str) -> dict:
+    return {"brokers": {f"b:{9091 + int(n[1:])}/{n[1:]}": {"nodeid": int(n[1:]), "state": state} for n, state in states.items()}}
+
+
+def test_a_lost_node_is_a_degraded_state_said_when_it_changes():
+    faults, events = faults_and_events()
+    faults.on_statistics(stats(n1="UP", n2="UP", n3="INIT"))  # never connected to node 3: nothing lost
+    for _ in range(50):
+        faults.on_statistics(stats(n1="TRY_CONNECT", n2="UP", n3="INIT"))
+    assert (faults.state, faults.unreachable) == ("degraded", (1,))
+    faults.on_statistics(stats(n1="CONNECT", n2="UP", n3="DOWN"))
+    faults.on_statistics(stats(n1="UP", n2="UP", n3="UP"))
+    assert events == [("connection.client.state_changed", "degraded"), ("connection.client.state_changed", "degraded"),
+                      ("connection.client.state_changed", "up")]
+    assert faults.state == "up" and faults.unreachable == ()
+
+
 def test_brokers_up_reads_librdkafka_statistics():
     assert brokers_up({"brokers": {"b:9092/1": {"nodeid": 1, "state": "UP"}}})
     assert not brokers_up({"brokers": {"b:9092/bootstrap": {"nodeid": -1, "state": "UP"},
