@@ -1,6 +1,7 @@
 """Apache Kafka for development and tests: KRaft nodes run from Kafka's own jars.
 
-The jars (``org.apache.kafka:kafka_2.13`` and a log4j2 binding, so the broker logs) are fetched
+The jars (``org.apache.kafka:kafka_2.13`` and the log4j2 binding of the slf4j 1.7 API that Kafka
+4.1 resolves to, so the broker logs) are fetched
 once by Maven into a cache outside the repository (``KARAFKA_KAFKA_CACHE``, default
 ``~/.cache/karafka_django``); no tarball or container image is needed.
 
@@ -17,6 +18,7 @@ Test API: ``start()``, ``kill(node)`` (SIGKILL), ``stop(node)`` (controlled shut
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import re
 import shutil
@@ -44,7 +46,7 @@ POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <dependencies>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{kafka}</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>{log4j}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>{log4j}</version></dependency>
   </dependencies>
 </project>
 """
@@ -60,9 +62,14 @@ rootLogger.appenderRef.file.ref = file
 """
 
 
+def pom() -> str:
+    return POM.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION)
+
+
 def cache_dir() -> Path:
+    """Named after the version and the POM, so a changed dependency list is fetched anew."""
     root = os.environ.get("KARAFKA_KAFKA_CACHE") or Path.home() / ".cache" / "karafka_django"
-    return Path(root) / f"kafka-{KAFKA_VERSION}"
+    return Path(root) / f"kafka-{KAFKA_VERSION}-{hashlib.sha1(pom().encode()).hexdigest()[:8]}"
 
 
 def java() -> str:
@@ -87,7 +94,7 @@ def fetch_jars(lib: Path) -> None:
     lib.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="fetch-", dir=lib.parent))
     try:
-        (work / "pom.xml").write_text(POM.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION))
+        (work / "pom.xml").write_text(pom())
         done = subprocess.run([mvn, "-B", "-q", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
                                "-DincludeScope=runtime", f"-DoutputDirectory={work / 'lib'}"],
                               capture_output=True, text=True)
@@ -290,8 +297,8 @@ class KafkaCluster:
 
     def _format(self, node: Node, cp: str) -> None:
         cluster_id = (self.data_dir / "cluster.id").read_text().strip()
-        done = subprocess.run(self._java(node, cp, "kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
-                                         "--config", str(node.config_path), "--ignore-formatted"),
+        done = subprocess.run(self._java(node, cp, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+                                         f"--config={node.config_path}", "--ignore-formatted"),
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise BrokerError(f"formatting node {node.node_id} failed: {(done.stderr or done.stdout).strip()[-500:]}")

@@ -42,8 +42,8 @@ class Kafka:
         self.bootstrap_servers = bootstrap_servers
         self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
 
-    def create_topic(self, name: str, partitions: int, exist_ok: bool = False) -> str:
-        for future in self.admin.create_topics([NewTopic(name, partitions, 1)]).values():
+    def create_topic(self, name: str, partitions: int, exist_ok: bool = False, replicas: int = 1) -> str:
+        for future in self.admin.create_topics([NewTopic(name, partitions, replicas)]).values():
             try:
                 future.result(15)
             except KafkaException as exc:

@@ -1,0 +1,186 @@
+"""Broker faults on a three-node Apache Kafka cluster, as production meets them.
+
+Replication factor 3, ``min.insync.replicas`` 2, the producer idempotent with ``acks=all``. Each
+consumer test starts with a backlog large enough to be mid-flight when the fault hits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from django.db.models import Count
+
+from karafka_django import producer
+from karafka_django.brokers import free_port
+from karafka_django.brokers.kafka import KafkaCluster
+from tests.integration.harness import Kafka, unique, wait_until
+from tests.testapp.models import Record
+
+pytestmark = [pytest.mark.integration, pytest.mark.matrix]  # long fault scenarios: one Python/Django pair
+
+CONSUMER = "tests.testapp.consumers.RecordingConsumer"
+PARTITIONS = 3
+BACKLOG = 15_000
+SAFE_PRODUCER = {"enable.idempotence": True, "acks": "all"}
+SERVER_SETTINGS = {"KAFKA": {"auto.commit.interval.ms": 200}, "PRODUCER": SAFE_PRODUCER, "MAX_MESSAGES": 50}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with KafkaCluster(brokers=3, data_dir=tmp_path_factory.mktemp("cluster")) as running:
+        yield running
+
+
+@pytest.fixture
+def three_nodes(cluster, server_env):
+    """The cluster with every node up (a test before may have left one down), and a ``Kafka``
+    helper and the server environment pointed at it."""
+    cluster.start()
+    server_env["KAFKA_BOOTSTRAP_SERVERS"] = cluster.bootstrap_servers
+    yield cluster, Kafka(cluster.bootstrap_servers)
+    cluster.start()
+
+
+def health(port: int) -> dict:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read())
+    except OSError:
+        return {}
+
+
+def coordinator_of(cluster: KafkaCluster, group: str) -> int | None:
+    """The group's coordinator, or None while the lookup fails (the coordinator is moving)."""
+    try:
+        return cluster.coordinator(group)
+    except Exception:  # KafkaException, or a timeout while the group moves
+        return None
+
+
+def log_lines(server) -> list[str]:
+    """The server's log without its periodic status line (every second in the tests)."""
+    return [line for line in server.log().splitlines() if "app.status" not in line]
+
+
+def processed(topic: str) -> int:
+    return Record.objects.filter(topic=topic).count()
+
+
+def assert_every_offset_in_order(topic: str, ends: dict[int, int], duplicates_at_most: int) -> None:
+    """Every offset processed; per partition, processing went forward except for re-deliveries of
+    what was not committed yet, and those are at most ``duplicates_at_most``."""
+    rows = Record.objects.filter(topic=topic)
+    for partition, end in ends.items():
+        offsets = list(rows.filter(partition=partition).order_by("id").values_list("offset", flat=True))
+        assert set(offsets) == set(range(end)), f"partition {partition}: missing {sorted(set(range(end)) - set(offsets))[:10]}"
+        firsts, seen = [], set()
+        for offset in offsets:
+            if offset not in seen:
+                seen.add(offset)
+                firsts.append(offset)
+        assert firsts == sorted(firsts), f"partition {partition} processed out of order"
+    duplicates = sum(n - 1 for n in rows.values("partition", "offset").annotate(n=Count("id")).values_list("n", flat=True))
+    assert duplicates <= duplicates_at_most, f"{duplicates} duplicates, more than the {duplicates_at_most} in flight"
+
+
+def in_flight(kafka: Kafka, group: str, topic: str) -> int:
+    """Processed but not yet committed, plus a batch per partition that may be running."""
+    committed = kafka.committed(group, topic, PARTITIONS)
+    return processed(topic) - sum(max(0, o) for o in committed.values()) + PARTITIONS * SERVER_SETTINGS["MAX_MESSAGES"]
+
+
+def start_consuming(kafka: Kafka, make_server, name: str):
+    topic = kafka.create_topic(unique(name), PARTITIONS, replicas=3)
+    ends = kafka.produce_json(topic, PARTITIONS, BACKLOG)
+    metrics = free_port()
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], ["--metrics-port", str(metrics)], **SERVER_SETTINGS)
+    server.start()
+    wait_until(lambda: processed(topic) >= BACKLOG // 5, 90, "a fifth of the backlog processed")
+    assert processed(topic) < BACKLOG * 0.9, "the backlog was not mid-flight"
+    return topic, ends, server, metrics
+
+
+def test_the_leader_killed_mid_backlog_then_restarted_with_its_data(three_nodes, make_server):
+    cluster, kafka = three_nodes
+    topic, ends, server, metrics = start_consuming(kafka, make_server, "failover")
+    leader = cluster.leader(topic, 0)
+    bound = in_flight(kafka, make_server.group, topic)
+    cluster.kill(leader)
+
+    wait_until(lambda: cluster.leader(topic, 0) != leader, 30, "a new leader for partition 0")
+    seen = wait_until(lambda: leader in health(metrics).get("brokers_unreachable", []) and health(metrics), 30,
+                      "the lost node in /healthz")
+    assert seen["healthy"] is True and "degraded" in seen["brokers"], seen
+    wait_until(lambda: processed(topic) >= BACKLOG, 120, "the backlog consumed on the new leaders")
+
+    cluster.start(leader)
+    wait_until(lambda: leader not in health(metrics).get("brokers_unreachable", [leader]), 60, "the node back in /healthz")
+    wait_until(lambda: kafka.committed(make_server.group, topic, PARTITIONS) == ends, 30, "committed to the ends")
+    assert server.stop() == 0
+    assert_every_offset_in_order(topic, ends, bound)
+    log = server.log()
+    assert log.count("state=degraded") <= 3, "the lost node is a state said when it changes, not a line per retry"
+    assert len(log.splitlines()) < 400, log[-5000:]
+
+
+def test_the_group_coordinator_killed_mid_backlog_the_group_moves(three_nodes, make_server):
+    cluster, kafka = three_nodes
+    topic, ends, server, _ = start_consuming(kafka, make_server, "coordinated")
+    coordinator = cluster.coordinator(make_server.group)
+    bound = in_flight(kafka, make_server.group, topic)
+    cluster.kill(coordinator)
+
+    wait_until(lambda: coordinator_of(cluster, make_server.group) not in (None, coordinator), 60, "a new coordinator")
+    wait_until(lambda: kafka.committed(make_server.group, topic, PARTITIONS) == ends, 120,
+               "every partition consumed and committed to its end")
+    assert server.stop() == 0
+    assert_every_offset_in_order(topic, ends, bound)
+
+
+def test_every_broker_down_for_30_s_then_back_with_their_data(three_nodes, make_server):
+    cluster, kafka = three_nodes
+    topic, ends, server, metrics = start_consuming(kafka, make_server, "blackout")
+    bound = in_flight(kafka, make_server.group, topic)
+    for node in cluster.nodes:
+        cluster.kill(node)
+    down_at = time.monotonic()
+    wait_until(lambda: health(metrics).get("brokers") == "down", 30, "the outage as a state in /healthz")
+    lines_at_outage = len(log_lines(server))
+    wait_until(lambda: time.monotonic() - down_at >= 30, 40, "30 s of outage", interval=1)
+    during_outage = log_lines(server)[lines_at_outage:]
+    assert len(during_outage) < 40, "\n".join(during_outage)
+
+    cluster.start()
+    wait_until(lambda: kafka.committed(make_server.group, topic, PARTITIONS) == ends, 180,
+               "consumption resumed without a restart and committed to the ends")
+    assert server.process.poll() is None, "the server kept running"
+    assert server.stop() == 0
+    assert_every_offset_in_order(topic, ends, bound)
+
+
+def test_the_shared_producer_through_a_leader_kill_loses_and_duplicates_nothing(three_nodes, settings):
+    cluster, kafka = three_nodes
+    topic = kafka.create_topic(unique("produced"), 1, replicas=3)
+    settings.KARAFKA = {**settings.KARAFKA, "PRODUCER": SAFE_PRODUCER, "PRODUCER_SYNC_TIMEOUT_MS": 20000,
+                        "KAFKA": {**settings.KARAFKA["KAFKA"], "bootstrap.servers": cluster.bootstrap_servers}}
+    producer.close()
+    try:
+        leader, sent, slowest = cluster.leader(topic, 0), 0, 0.0
+        for n in range(2000):
+            if n == 500:
+                cluster.kill(leader)
+            started = time.monotonic()
+            producer.produce_sync(topic, {"n": n}, key=str(n))
+            slowest = max(slowest, time.monotonic() - started)
+            sent += 1
+        assert slowest < 20, "produce_sync answered within its bound"
+    finally:
+        producer.close()
+    values = [json.loads(m.value())["n"] for m in kafka.read_all(topic)]
+    assert values == list(range(sent)), "every message once, in order"
