@@ -13,6 +13,7 @@ class BrokerError(RuntimeError):
 
 class Broker(Protocol):
     bootstrap_servers: str
+    ports: set[int]  # every node's client port (what a client's TCP connections go to)
 
     def start(self) -> "Broker": ...
     def stop(self) -> None: ...

@@ -174,6 +174,10 @@ class KafkaCluster:
     def bootstrap_servers(self) -> str:
         return ",".join(node.address for node in self.nodes.values())
 
+    @property
+    def ports(self) -> set[int]:
+        return {node.port for node in self.nodes.values()}
+
     def describe(self) -> str:
         count = len(self.nodes)
         return f"Apache Kafka {KAFKA_VERSION} (KRaft, {count} node{'s' if count > 1 else ''})"
@@ -191,8 +195,8 @@ class KafkaCluster:
 
     def coordinator(self, group: str) -> int:
         """The node id of ``group``'s coordinator."""
-        description = self._admin().describe_consumer_groups([group])[group].result(15)
-        return description.coordinator.id
+        admin = self._admin()  # held until the answer: a collected client never completes its futures
+        return admin.describe_consumer_groups([group])[group].result(15).coordinator.id
 
     # -- lifecycle
 

@@ -33,6 +33,10 @@ class EmbeddedBroker:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def ports(self) -> set[int]:
+        return {self.port}
+
     def command(self) -> list[str]:
         url = f"tcp://127.0.0.1:{self.port}"
         return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]

@@ -27,7 +27,7 @@ def test_karafka_info_matches_a_running_server(kafka, make_server, server_env, b
     sampler = db_connections(server)
     server.wait_assigned(subscription_groups=2)
     wait_until(lambda: Record.objects.count() >= 3000, 60, "processing under way")
-    live = measure(server.pid, {broker.port})
+    live = measure(server.pid, broker.ports)
     wait_until(lambda: Record.objects.count() >= 6000, 60, "every message")
     db_peak = sampler.stop()
     assert server.stop() == 0
