@@ -24,6 +24,26 @@ def broker(tmp_path_factory):
         yield running
 
 
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    """A three-node Apache Kafka cluster (whatever KARAFKA_TEST_BROKER says: Tansu has no cluster),
+    started on first use and shared by the session."""
+    from karafka_django.brokers.kafka import KafkaCluster
+
+    with KafkaCluster(brokers=3, data_dir=tmp_path_factory.mktemp("cluster")) as running:
+        yield running
+
+
+@pytest.fixture
+def three_nodes(cluster, server_env):
+    """The cluster with every node up (a test before may have left one down), with a ``Kafka``
+    helper, and the server environment pointed at it."""
+    cluster.start()
+    server_env["KAFKA_BOOTSTRAP_SERVERS"] = cluster.bootstrap_servers
+    yield cluster, Kafka(cluster.bootstrap_servers)
+    cluster.start()
+
+
 @pytest.fixture
 def spare_broker(tmp_path):
     """A second broker of the session's kind on reserved ports, not started: for what a test needs

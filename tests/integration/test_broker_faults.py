@@ -29,22 +29,6 @@ SAFE_PRODUCER = {"enable.idempotence": True, "acks": "all"}
 SERVER_SETTINGS = {"KAFKA": {"auto.commit.interval.ms": 200}, "PRODUCER": SAFE_PRODUCER, "MAX_MESSAGES": 50}
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    with KafkaCluster(brokers=3, data_dir=tmp_path_factory.mktemp("cluster")) as running:
-        yield running
-
-
-@pytest.fixture
-def three_nodes(cluster, server_env):
-    """The cluster with every node up (a test before may have left one down), and a ``Kafka``
-    helper and the server environment pointed at it."""
-    cluster.start()
-    server_env["KAFKA_BOOTSTRAP_SERVERS"] = cluster.bootstrap_servers
-    yield cluster, Kafka(cluster.bootstrap_servers)
-    cluster.start()
-
-
 def health(port: int) -> dict:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:

@@ -18,17 +18,26 @@ CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 THREAD_TOLERANCE = 1
 
 
-def test_karafka_info_matches_a_running_server(kafka, make_server, server_env, broker, db_connections):
-    topics = [kafka.backlog(name, 3, 3000)[0] for name in ("a", "b")]
+@pytest.mark.parametrize("brokers, subscription_groups", [(1, 2), (3, 1), (3, 3)])
+def test_karafka_info_matches_a_running_server(brokers, subscription_groups, request, make_server, server_env,
+                                                db_connections):
+    """Each subscription group's consumer holds a connection to each broker plus the coordinator's;
+    on three nodes the partitions' leaders are spread, so every node is reached."""
+    if brokers == 1:
+        broker, kafka = request.getfixturevalue("broker"), request.getfixturevalue("kafka")
+    else:
+        broker, kafka = request.getfixturevalue("three_nodes")
+    topics = [kafka.backlog(f"sg{n}", 3, 3000)[0] for n in range(subscription_groups)]
     routes = [{"topic": t, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-{n}", "subscription_group": f"sg{n}"}
               for n, t in enumerate(topics)]
     overrides = {"ROUTES": routes, "CONCURRENCY": 3, "MAX_MESSAGES": 20}
     server = make_server(routes, CONCURRENCY=3, MAX_MESSAGES=20, args=["--metrics-port", str(free_port())]).start()
     sampler = db_connections(server)
-    server.wait_assigned(subscription_groups=2)
-    wait_until(lambda: Record.objects.count() >= 3000, 60, "processing under way")
+    server.wait_assigned(subscription_groups=subscription_groups)
+    total = 3000 * subscription_groups
+    wait_until(lambda: Record.objects.count() >= total // 2, 60, "processing under way")
     live = measure(server.pid, broker.ports)
-    wait_until(lambda: Record.objects.count() >= 6000, 60, "every message")
+    wait_until(lambda: Record.objects.count() >= total, 60, "every message")
     db_peak = sampler.stop()
     assert server.stop() == 0
 
@@ -37,7 +46,7 @@ def test_karafka_info_matches_a_running_server(kafka, make_server, server_env, b
         env={**server_env, "KARAFKA_TEST_OVERRIDES": json.dumps(overrides)}, capture_output=True, text=True, check=True,
     )
     estimate = json.loads(info.stdout)["resources"]
-    assert estimate["brokers"] == 1 and estimate["subscription_groups"] == 2
-    assert live.tcp_connections == estimate["tcp_connections_per_process"] == 2 * (1 + 1)
+    assert estimate["brokers"] == brokers and estimate["subscription_groups"] == subscription_groups
+    assert live.tcp_connections == estimate["tcp_connections_per_process"] == subscription_groups * (brokers + 1)
     assert abs(live.threads - estimate["threads_per_process"]) <= THREAD_TOLERANCE, (live.threads, estimate["threads"])
-    assert 2 <= db_peak <= estimate["db_connections_per_process"] == 3 + 2
+    assert 2 <= db_peak <= estimate["db_connections_per_process"] == 3 + subscription_groups
