@@ -31,7 +31,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from karafka_django.brokers import EmbeddedBroker  # noqa: E402
+from karafka_django.brokers import Broker, make_broker  # noqa: E402
 
 CONSUMERS = "bench.benchapp.consumers"
 FAST_FETCH = {"fetch.queue.backoff.ms": 10}
@@ -46,7 +46,7 @@ def say(text: str) -> None:
 
 
 class Bench:
-    def __init__(self, broker: EmbeddedBroker):
+    def __init__(self, broker: Broker):
         self.broker = broker
         self.admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
 
@@ -501,8 +501,17 @@ def prepare_database() -> None:
     call_command("migrate", verbosity=0)
 
 
-def main(names: list[str]) -> None:
+def main(argv: list[str]) -> None:
+    import argparse
+
     from django.conf import settings
+
+    parser = argparse.ArgumentParser(description="karafka_django benchmarks beside raw confluent-kafka")
+    parser.add_argument("--broker", choices=("kafka", "tansu"), default="kafka",
+                        help="Apache Kafka 4.1.1 (the reference) or Tansu (the demo's broker)")
+    parser.add_argument("names", nargs="*")
+    options = parser.parse_args(argv)
+    names = options.names
 
     benches: dict[str, Callable[[Bench], dict]] = {
         "overhead": Bench.overhead, "json": Bench.json, "orm": Bench.orm, "cpu": Bench.cpu,
@@ -512,7 +521,8 @@ def main(names: list[str]) -> None:
     unknown = set(names) - set(benches)
     if unknown:
         sys.exit(f"unknown benchmarks {sorted(unknown)}; choose from {sorted(benches)}")
-    with EmbeddedBroker(log_path=Path("/tmp/karafka-bench-broker.log")) as broker:
+    with make_broker(options.broker) as broker:
+        say(f"broker: {broker.describe()}")
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
         prepare_database()
         settings.KARAFKA["KAFKA"]["bootstrap.servers"] = broker.bootstrap_servers
@@ -528,7 +538,8 @@ def main(names: list[str]) -> None:
     say("\n| benchmark | figures |\n| --- | --- |")
     for name, figures in results.items():
         say(f"| {name} | " + ", ".join(f"{k}: {v}" for k, v in figures.items()) + " |")
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine(),
+               "broker": options.broker}
     say(json.dumps({"machine": machine, "results": results}))
     missed = [name for name, figures in results.items() if figures.get("goal_met") is False]
     if missed:
