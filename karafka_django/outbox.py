@@ -23,8 +23,10 @@ from django.utils import timezone
 
 from .errors import ProduceError
 from .models import OutboxMessage, ReceivedMessage
+from .processing.dependencies import DATABASE, database_unavailable
 
 if TYPE_CHECKING:
+    from .processing.dependencies import Dependencies
     from .instrumentation.monitor import Monitor
     from .producer import Producer
 
@@ -67,27 +69,37 @@ def deliver_after_commit(producer: "Producer", row: OutboxMessage, using: str) -
 
 class OutboxRelay:
     """The relay as ``karafka_server`` runs it (a job every ``OUTBOX_RELAY_INTERVAL_MS``): a
-    failure is reported when it starts and when it ends, not on every turn."""
+    failure is reported when it starts and when it ends, not on every turn; a database that
+    cannot be reached is the process's ``database unavailable`` state, not an error."""
 
-    def __init__(self, producer: "Producer", aliases: Iterable[str], after: timedelta, monitor: "Monitor"):
+    def __init__(self, producer: "Producer", aliases: Iterable[str], after: timedelta, monitor: "Monitor",
+                 dependencies: "Dependencies"):
         self.producer = producer
         self.aliases = sorted(set(aliases))
         self.after = after
         self.monitor = monitor
+        self.dependencies = dependencies
         self.failing = False
+        self.waiting = False  # for the database
 
     def __call__(self) -> None:
         try:
             relay(self.producer, self.aliases, self.after)
         except Exception as exc:
+            if database_unavailable(exc, self.aliases):
+                self.waiting = True
+                self.dependencies.failed(DATABASE, exc)
+                return
             if not self.failing:
                 self.monitor.instrument("error.occurred", type="outbox.relay.error",
                                         error=f"{type(exc).__name__}: {exc}", exception=exc)
             self.failing = True
             return
+        if self.waiting:
+            self.dependencies.recovered(DATABASE)
         if self.failing:
             self.monitor.instrument("outbox.relay.recovered")
-        self.failing = False
+        self.failing = self.waiting = False
 
 
 def relay(producer: "Producer", aliases: Iterable[str], after: timedelta) -> int:

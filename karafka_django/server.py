@@ -83,7 +83,8 @@ class Server:
         self.http: HttpEndpoint | None = None
         self.state = "initialized"
         databases = {"default", *(r.database for sg in subscription_groups for r in sg.routes if r.offsets_in_database)}
-        self.outbox_relay = OutboxRelay(producer, databases, timedelta(milliseconds=config.outbox_relay_after_ms), monitor)
+        self.outbox_relay = OutboxRelay(producer, databases, timedelta(milliseconds=config.outbox_relay_after_ms), monitor,
+                                        self.executor.dependencies)
         self._relay_job: ServiceJob | None = None
         self._relay_due_at = 0.0
         self._stop_requested = threading.Event()
@@ -172,7 +173,8 @@ class Server:
                                   processed=self.workers.processed, idle_s=now - self.workers.last_finished_at)
         return ServerSnapshot(node=self.node, state=self.state, metrics=self.metrics_port is not None, workers=workers,
                               listeners=tuple(listener.snapshot(now) for listener in self.listeners),
-                              buffered_bytes=self.buffer_budget.used)
+                              buffered_bytes=self.buffer_budget.used,
+                              dependencies_unavailable=self.executor.dependencies.snapshot(now))
 
     def apply_command(self, command: str, topic: str | None = None, partition: int | None = None) -> None:
         """An operator's command from the admin: quiet or stop the process, pause or resume a partition."""

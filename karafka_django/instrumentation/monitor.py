@@ -36,6 +36,7 @@ EVENTS = (
     "app.status",
     "app.command",
     "app.reloading",
+    "dependency.state_changed",
     "process.notice_signal",
     "connection.listener.fetch_loop",
     "connection.listener.partitions_assigned",

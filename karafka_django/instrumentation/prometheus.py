@@ -78,3 +78,9 @@ class ServerCollector:
         yield GaugeMetricFamily("karafka_workers", "Worker threads (CONCURRENCY)", value=workers.concurrency)
         yield GaugeMetricFamily("karafka_workers_busy", "Workers running a job now", value=workers.busy)
         yield GaugeMetricFamily("karafka_jobs_queued", "Jobs waiting for a worker", value=workers.queued)
+        unavailable = GaugeMetricFamily("karafka_dependency_unavailable_seconds",
+                                        "How long a dependency (the database, a declared service) has been unavailable",
+                                        labels=["dependency"])
+        for outage in snapshot.dependencies_unavailable:
+            unavailable.add_metric([outage["dependency"]], outage["since_s"])
+        yield unavailable

@@ -163,6 +163,7 @@ class Reporter(threading.Thread):
             "state": "stopped" if self._stopped.is_set() else snapshot.state,
             "concurrency": workers.concurrency, "busy": workers.busy, "queued": workers.queued,
             "processed": workers.processed,
+            "dependencies_unavailable": list(snapshot.dependencies_unavailable),
             "listeners": [{"subscription_group": l.subscription_group, "consumer_group": l.consumer_group,
                            "topics": l.topics, "polled_s_ago": round(l.polled_s_ago, 1),
                            "max_poll_interval_s": l.max_poll_interval_s, "brokers": l.brokers,

@@ -65,6 +65,8 @@ class ServerSnapshot:
     workers: WorkersSnapshot
     listeners: tuple[ListenerSnapshot, ...]
     buffered_bytes: int
+    #: dependencies unavailable now: {"dependency", "since_s", "retries", "error"} (processing.dependencies)
+    dependencies_unavailable: tuple[dict[str, Any], ...] = ()
 
     @property
     def partitions(self) -> list[PartitionSnapshot]:
@@ -84,4 +86,5 @@ class ServerSnapshot:
             "brokers": ",".join(sorted({listener.brokers for listener in self.listeners})),
             "brokers_unreachable": sorted({n for listener in self.listeners for n in listener.brokers_unreachable}),
             "buffered_mb": round(self.buffered_bytes / 2**20, 1),
+            "unavailable": [d["dependency"] for d in self.dependencies_unavailable],
         }

@@ -106,6 +106,10 @@ class Coordinator:
         self.isolate_until: int | None = None  # retry one by one up to this offset
         self.failed_offset: int | None = None  # the message that failed on its own last
         self.errors: list[BaseException] = []  # since the partition last recovered
+        # The dependency its batches wait for (processing.dependencies), and since when (monotonic);
+        # only the worker running the partition's job touches them.
+        self.dependency: str | None = None
+        self.dependency_since: float | None = None
         self.last_activity = time.monotonic()  # messages arrived or a job ran (for ticks)
         self.last_processed_at: float | None = None
 
@@ -319,7 +323,7 @@ class Coordinator:
                 self._drop_buffer()
             return self._finish()
 
-    def fail(self, job: Job, error: BaseException, halt: bool = False, blame: bool = True) -> float:
+    def fail(self, job: Job, error: BaseException, halt: bool = False, blame: bool = True, counted: bool = True) -> float:
         """The job raised: put its unmarked messages back in front and back off.
 
         Returns the backoff in seconds. Nothing is skipped: the retry starts at the first
@@ -327,7 +331,8 @@ class Coordinator:
         the other parts of its batch; the batch then retries from its lowest unfinished offset.
         ``halt`` (a critical error) also stops dispatching: no retry, no dead letter.
         ``blame=False`` (the consumer could not even be set up) retries the whole batch after
-        the backoff without isolating or dead-lettering any of its messages.
+        the backoff without isolating or dead-lettering any of its messages. ``counted=False``
+        (a dependency was unavailable) also leaves the attempt count toward ``max_retries`` alone.
         """
         with self._lock:
             self.closing = self.closing or halt
@@ -344,7 +349,7 @@ class Coordinator:
                 raw, blame = job.batch.raw, job.batch.blame
             else:
                 raw = job.raw
-            delay = self._failed(raw, error, blame)
+            delay = self._failed(raw, error, blame, counted)
             self._finish()
             return delay
 
@@ -359,8 +364,8 @@ class Coordinator:
 
     # -- internal (called with the lock held) ------------------------------------------------------
 
-    def _failed(self, raw: list, error: BaseException, blame: bool = True) -> float:
-        delay = self.pause.fail(time.monotonic(), hold=not self.revoked)
+    def _failed(self, raw: list, error: BaseException, blame: bool = True, counted: bool = True) -> float:
+        delay = self.pause.fail(time.monotonic(), hold=not self.revoked, counted=counted)
         self.errors = [*self.errors[-99:], error]
         self._requested_seek = None
         if blame:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..conf import get_config
 from ..instrumentation import Monitor
 from ..messages import Messages
 from . import db, dead_letter_queue, offset_storage
 from .coordinator import Coordinator
+from .dependencies import Dependencies
 from .jobs import Job, ServiceJob
 from .jobs_queue import JobsQueue
 
@@ -31,6 +33,7 @@ class Executor:
     def __init__(self, jobs: JobsQueue, monitor: Monitor, db_hooks: Any = db):
         self.jobs = jobs
         self.monitor = monitor
+        self.dependencies = Dependencies(monitor, get_config().transient_error_timeout_ms)
         self.db = db_hooks  # before_job()/after_job(); the test client turns them off, as Django's does
 
     def run(self, job: Job | ServiceJob) -> int:
@@ -79,6 +82,8 @@ class Executor:
                 self._consume(consumer, coordinator, raw)
         except BaseException as exc:
             critical = is_critical(exc)
+            if not critical and not job.tick and self._wait_for_dependency(coordinator, job, exc):
+                return 0
             delay = coordinator.fail(job, exc, halt=critical)
             kind = "consumer.tick.error" if job.tick else "consumer.consume.error"
             self._error(coordinator, job, exc, "consumer.consume.critical" if critical else kind,
@@ -108,8 +113,23 @@ class Executor:
                 self._consume(consumer, coordinator, fresh)
             batch.store(job.marked if coordinator.route.manual_offset_management else job.raw[-1].offset() + 1)
 
+    def _wait_for_dependency(self, coordinator: Coordinator, job: Job, exc: BaseException) -> bool:
+        """A dependency is unavailable: retry after the backoff, blaming and counting nothing."""
+        name = self.dependencies.unavailable(exc, coordinator)
+        if name is None:
+            return False
+        if coordinator.dependency_since is None:
+            coordinator.dependency_since = time.monotonic()
+        coordinator.dependency = name
+        coordinator.fail(job, exc, blame=False, counted=False)
+        self.dependencies.failed(name, exc)
+        return True
+
     def _completed(self, job: Job, started: float, mark_last: bool, dead_lettered: bool = False) -> None:
         coordinator = job.coordinator
+        if coordinator.dependency_since is not None:
+            self.dependencies.recovered(coordinator.dependency)
+            coordinator.dependency = coordinator.dependency_since = None
         for following in coordinator.complete(job, mark_last=mark_last, dead_lettered=dead_lettered):
             self.jobs.put(following)
         if job.tick:

@@ -42,6 +42,7 @@ class Pause:
     def __init__(self, backoff: Backoff):
         self.backoff = backoff
         self.attempt = 0  # failures of the batch being retried
+        self.waits = 0  # retries while a dependency was unavailable: they lengthen the backoff, count toward nothing
         self._retry_at = 0.0
         self._until = 0.0
         self._fetch_until = 0.0
@@ -53,11 +54,14 @@ class Pause:
 
     # -- the retry backoff -----------------------------------------------------------------------
 
-    def fail(self, now: float, hold: bool = True) -> float:
-        """A batch failed: count the attempt and (with ``hold``) hold jobs for the backoff, which
-        is returned in seconds."""
-        self.attempt += 1
-        delay = self.backoff.seconds(self.attempt)
+    def fail(self, now: float, hold: bool = True, counted: bool = True) -> float:
+        """A batch failed: count the attempt (unless a dependency was unavailable: ``counted``
+        False) and (with ``hold``) hold jobs for the backoff, which is returned in seconds."""
+        if counted:
+            self.attempt += 1
+        else:
+            self.waits += 1
+        delay = self.backoff.seconds(self.attempt + self.waits)
         if hold:
             self._hold(now)
             self._retry_at = now + delay
@@ -70,6 +74,7 @@ class Pause:
     def succeeded(self, recovered: bool) -> None:
         """A batch succeeded: no retry is pending; ``recovered`` starts the attempt count over."""
         self._retry_at = 0.0
+        self.waits = 0
         if recovered:
             self.attempt = 0
 

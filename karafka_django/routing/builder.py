@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +10,7 @@ from django.utils.module_loading import import_string
 
 from ..conf import KarafkaConfig
 from ..problems import Problem, did_you_mean
-from .options import ROUTE_KEYS, parse_route
+from .options import ROUTE_KEYS, exception_classes, parse_route
 from .registry import declared_routes
 from .route import ConsumerGroup, Route, SubscriptionGroup
 from .topic_spec import TopicSpec
@@ -112,10 +112,14 @@ def build_routing(config: KarafkaConfig) -> Routing:
 
     groups: dict[str, ConsumerGroup] = {}
     seen: dict[tuple[str, str], str] = {}
+    # KARAFKA['TRANSIENT_ERRORS'] apply to every route, before each route's own transient_errors.
+    transient = exception_classes(config.transient_errors, "KARAFKA['TRANSIENT_ERRORS']", problems, "karafka.E013") or ()
     for raw, where in candidates:
         route = parse_route(raw, config.client_id, where, problems)
         if route is None:
             continue
+        if transient:
+            route = replace(route, transient_errors=transient + route.transient_errors)
         key = (route.consumer_group, route.topic)
         if key in seen:
             problems.append(Problem(

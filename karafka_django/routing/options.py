@@ -36,6 +36,7 @@ ROUTE_KEYS = (
     "config",
     "offset_storage",
     "database",
+    "transient_errors",
 )
 INITIAL_OFFSETS = ("earliest", "latest")
 OFFSET_STORAGES = ("kafka", "database")
@@ -138,6 +139,25 @@ def _periodic(raw: Any, where: str, problems: list[Problem]) -> int | None | boo
     return interval
 
 
+def exception_classes(raw: Any, what: str, problems: list[Problem], check_id: str) -> tuple[type, ...] | bool:
+    """Exception classes from a list of dotted paths (or classes); False with problems added."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, (list, tuple)):
+        problems.append(Problem(check_id, f"{what} must be a list of exception classes (dotted paths), got {raw!r}."))
+        return False
+    classes = []
+    for spec in raw:
+        found = _resolve(spec, "exception class", what, problems, check_id)
+        if found is None:
+            return False
+        if not (isinstance(found, type) and issubclass(found, Exception)):
+            problems.append(Problem(check_id, f"{what}: {spec!r} is not an Exception subclass."))
+            return False
+        classes.append(found)
+    return tuple(classes)
+
+
 def _offset_storage(raw: dict[str, Any], where: str, problems: list[Problem]) -> tuple[str, str] | bool:
     """``(storage, database alias)``, or False when they cannot hold together.
 
@@ -197,7 +217,8 @@ def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: l
     if raw.get("config") is not None:
         topic_config = parse_spec(str(raw["topic"]), raw["config"], where, problems) or False
     offset_storage = _offset_storage(raw, where, problems)
-    if False in (dead_letter_queue, filters, virtual_partitions, periodic, topic_config, offset_storage):
+    transient_errors = exception_classes(raw.get("transient_errors"), f"{where}: transient_errors", problems, "karafka.E036")
+    if False in (dead_letter_queue, filters, virtual_partitions, periodic, topic_config, offset_storage, transient_errors):
         return None
     consumer_group = str(raw.get("consumer_group") or default_group)
     return Route(
@@ -216,4 +237,5 @@ def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: l
         manual_offset_management=bool(raw.get("manual_offset_management", False)),
         offset_storage=offset_storage[0],
         database=offset_storage[1],
+        transient_errors=transient_errors,
     )

@@ -49,6 +49,7 @@ class Route:
     topic_config: TopicSpec | None = None  # when the route declares its topic (karafka_topics)
     offset_storage: str = "kafka"  # or "database": offsets committed with the batch's writes
     database: str = "default"  # the alias whose transactions hold them
+    transient_errors: tuple[type, ...] = ()  # a dependency unavailable, not the message failing
 
     @property
     def offsets_in_database(self) -> bool:

@@ -167,6 +167,46 @@ class ServerProcess:
             self.process.wait(10)
 
 
+class PrivatePostgres:
+    """A PostgreSQL cluster of a test's own (scripts/postgres.sh on a free port), migrated for the
+    test settings: a test can stop it (fast: every connection is cut) and start it again without
+    touching the test session's database."""
+
+    def __init__(self, port: int):
+        import tempfile
+
+        self.port = port
+        root = Path(tempfile.mkdtemp(prefix="karafka-pg-"))
+        root.chmod(0o755)  # the postgres account reaches its data directory inside
+        self.env = {**os.environ, "PGPORT": str(port), "KARAFKA_PGDATA": str(root / "data")}
+        self.root = root
+        self.url = f"postgres://postgres@127.0.0.1:{port}/outage"
+        self.dsn = f"host=127.0.0.1 port={port} user=postgres dbname=outage"
+
+    def start(self) -> "PrivatePostgres":
+        subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "start"], env=self.env, check=True, capture_output=True)
+        return self
+
+    def stop(self) -> None:
+        subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop"], env=self.env, check=True, capture_output=True)
+
+    def create(self, settings_env: dict[str, str]) -> None:
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute("create database outage")
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], cwd=ROOT, check=True,
+                       env={**settings_env, "DATABASE_URL": self.url}, capture_output=True)
+
+    def query(self, sql: str, *args: Any) -> Any:
+        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
+            return conn.execute(sql, args).fetchone()
+
+    def remove(self) -> None:
+        import shutil
+
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class ConnectionSampler(threading.Thread):
     """Samples, from pg_stat_activity, how many connections a process holds to the test database.
 
@@ -182,22 +222,31 @@ class ConnectionSampler(threading.Thread):
         self._done = threading.Event()
 
     def run(self) -> None:
+        """Samples until stopped; while the database is down it waits and connects again (an outage
+        test measures the return too)."""
         process = psutil.Process(self.pid)
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            while not self._done.is_set():
-                try:
-                    ports = [c.laddr.port for c in process.net_connections(kind="tcp") if c.raddr and c.raddr.port == self.pg_port]
-                except psutil.NoSuchProcess:
-                    return
-                count = 0
-                if ports:
-                    count = conn.execute(
-                        "select count(*) from pg_stat_activity where datname = %s and client_port = any(%s)",
-                        (self.database, ports),
-                    ).fetchone()[0]
-                self.peak = max(self.peak, count)
-                self.samples += 1
+        while not self._done.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=2) as conn:
+                    self._sample(process, conn)
+                return
+            except psycopg.OperationalError:
                 self._done.wait(self.interval)
+            except psutil.NoSuchProcess:
+                return
+
+    def _sample(self, process: psutil.Process, conn: psycopg.Connection) -> None:
+        while not self._done.is_set():
+            ports = [c.laddr.port for c in process.net_connections(kind="tcp") if c.raddr and c.raddr.port == self.pg_port]
+            count = 0
+            if ports:
+                count = conn.execute(
+                    "select count(*) from pg_stat_activity where datname = %s and client_port = any(%s)",
+                    (self.database, ports),
+                ).fetchone()[0]
+            self.peak = max(self.peak, count)
+            self.samples += 1
+            self._done.wait(self.interval)
 
     def stop(self) -> int:
         self._done.set()

@@ -129,3 +129,22 @@ class OffsetsCollector(BaseConsumer):
 
     def consume(self, messages):
         OffsetsCollector.batches.setdefault((self.topic, self.partition), []).append(messages.offsets())
+
+
+class ServiceUnavailable(Exception):
+    """A service the consumer calls is down (declared transient in the tests' routes)."""
+
+
+class ServiceCallingConsumer(BaseConsumer):
+    """Writes a Record per message, but first "calls a service": raises ``ServiceUnavailable`` while
+    the file named by the payload's ``down_while`` exists."""
+
+    def consume(self, messages):
+        import os
+
+        for message in messages:
+            flag = (message.payload or {}).get("down_while")
+            if flag and os.path.exists(flag):
+                raise ServiceUnavailable(f"the service is down ({flag})")
+        Record.objects.bulk_create([Record(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key,
+                                           attempt=self.attempt) for m in messages])

@@ -165,3 +165,12 @@ def test_offsets_in_the_database_are_a_route_option():
         stored, default = build_routing(get_config()).routes
     assert (stored.offsets_in_database, stored.database) == (True, "default")
     assert (default.offsets_in_database, default.offset_storage) == (False, "kafka")
+
+
+def test_transient_errors_must_be_lists_of_exception_classes():
+    route = {"topic": "t", "consumer": "tests.testapp.consumers.RecordingConsumer"}
+    assert "karafka.E013" in ids({**BASE, "TRANSIENT_ERRORS": ["json.loads"], "ROUTES": [route]})
+    assert "karafka.E036" in ids({**BASE, "ROUTES": [{**route, "transient_errors": "not-a-list"}]})
+    assert "karafka.E036" in ids({**BASE, "ROUTES": [{**route, "transient_errors": ["no.such.Error"]}]})
+    assert ids({**BASE, "TRANSIENT_ERRORS": ["builtins.TimeoutError"],
+                "ROUTES": [{**route, "transient_errors": ["tests.testapp.consumers.ServiceUnavailable"]}]}) == []
