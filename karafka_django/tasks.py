@@ -22,6 +22,7 @@ import traceback
 import uuid
 from typing import Any
 
+from django.db import router
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -39,6 +40,7 @@ except ImportError:  # Django 5.2: the backport (pip install 'karafka_django[tas
 from .consumer import BaseConsumer
 from .instrumentation import monitor
 from .models import TaskRecord
+from .processing.dependencies import database_unavailable
 from .producer import producer
 
 __all__ = ["KafkaBackend", "TasksConsumer", "run_task", "task"]
@@ -107,6 +109,8 @@ def run_task(task_id: str) -> None:
         else:
             value = task.call(*record.args, **record.kwargs)
     except Exception as exc:
+        if database_unavailable(exc, [router.db_for_write(TaskRecord)]):
+            raise  # the database is down, the task did not fail: its partition waits and runs it again
         kind = type(exc)
         record.errors = [*record.errors, {"exception_class_path": f"{kind.__module__}.{kind.__qualname__}",
                                           "traceback": "".join(traceback.format_exception(exc))}]
