@@ -78,6 +78,21 @@ def test_only_a_message_that_failed_on_its_own_and_is_out_of_retries_is_dead_let
     assert not coordinator.dead_letter_due(following)
 
 
+def test_waiting_for_a_dependency_backs_off_but_blames_and_counts_nothing(make_coordinator):
+    coordinator = make_coordinator(dead_letter_queue=DeadLetterQueue("t.dlq", max_retries=0),
+                                   backoff=Backoff(1000, 4000))
+    job = one(coordinator.add(batch(0, 3)))
+    delays = []
+    for _ in range(4):
+        delays.append(coordinator.fail(job, OSError("the database is down"), blame=False, counted=False))
+        job = one(coordinator.due_jobs(now=coordinator.pause.ends_at))
+        assert offsets(job) == [0, 1, 2], "the whole batch again: no message isolated"
+    assert delays == [1.0, 2.0, 4.0, 4.0], "the usual backoff, capped"
+    assert coordinator.pause.attempt == 0 and not coordinator.dead_letter_due(job), "no retry counted"
+    coordinator.complete(job, mark_last=True)
+    assert coordinator.marked == 3 and coordinator.pause.waits == 0
+
+
 def test_backoff_is_exponential_and_capped():
     backoff = Backoff(1000, 5000)
     assert [backoff.seconds(a) for a in range(1, 6)] == [1, 2, 4, 5, 5]
