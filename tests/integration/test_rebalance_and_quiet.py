@@ -1,9 +1,11 @@
 """Rebalances hand partitions over without loss or redo; quiet mode stops taking work."""
 
+import re
 import signal
 import time
 
 import pytest
+from django.core.management import call_command
 from django.db.models import Count
 
 from tests.integration.harness import wait_until
@@ -15,13 +17,19 @@ CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 
 
 @pytest.mark.matrix  # a long crash/fault scenario: one Python/Django pair runs it
-def test_a_second_server_joining_takes_over_partitions_without_loss_or_redo(kafka, make_server):
+def test_a_second_server_joining_takes_over_partitions_without_loss_or_redo(kafka, make_server, producing_to, capsys):
     topic, _ = kafka.backlog("rebalance", 6, 6000, {"sleep": 0.003})
     routes = [{"topic": topic, "consumer": CONSUMER}]
     first = make_server(routes, MAX_MESSAGES=20).start()
     wait_until(lambda: Record.objects.count() >= 600, 60, "the first server under way")
     second = make_server(routes, MAX_MESSAGES=20).start()
     second.wait_assigned(timeout=60)
+
+    def listed() -> str:
+        call_command("karafka_groups", "list")
+        return capsys.readouterr().out
+    # The broker's own view of the live group: both members.
+    wait_until(lambda: re.search(rf"{make_server.group}\s+stable\s+members 2 ", listed()), 30, "the group listed with 2 members")
     wait_until(lambda: Record.objects.count() >= 6000, 120, "every message")
     assert first.stop() == 0 and second.stop() == 0
 
