@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from confluent_kafka.admin import NewTopic
+from confluent_kafka.admin import ConfigResource, NewTopic
 
 from tests.integration.harness import ROOT, unique
 
@@ -44,3 +44,14 @@ def test_migrate_creates_then_changes_nothing_and_plan_shows_config_drift(kafka,
     assert f"refused         {drifted}: declares 2 partitions but has 3" in plan.stdout
     refused = karafka_topics(server_env, routes, "migrate")
     assert refused.returncode != 0 and "cannot be made by Kafka" in refused.stderr
+
+    # What Kafka can do, migrate applies: more partitions and the changed config.
+    routes[-1]["config"] = {"partitions": 4, "retention.ms": "86400000"}
+    applied = karafka_topics(server_env, routes, "migrate")
+    assert applied.returncode == 0, applied.stderr
+    assert f"add_partitions  {drifted}: 3 -> 4" in applied.stdout
+    assert len(kafka.admin.list_topics(drifted, timeout=10).topics[drifted].partitions) == 4
+    resource = ConfigResource(ConfigResource.Type.TOPIC, drifted)
+    described = kafka.admin.describe_configs([resource])[resource].result(15)
+    assert described["retention.ms"].value == "86400000"
+    assert "No changes" in karafka_topics(server_env, routes, "plan").stdout
