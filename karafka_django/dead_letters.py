@@ -17,7 +17,7 @@ from typing import Iterable
 
 from .conf import KarafkaConfig
 from .groups import Groups, OffsetChange
-from .processing.dead_letter_queue import DLQ_HEADERS
+from .processing.dead_letter_queue import DLQ_HEADERS, PAYLOAD_DROPPED_HEADER
 from .producer import producer
 from .web import KafkaReader, Read
 
@@ -82,6 +82,9 @@ class DeadLetters:
         original = letter.original
         if original is None:
             raise ValueError(f"{letter.address} has no original_topic header: it was not dead-lettered by karafka_django")
+        if any(key == PAYLOAD_DROPPED_HEADER for key, _ in letter.read.raw_headers):
+            raise ValueError(f"{letter.address} was dead-lettered without its payload (too large): replay it from "
+                             f"{original[0]}/{original[1]} at offset {original[2]} (karafka_groups seek)")
         headers = [(k, v) for k, v in letter.read.raw_headers if k not in DLQ_HEADERS and k != REPLAYED_FROM_HEADER]
         headers.append((REPLAYED_FROM_HEADER, letter.address.encode()))
         producer.produce_sync(original[0], letter.read.value, key=letter.read.raw_key, headers=headers)

@@ -155,3 +155,22 @@ def test_a_caught_up_consumer_shows_no_lag_before_its_offsets_are_committed(kafk
     assert kafka.committed(make_server.group, topic, 1) == {0: -1001}, "auto commit has not run"
     assert server.stop() == 0
     assert kafka.committed(make_server.group, topic, 1) == {0: 300}, "committed at the graceful stop"
+
+
+def test_a_message_too_large_for_its_dead_letter_topic_goes_without_its_payload(kafka, make_server):
+    """Otherwise the partition would retry it forever: the DLQ refuses it every time."""
+    from confluent_kafka.admin import NewTopic
+
+    topic, dlq = kafka.create_topic(unique("large"), 1), unique("large.dlq")
+    kafka.admin.create_topics([NewTopic(dlq, 1, 1, config={"max.message.bytes": "10000"})])[dlq].result(15)
+    poison = json.dumps({"poison": True, "padding": "x" * 50_000}).encode()
+    kafka.produce(topic, [(0, b"big", poison)] + [(0, b"k", b"{}")] * 3)
+    route = {"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 0}}
+    server = make_server([route], KAFKA=FAST_COMMITS).start()
+    wait_until(lambda: Record.objects.filter(topic=topic).count() == 3, 40, "the messages after the large one")
+    wait_until(lambda: kafka.committed(make_server.group, topic, 1) == {0: 4}, 20, "committed past it")
+    assert server.stop() == 0
+    [dead] = kafka.read_all(dlq)
+    headers = headers_of(dead)
+    assert dead.value() is None and dead.key() == b"big" and headers["original_offset"] == "0"
+    assert headers["payload_dropped"].startswith(f"{len(poison)} bytes: too large for {dlq}")
