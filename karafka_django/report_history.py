@@ -2,7 +2,8 @@
 health flags and the sparklines are drawn from (the reports topic is the only store).
 
 Flags, per partition: a batch running longer than half of ``max.poll.interval.ms``, a lag that
-grew in each of the last reports, a partition held (paused or backing off) for over a minute;
+grew in each of the last reports, a partition held (paused or backing off) for over a minute, a
+partition stalled (its offset still for ``STALLED_PARTITION_TIMEOUT_MS`` with work waiting);
 per process: an RSS that grew report after report.
 """
 
@@ -77,6 +78,8 @@ class ReportHistory:
             limit = max_poll.get(p["consumer_group"])
             if p.get("running_s") is not None and limit and p["running_s"] > limit / 2:
                 found.append(f"batch running {p['running_s']:.0f} s (max.poll.interval {limit:.0f} s)")
+            if p.get("stalled"):
+                found.append(f"stalled {p.get('stalled_s') or 0:.0f} s: {p['stalled']}")
             if (p.get("paused_s") or 0) > PAUSED_TOO_LONG_S:
                 found.append(f"paused {p['paused_s']:.0f} s")
             lags = _partition_values(reports[-(LAG_GROWING_REPORTS + 1):], key, lambda q: q["lag"])

@@ -87,6 +87,7 @@ class Server:
                                         self.executor.dependencies)
         self._relay_job: ServiceJob | None = None
         self._relay_due_at = 0.0
+        self._stalled: set[tuple[str, str, int]] = set()  # partitions reported stalled (consumer.stalled once each)
         self._stop_requested = threading.Event()
         self._exit_code = EXIT_OK
         self._first_stop_signal_at: float | None = None
@@ -151,10 +152,18 @@ class Server:
             self._schedule_outbox_relay(time.monotonic())
             if time.monotonic() - last_at < interval:
                 continue
-            processed, now = self.workers.processed, time.monotonic()
-            self.monitor.instrument("app.status", **self.snapshot().status(),
+            processed, now, snapshot = self.workers.processed, time.monotonic(), self.snapshot()
+            self.monitor.instrument("app.status", **snapshot.status(),
                                     rate=round((processed - last_processed) / (now - last_at)))
+            self._report_stalls(snapshot)
             last_processed, last_at = processed, now
+
+    def _report_stalls(self, snapshot: ServerSnapshot) -> None:
+        """``consumer.stalled`` once per episode of each stuck partition (the snapshot shows it throughout)."""
+        stalled = {(p["consumer_group"], p["topic"], p["partition"]): p for p in snapshot.stalled_partitions}
+        for key in stalled.keys() - self._stalled:
+            self.monitor.instrument("consumer.stalled", **stalled[key])
+        self._stalled = set(stalled)
 
     def _schedule_outbox_relay(self, now: float) -> None:
         """Every OUTBOX_RELAY_INTERVAL_MS, a relay job for the worker pool (one at a time)."""

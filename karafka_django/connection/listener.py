@@ -333,6 +333,8 @@ class Listener(threading.Thread):
                 last_processed_at=coordinator.last_processed_at, errors=len(coordinator.errors),
                 running_s=None if coordinator.running_since is None else round(now - coordinator.running_since, 1),
                 paused_s=None if (held := coordinator.pause.held_for(now)) is None else round(held, 1),
+                stalled=(stalled := coordinator.stalled(now, self.config.stalled_partition_timeout_ms / 1000)),
+                stalled_s=round(now - coordinator.moved_at, 1) if stalled else None,
             ))
         node_ids = (b.get("nodeid") for b in stats.get("brokers", {}).values())
         totals = {"fetched_messages": stats.get("rxmsgs", 0), "fetched_bytes": stats.get("rx_bytes", 0),

@@ -30,4 +30,5 @@ def check_health(snapshot: ServerSnapshot) -> tuple[bool, dict[str, Any]]:
         problems.append(f"{workers.queued} jobs wait and no worker finished one for {workers.idle_s:.1f}s")
     # A dependency that is down keeps the process alive (a restart would not bring it back): shown, not unhealthy.
     return not problems, {"healthy": not problems, "problems": problems, **snapshot.status(), "producer": producer.state(),
-                          "dependencies_unavailable": list(snapshot.dependencies_unavailable)}
+                          "dependencies_unavailable": list(snapshot.dependencies_unavailable),
+                          "stalled_partitions": snapshot.stalled_partitions}

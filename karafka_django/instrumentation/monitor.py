@@ -37,6 +37,7 @@ EVENTS = (
     "app.command",
     "app.reloading",
     "dependency.state_changed",
+    "consumer.stalled",
     "process.notice_signal",
     "connection.listener.fetch_loop",
     "connection.listener.partitions_assigned",

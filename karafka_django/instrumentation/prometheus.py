@@ -84,3 +84,9 @@ class ServerCollector:
         for outage in snapshot.dependencies_unavailable:
             unavailable.add_metric([outage["dependency"]], outage["since_s"])
         yield unavailable
+        stalled = GaugeMetricFamily("karafka_partition_stalled_seconds",
+                                    "How long a partition with work waiting has not moved its consumed offset", labels=labels)
+        for p in snapshot.partitions:
+            if p.stalled:
+                stalled.add_metric([p.consumer_group, p.topic, str(p.partition)], p.stalled_s)
+        yield stalled

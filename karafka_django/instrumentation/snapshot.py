@@ -29,6 +29,9 @@ class PartitionSnapshot:
     errors: int  # since the partition last recovered
     running_s: float | None = None  # how long the batch in flight has run
     paused_s: float | None = None  # how long a backoff or a pause has held the partition
+    #: why the consumed offset has not moved for STALLED_PARTITION_TIMEOUT_MS with work waiting; since when (s)
+    stalled: str | None = None
+    stalled_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,12 @@ class ServerSnapshot:
     @property
     def partitions(self) -> list[PartitionSnapshot]:
         return [p for listener in self.listeners for p in listener.partitions]
+
+    @property
+    def stalled_partitions(self) -> list[dict[str, Any]]:
+        """What ``/healthz`` lists: partitions stuck with work waiting (they do not make it unhealthy)."""
+        return [{"consumer_group": p.consumer_group, "topic": p.topic, "partition": p.partition, "since_s": p.stalled_s,
+                 "reason": p.stalled} for p in self.partitions if p.stalled]
 
     def status(self) -> dict[str, Any]:
         """The figures of the periodic status line (``app.status``) and of ``/healthz``."""

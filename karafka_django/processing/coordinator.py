@@ -112,6 +112,7 @@ class Coordinator:
         self.dependency_since: float | None = None
         self.last_activity = time.monotonic()  # messages arrived or a job ran (for ticks)
         self.last_processed_at: float | None = None
+        self.moved_at = time.monotonic()  # when the consumed offset last moved (or the partition was assigned)
 
     # -- listener side ---------------------------------------------------------------------------
 
@@ -262,6 +263,22 @@ class Coordinator:
         """Record ``offset`` as the next one to commit; marks only move forward."""
         if self.marked is None or offset > self.marked:
             self.marked = offset
+            self.moved_at = time.monotonic()
+
+    def stalled(self, now: float, timeout_s: float) -> str | None:
+        """Why the partition is stuck, when its consumed offset has not moved for ``timeout_s``
+        while it has work waiting; None otherwise. A pause until resumed (an operator's) is not
+        stuck: it waits on purpose. A restart would not help: this is a flag, not unhealthiness."""
+        if now - self.moved_at < timeout_s or self.pause.until_resumed or self.revoked:
+            return None
+        if self.errors:
+            error = self.errors[-1]
+            return f"failing: {type(error).__name__}: {error}"[:200]
+        if self.busy:
+            return "a batch running"
+        if self._buffer:
+            return "messages waiting"
+        return None
 
     def mark_consumed(self, job: Job, offset: int) -> None:
         """The consumer running ``job`` marked ``offset``; a virtual part only advances its own share.

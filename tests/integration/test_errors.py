@@ -174,3 +174,29 @@ def test_a_message_too_large_for_its_dead_letter_topic_goes_without_its_payload(
     headers = headers_of(dead)
     assert dead.value() is None and dead.key() == b"big" and headers["original_offset"] == "0"
     assert headers["payload_dropped"].startswith(f"{len(poison)} bytes: too large for {dlq}")
+
+
+def test_a_partition_stuck_on_a_message_that_always_fails_is_listed_as_stalled(kafka, make_server):
+    topic = kafka.create_topic(unique("stuck"), 2)
+    kafka.produce(topic, [(0, b"k", b"{}"), (0, b"k", b'{"poison": true}'), (1, b"k", b"{}")])
+    port = free_port()
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], ["--metrics-port", str(port)],
+                         STALLED_PARTITION_TIMEOUT_MS=3000).start()
+
+    def healthz() -> dict:
+        try:
+            return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())
+        except OSError:  # not serving yet
+            return {}
+
+    health = wait_until(lambda: (h := healthz()).get("stalled_partitions") and h, 30, "the stalled partition in /healthz")
+    [stalled] = health["stalled_partitions"]
+    assert (stalled["topic"], stalled["partition"]) == (topic, 0) and stalled["since_s"] >= 3
+    assert stalled["reason"].startswith("failing: ValueError: poison at 1")
+    assert health["healthy"] is True, "stuck work is a flag; a restart would not fix it"
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert f'karafka_partition_stalled_seconds{{consumer_group="{make_server.group}",partition="0",topic="{topic}"}}' in metrics
+    server.wait_for_log("consumer.stalled")
+    wait_until(lambda: healthz()["stalled_partitions"][0]["since_s"] >= 6, 20, "the episode going on")
+    assert server.stop() == 0
+    assert server.log().count("consumer.stalled") == 1, "once per episode"
