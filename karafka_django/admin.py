@@ -110,7 +110,7 @@ class KarafkaAdmin(admin.ModelAdmin):
             path("explorer/<str:topic>/<int:partition>/", view(self.explorer_view, VIEW_MESSAGES), name="karafka_explorer"),
             path("explorer/<str:topic>/<int:partition>/<int:offset>/", view(self.message_view, VIEW_MESSAGES), name="karafka_message"),
             path("search/<str:topic>/", view(self.search_view, VIEW_MESSAGES), name="karafka_search"),
-            path("groups/<str:group>/", view(self.group_view), name="karafka_group"),
+            path("groups/<path:group>/", view(self.group_view), name="karafka_group"),
             path("dead-letters/", view(self.dead_letter_topics_view), name="karafka_dead_letter_topics"),
             path("dead-letters/<str:topic>/", view(self.dead_letters_view, VIEW_MESSAGES), name="karafka_dead_letters"),
             path("commands/", view(require_POST(self.command_view)), name="karafka_command"),
@@ -146,7 +146,9 @@ class KarafkaAdmin(admin.ModelAdmin):
     # -- pages -----------------------------------------------------------------------------------
 
     def processes_view(self, request: HttpRequest) -> TemplateResponse:
-        return self.render(request, "processes.html", title="Karafka processes", processes=KafkaReader.shared().processes())
+        reader = KafkaReader.shared()
+        return self.render(request, "processes.html", title="Karafka processes", processes=reader.processes(),
+                           unreadable=reader.reports.unreadable)
 
     def process_view(self, request: HttpRequest, process_id: str) -> TemplateResponse:
         found = [p for p in KafkaReader.shared().processes() if p["id"] == process_id]
@@ -164,7 +166,7 @@ class KarafkaAdmin(admin.ModelAdmin):
         lag: dict[tuple[str, str], int] = {}
         for process in reader.processes():
             for p in process["partitions"]:
-                if (p["lag"] or -1) >= 0:
+                if p["lag"] is not None and p["lag"] >= 0:
                     lag[(p["consumer_group"], p["topic"])] = lag.get((p["consumer_group"], p["topic"]), 0) + p["lag"]
         groups = []
         for cg in routing.consumer_groups:
@@ -183,8 +185,9 @@ class KarafkaAdmin(admin.ModelAdmin):
         return self.render(request, "consumers.html", title="Karafka consumers and lag", rows=rows)
 
     def errors_view(self, request: HttpRequest) -> TemplateResponse:
-        page = Paginator(KafkaReader.shared().errors(), PER_PAGE).get_page(request.GET.get("page"))
-        return self.render(request, "errors.html", title="Karafka errors", page=page)
+        records, unreadable = KafkaReader.shared().errors()
+        page = Paginator(records, PER_PAGE).get_page(request.GET.get("page"))
+        return self.render(request, "errors.html", title="Karafka errors", page=page, unreadable=unreadable)
 
     def explorer_view(self, request: HttpRequest, topic: str, partition: int) -> TemplateResponse:
         reader = KafkaReader.shared()

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from .conf import KarafkaConfig, get_config
 from .instrumentation.client_logs import client_logger
+from .instrumentation.records import Readings, read_error, read_report
 from .positions import READER_SETTINGS, take
 from .producer import producer
 from .report_history import ReportHistory, sparkline
@@ -78,6 +79,7 @@ class KafkaReader:
         self.kafka = config.tool_kafka
         self.pid = os.getpid()
         self.history = ReportHistory()
+        self.reports = Readings(read_report)  # every report read so far: how many could not be shown
         self._lock = threading.Lock()  # one read at a time on the one consumer
         self._refresh_lock = threading.Lock()
         self._client: Consumer | None = None
@@ -177,7 +179,7 @@ class KafkaReader:
             reads = self.read(topic, ranges, count_back=REPORTS_READ_BACK)
             for read in reads:
                 self._reports_next[read.partition] = max(self._reports_next.get(read.partition, 0), read.offset + 1)
-            self.history.add([json.loads(read.value) for read in reads])
+            self.history.add(self.reports.read([read.value for read in reads]))
             self._reports_read_at = time.monotonic()
             return self.history
 
@@ -194,16 +196,18 @@ class KafkaReader:
                 continue
             report["stale"] = silent > STALE_AFTER_INTERVALS * interval
             report["uptime_s"] = round((now - datetime.fromisoformat(report["started_at"])).total_seconds())
-            report["lag"] = sum(p["lag"] for p in report["partitions"] if (p["lag"] or -1) >= 0)
+            report["lag"] = sum(p["lag"] for p in report["partitions"] if p["lag"] is not None and p["lag"] >= 0)
             report["flags"] = history.flags(report["id"])
             report["lag_sparkline"] = sparkline(history.lag_series(report["id"]))
             report["throughput_sparkline"] = sparkline(history.throughput_series(report["id"]))
             processes.append(report)
         return sorted(processes, key=lambda r: r["id"])
 
-    def errors(self) -> list[dict[str, Any]]:
-        records = [json.loads(read.value) for read in self.tail(self.config.errors_topic, 500)]
-        return sorted(records, key=lambda r: r["at"], reverse=True)
+    def errors(self) -> tuple[list[dict[str, Any]], int]:
+        """The latest error records, newest first, and how many of those read were unreadable."""
+        readings = Readings(read_error)
+        records = readings.read([read.value for read in self.tail(self.config.errors_topic, 500)])
+        return sorted(records, key=lambda r: datetime.fromisoformat(r["at"]), reverse=True), readings.unreadable
 
     def send(self, command: dict[str, Any]) -> None:
         producer.produce_sync(self.config.commands_topic, {**command, "sent_at": time.time()})

@@ -159,3 +159,22 @@ def test_the_tasks_changelist_and_its_search_answer(admin_client):
     changelist = admin_client.get(reverse("admin:karafka_django_taskrecord_changelist"), {"q": "anything"})
     assert changelist.status_code == 200
     assert b'id="changelist-search"' in changelist.content
+
+
+def test_malformed_reports_and_error_records_are_skipped_and_counted_never_a_500(kafka, admin_client, producing_to, settings):
+    reports, errors = kafka.create_topic(unique("reports"), 1), kafka.create_topic(unique("errors"), 1)
+    settings.KARAFKA = {**settings.KARAFKA, "REPORTS_TOPIC": reports, "ERRORS_TOPIC": errors}
+    now = "2026-12-05T10:00:00+00:00"
+    hostile = [b"not json", b"\xff\xfe\x00", json.dumps({"id": "h:1", "reported_at": now}).encode(),
+               json.dumps({"id": "x/y", "reported_at": "yesterday", "partitions": "all"}).encode(), b"[]"]
+    kafka.produce(reports, [(0, b"k", value) for value in hostile])
+    kafka.produce(errors, [(0, b"k", value) for value in hostile] +
+                  [(0, b"k", json.dumps({"at": now, "type": "consumer.consume.error", "error": "<b>shown</b>"}).encode())])
+    pages = {name: admin_client.get(reverse(f"admin:{name}")) for name in
+             ("karafka_processes", "karafka_routing", "karafka_consumers", "karafka_errors")}
+    assert {name: r.status_code for name, r in pages.items()} == {name: 200 for name in pages}
+    assert b"5 unreadable records skipped" in pages["karafka_processes"].content
+    assert b"5 unreadable records skipped" in pages["karafka_errors"].content
+    assert b"&lt;b&gt;shown&lt;/b&gt;" in pages["karafka_errors"].content
+    assert admin_client.get(reverse("admin:karafka_process", args=["h:1"])).status_code == 404
+    assert admin_client.get(reverse("admin:karafka_group", args=["team/orders"])).status_code == 200
