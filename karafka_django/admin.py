@@ -11,6 +11,7 @@ is written to the admin log.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import wraps
 
@@ -35,6 +36,9 @@ from .positions import parse_position
 from .web import KafkaReader, masked
 
 COMMANDS = ("pause", "resume", "quiet", "stop")
+MAX_OFFSET = 2**63 - 1  # Kafka's offsets are signed 64-bit
+#: Kafka's topic names: letters, digits, '.', '_' and '-', at most 249 characters.
+TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 VIEW_DASHBOARD = "karafka_django.view_dashboard"
 VIEW_MESSAGES = "karafka_django.view_messages"
 PER_PAGE = 25
@@ -44,7 +48,8 @@ class BadRequest(Exception):
     """A query parameter a page cannot use: answered 400 with the message."""
 
 
-def int_param(request: HttpRequest, name: str, default: int | None = None, low: int = 0) -> int | None:
+def int_param(request: HttpRequest, name: str, default: int | None = None, low: int = 0,
+              high: int = MAX_OFFSET) -> int | None:
     raw = request.GET.get(name)
     if raw in (None, ""):
         return default
@@ -52,9 +57,21 @@ def int_param(request: HttpRequest, name: str, default: int | None = None, low: 
         value = int(raw)
     except ValueError:
         raise BadRequest(f"'{name}' must be an integer, not {raw!r}.") from None
-    if value < low:
-        raise BadRequest(f"'{name}' must be {low} or more, not {value}.")
+    if not low <= value <= high:
+        raise BadRequest(f"'{name}' must be between {low} and {high}, not {value}.")
     return value
+
+
+def decimal(text: str) -> bool:
+    """Digits an ``int()`` reads (``str.isdigit`` also accepts '²', which ``int()`` refuses)."""
+    return text.isdecimal() and len(text) < 20
+
+
+def topic_name(topic: str) -> str:
+    """``topic`` when Kafka could have such a topic; otherwise the page is not found."""
+    if not TOPIC_NAME.fullmatch(topic):
+        raise Http404("not a Kafka topic name")
+    return topic
 
 
 def answers_bad_requests(view):
@@ -137,7 +154,7 @@ class KarafkaAdmin(admin.ModelAdmin):
 
     @staticmethod
     def partition_of(reader: KafkaReader, topic: str, partition: int) -> None:
-        partitions = reader.partitions(topic)
+        partitions = reader.partitions(topic_name(topic))
         if not partitions:
             raise Http404(f"topic '{topic}' does not exist")
         if partition not in partitions:
@@ -203,6 +220,8 @@ class KarafkaAdmin(admin.ModelAdmin):
                            messages_=found, older=older, form=SearchForm())
 
     def message_view(self, request: HttpRequest, topic: str, partition: int, offset: int) -> TemplateResponse:
+        if offset > MAX_OFFSET:
+            raise BadRequest(f"an offset is at most {MAX_OFFSET}, not {offset}.")
         reader = KafkaReader.shared()
         self.partition_of(reader, topic, partition)
         found = [m for m in reader.read(topic, {partition: (offset, offset + 1)}) if m.offset == offset]
@@ -215,7 +234,7 @@ class KarafkaAdmin(admin.ModelAdmin):
         if not form.is_valid():
             raise BadRequest("; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
         try:
-            result = search(KafkaReader.shared(), topic, form.cleaned_data)
+            result = search(KafkaReader.shared(), topic_name(topic), form.cleaned_data)
         except ValueError as exc:
             raise Http404(str(exc)) from None
         return self.render(request, "search.html", title=f"Search {topic}", topic=topic, form=form, result=result)
@@ -232,9 +251,16 @@ class KarafkaAdmin(admin.ModelAdmin):
     def _seek_group(self, request: HttpRequest, groups: Groups, group: str) -> HttpResponse:
         if not self.can_command(request):
             return HttpResponseForbidden("You may not change consumer group offsets.")
-        topic, target = request.POST.get("topic", ""), request.POST.get("to", "")
+        topic, target = request.POST.get("topic", ""), request.POST.get("to", "").strip()
         try:
-            position = parse_position(target if target in ("earliest", "latest") else datetime.fromisoformat(target))
+            if not groups.exists(group):
+                raise ValueError(f"there is no consumer group '{group}' (a seek would create it)")
+            if target in ("earliest", "latest"):
+                position = parse_position(target)
+            elif decimal(target):
+                position = parse_position(int(target))
+            else:
+                position = parse_position(datetime.fromisoformat(target))
             changes = groups.plan_seek(group, topic, position)
             groups.apply(group, changes)
         except GroupInUse as exc:
@@ -253,7 +279,7 @@ class KarafkaAdmin(admin.ModelAdmin):
         return self.render(request, "dead_letter_topics.html", title="Dead letter queues", topics=topics)
 
     def dead_letters_view(self, request: HttpRequest, topic: str) -> HttpResponse:
-        letters = DeadLetters(KafkaReader.shared(), topic)
+        letters = DeadLetters(KafkaReader.shared(), topic_name(topic))
         if request.method == "POST":
             return self._republish(request, letters)
         number = int_param(request, "page", default=1, low=1)
@@ -275,7 +301,7 @@ class KarafkaAdmin(admin.ModelAdmin):
         addresses = [request.POST["one"]] if request.POST.get("one") else request.POST.getlist("message")
         for address in addresses:
             partition, _, offset = address.partition(":")
-            letter = letters.find(int(partition), int(offset)) if partition.isdigit() and offset.isdigit() else None
+            letter = letters.find(int(partition), int(offset)) if decimal(partition) and decimal(offset) else None
             if letter is None:
                 messages.error(request, f"No dead letter at {letters.topic}/{address}.")
                 continue
@@ -301,7 +327,7 @@ class KarafkaAdmin(admin.ModelAdmin):
         payload = {"command": command, "process": request.POST.get("process", "*")}
         if command in ("pause", "resume"):
             partition = request.POST.get("partition", "")
-            if not partition.isdigit() or not request.POST.get("topic"):
+            if not decimal(partition) or not request.POST.get("topic"):
                 return HttpResponseBadRequest("pause and resume need a topic and a partition number.")
             payload.update(topic=request.POST["topic"], partition=int(partition))
         KafkaReader.shared().send(payload)

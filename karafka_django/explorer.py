@@ -33,6 +33,9 @@ class SearchForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        for name in ("since", "until"):
+            if data.get(name) and data[name].timestamp() < 0:
+                self.add_error(name, "Kafka's timestamps start in 1970.")
         if data.get("since") and data.get("until") and data["until"] < data["since"]:
             raise forms.ValidationError("'until' is before 'since'.")
         return data

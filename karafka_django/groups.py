@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from .instrumentation.client_logs import client_logger
@@ -69,9 +69,25 @@ class Groups:
         described = self.admin.describe_consumer_groups([group])[group].result(self.timeout)
         return described.state, len(described.members)
 
+    def exists(self, group: str) -> bool:
+        """Does the broker know the group (members or committed offsets)?"""
+        return group in {g.group_id for g in self.admin.list_consumer_groups().result(self.timeout).valid}
+
     def committed(self, group: str) -> dict[tuple[str, int], int]:
-        answer = self.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(self.timeout)
-        return {(tp.topic, tp.partition): tp.offset for tp in answer.topic_partitions or () if tp.offset >= 0}
+        """The group's committed offsets, asked through a consumer of the group (it joins nothing):
+        librdkafka's admin ListConsumerGroupOffsets crashes the process when the coordinator answers
+        NOT_COORDINATOR (librdkafka issue 5040: a fresh cluster, a coordinator moving); a consumer
+        retries that."""
+        consumer = Consumer({**self.kafka, "group.id": group, "enable.auto.commit": False,
+                             "logger": client_logger("consumer")})
+        try:
+            topics = consumer.list_topics(timeout=self.timeout).topics
+            partitions = [TopicPartition(name, p) for name, topic in topics.items() if not name.startswith("__")
+                          for p in topic.partitions]
+            found = consumer.committed(partitions, timeout=self.timeout) if partitions else []
+        finally:
+            consumer.close()
+        return {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
 
     def lag(self, group: str) -> list[PartitionLag]:
         """Every partition of the topics the group has offsets in: committed, high watermark, lag."""

@@ -214,6 +214,7 @@ class KafkaCluster:
         deadline = time.monotonic() + timeout
         for each in nodes:
             self._wait_ready(each, deadline)
+        self._wait_for_group_coordinator(deadline)
         return self
 
     def stop(self, node: int | None = None, timeout: float = 30) -> None:
@@ -332,6 +333,26 @@ class KafkaCluster:
                 pass
             time.sleep(0.2)
         self._failed(node, "it did not answer in time")
+
+    def _wait_for_group_coordinator(self, deadline: float) -> None:
+        """Wait until a group coordinator answers an offset fetch. A fresh cluster creates
+        ``__consumer_offsets`` on the first group request and answers NOT_COORDINATOR meanwhile,
+        which librdkafka's admin client does not survive (a crash in ListConsumerGroupOffsets,
+        librdkafka issue 5040); a consumer retries it. Ready means ready for every client."""
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+        probe = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": "karafka-broker-ready",
+                          "enable.auto.commit": False, "log_level": 3})
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    probe.committed([TopicPartition("karafka-broker-ready", 0)], timeout=5)
+                    return
+                except KafkaException:
+                    time.sleep(0.2)
+        finally:
+            probe.close()
+        raise BrokerError("Apache Kafka's group coordinator did not answer in time")
 
     def _failed(self, node: Node, why: str) -> None:
         raise BrokerError(f"Apache Kafka node {node.node_id} did not start ({why}); its log ends:\n{node.log_tail()}")

@@ -73,6 +73,7 @@ def test_pause_and_resume_from_the_admin_and_only_with_the_permission(kafka, mak
     in_partition = lambda p: Record.objects.filter(partition=p).count()  # noqa: E731
 
     staff = User.objects.create_user("operator", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
     client.force_login(staff)
     denied = client.post(reverse("admin:karafka_command"), {"command": "pause", "process": me, "topic": topic, "partition": 0})
     assert denied.status_code == 403

@@ -79,6 +79,13 @@ def test_group_page_shows_offsets_and_seeks_only_a_stopped_group_under_the_permi
     assert kafka.committed(group, topic, 2) == {0: 0, 1: 0}, "a live group is not moved"
     assert LogEntry.objects.count() == 1
     assert "Cannot seek" in admin_client.post(url, {"topic": topic, "to": "tomorrow"}, follow=True).content.decode()
+    wait_until(lambda: groups.state(group)[0].name.lower() == "empty", 30, "the member gone")
+    admin_client.post(url, {"topic": topic, "to": "3"}, follow=True)
+    assert kafka.committed(group, topic, 2) == {0: 3, 1: 3}, "an offset for every partition"
+    unknown = unique("nobody")
+    refused = admin_client.post(reverse("admin:karafka_group", args=[unknown]), {"topic": topic, "to": "earliest"},
+                                follow=True).content.decode()
+    assert "there is no consumer group" in refused and not groups.exists(unknown), "a seek never creates a group"
 
 
 def test_dead_letters_are_republished_one_or_a_selection_under_the_permission(kafka, admin_client, viewer, producing_to,
