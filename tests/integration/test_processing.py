@@ -26,10 +26,11 @@ def assert_in_order_once(topic: str) -> None:
 def test_every_message_once_in_order_committed_and_db_connections_bounded(kafka, make_server, db_connections):
     big, big_ends = kafka.backlog("events", 6, 20_000)
     small, small_ends = kafka.backlog("audit", 6, 600)
-    # Two subscription groups (two librdkafka consumers) of one consumer group.
+    # Two subscription groups (two librdkafka consumers), each in a consumer group of its own: no
+    # rebalance between them, so every partition keeps the consumer that ran its last batch.
     routes = [
-        {"topic": big, "consumer": CONSUMER, "subscription_group": "events"},
-        {"topic": small, "consumer": CONSUMER, "subscription_group": "audit"},
+        {"topic": big, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-events", "subscription_group": "events"},
+        {"topic": small, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-audit", "subscription_group": "audit"},
     ]
     server = make_server(routes, CONCURRENCY=4).start()
     sampler = db_connections(server)
@@ -40,8 +41,8 @@ def test_every_message_once_in_order_committed_and_db_connections_bounded(kafka,
     assert Record.objects.count() == 20_600
     assert_in_order_once(big)
     assert_in_order_once(small)
-    assert kafka.committed(make_server.group, big, 6) == big_ends
-    assert kafka.committed(make_server.group, small, 6) == small_ends
+    assert kafka.committed(f"{make_server.group}-events", big, 6) == big_ends
+    assert kafka.committed(f"{make_server.group}-audit", small, 6) == small_ends
     # Bound: CONCURRENCY workers + one per subscription group (hooks run on listeners).
     assert sampler.samples > 50
     assert 2 <= peak <= 4 + 2, f"peak connections {peak}"
