@@ -15,6 +15,7 @@ import re
 from datetime import datetime
 from functools import wraps
 
+from confluent_kafka import KafkaException
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
@@ -27,6 +28,8 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from .cluster.metadata import Cluster
+from .conf import get_config
 from .dead_letters import DeadLetters
 from .explorer import SearchForm, search
 from .groups import GroupInUse, Groups
@@ -75,12 +78,16 @@ def topic_name(topic: str) -> str:
 
 
 def answers_bad_requests(view):
+    """400 for a parameter the page cannot use; 503 when the cluster does not answer (never a 500)."""
     @wraps(view)
     def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except BadRequest as exc:
             return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+        except (KafkaException, TimeoutError) as exc:
+            return HttpResponse(f"The Kafka cluster did not answer: {exc.args[0] if exc.args else 'timed out'}",
+                                status=503, content_type="text/plain; charset=utf-8")
     return wrapped
 
 
@@ -122,6 +129,8 @@ class KarafkaAdmin(admin.ModelAdmin):
             path("", view(self.processes_view), name="karafka_django_dashboard_changelist"),
             path("process/<str:process_id>/", view(self.process_view), name="karafka_process"),
             path("routing/", view(self.routing_view), name="karafka_routing"),
+            path("cluster/", view(self.cluster_view), name="karafka_cluster"),
+            path("topics/<str:topic>/", view(self.topic_view), name="karafka_topic"),
             path("consumers/", view(self.consumers_view), name="karafka_consumers"),
             path("errors/", view(self.errors_view), name="karafka_errors"),
             path("explorer/<str:topic>/<int:partition>/", view(self.explorer_view, VIEW_MESSAGES), name="karafka_explorer"),
@@ -195,6 +204,25 @@ class KarafkaAdmin(admin.ModelAdmin):
             groups.append({"name": cg.name, "subscription_groups": subs})
         missing = sum(1 for cg in groups for sg in cg["subscription_groups"] for r in sg["routes"] if r["partitions"] is None)
         return self.render(request, "routing.html", title="Karafka routing", groups=groups, missing=missing)
+
+    def cluster_view(self, request: HttpRequest) -> TemplateResponse:
+        cluster = Cluster(get_config().producer_kafka, timeout=5)
+        cluster_id, brokers = cluster.brokers()
+        topics = cluster.topics()
+        try:  # ListGroups asks every broker: one that was just lost does not answer until it is fenced
+            groups, groups_error = cluster.groups(), None
+        except (KafkaException, TimeoutError) as exc:
+            groups, groups_error = [], str(exc) or "timed out"
+        return self.render(request, "cluster.html", title="Kafka cluster", cluster_id=cluster_id, brokers=brokers,
+                           topics=topics, groups=groups, groups_error=groups_error,
+                           flagged=sum(1 for t in topics if t.under_replicated or t.under_min_isr or t.offline))
+
+    def topic_view(self, request: HttpRequest, topic: str) -> TemplateResponse:
+        cluster = Cluster(get_config().producer_kafka)
+        info = cluster.topic(topic_name(topic))
+        if info is None:
+            raise Http404(f"topic '{topic}' does not exist")
+        return self.render(request, "topic.html", title=f"Topic {topic}", topic=info, configs=cluster.configs(topic))
 
     def consumers_view(self, request: HttpRequest) -> TemplateResponse:
         rows = [{**p, "process": proc["id"]} for proc in KafkaReader.shared().processes() for p in proc["partitions"]]

@@ -44,8 +44,10 @@ class Change:
 
 
 class Topics:
-    def __init__(self, bootstrap_servers: str):
-        self.admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": client_logger("admin")})
+    def __init__(self, kafka: dict):
+        """``kafka``: the settings of an admin client (the cluster and its credentials), e.g.
+        ``KarafkaConfig.producer_kafka``."""
+        self.admin = AdminClient({**kafka, "logger": client_logger("admin")})
 
     def plan(self, specs: dict[str, TopicSpec]) -> list[Change]:
         metadata = self.admin.list_topics(timeout=10).topics

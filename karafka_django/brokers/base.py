@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
+from pathlib import Path
 from typing import Iterator, Protocol
 
 
@@ -36,13 +38,25 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel takes outgoing connections' local ports from."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free ports (a cluster's listeners sit side by side)."""
-    for _ in range(200):
-        first = free_port()
-        if first + count < 65536 and all(port_is_free(first + i) for i in range(count)):
+    """The first of ``count`` consecutive free ports, below the ephemeral range: a node that is
+    stopped and started again must find its port free, and a port in that range can meanwhile
+    become some client's local port."""
+    low, _ = ephemeral_ports()
+    for _ in range(500):
+        first = random.randrange(10_000, max(10_001, low - count))
+        if all(port_is_free(first + i) for i in range(count)):
             return first
-    raise BrokerError(f"no {count} consecutive free ports found")
+    raise BrokerError(f"no {count} consecutive free ports found below {low}")
 
 
 def wait_for_port(host: str, port: int, timeout: float) -> None:

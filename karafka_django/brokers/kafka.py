@@ -190,7 +190,7 @@ class KafkaCluster:
 
     def leader(self, topic: str, partition: int) -> int:
         """The node id leading ``topic``/``partition``, as a running node's metadata says."""
-        metadata = self._admin().list_topics(topic, timeout=10)
+        metadata = self._admin().list_topics(timeout=10)  # all topics: naming one may create it
         return metadata.topics[topic].partitions[partition].leader
 
     def coordinator(self, group: str) -> int:

@@ -26,7 +26,7 @@ class Command(BaseCommand):
         if not specs:
             self.stdout.write("No topic to manage: no route declares its topic (add 'config': {'partitions': N} to a route).")
             return
-        topics = Topics(config.bootstrap_servers)
+        topics = Topics(config.producer_kafka)
         try:
             getattr(self, f"_{action}")(topics, specs, **options)
         except Exception as exc:  # the broker's answer, e.g. an unsupported or invalid request
