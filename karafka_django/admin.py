@@ -35,8 +35,8 @@ from .explorer import SearchForm, search
 from .groups import GroupInUse, Groups
 from .loading import load
 from .models import Dashboard, TaskRecord
-from .positions import parse_position
-from .web import KafkaReader, masked
+from .positions import PositionReader, parse_position
+from .web import KafkaReader, Read, masked
 
 COMMANDS = ("pause", "resume", "quiet", "stop")
 MAX_OFFSET = 2**63 - 1  # Kafka's offsets are signed 64-bit
@@ -135,6 +135,8 @@ class KarafkaAdmin(admin.ModelAdmin):
             path("errors/", view(self.errors_view), name="karafka_errors"),
             path("explorer/<str:topic>/<int:partition>/", view(self.explorer_view, VIEW_MESSAGES), name="karafka_explorer"),
             path("explorer/<str:topic>/<int:partition>/<int:offset>/", view(self.message_view, VIEW_MESSAGES), name="karafka_message"),
+            path("explorer/<str:topic>/<int:partition>/<int:offset>/raw/", view(self.message_raw_view, VIEW_MESSAGES),
+                 name="karafka_message_raw"),
             path("search/<str:topic>/", view(self.search_view, VIEW_MESSAGES), name="karafka_search"),
             path("groups/<path:group>/", view(self.group_view), name="karafka_group"),
             path("dead-letters/", view(self.dead_letter_topics_view), name="karafka_dead_letter_topics"),
@@ -162,12 +164,14 @@ class KarafkaAdmin(admin.ModelAdmin):
         )
 
     @staticmethod
-    def partition_of(reader: KafkaReader, topic: str, partition: int) -> None:
+    def partition_of(reader: KafkaReader, topic: str, partition: int) -> list[int]:
+        """The topic's partitions, when ``partition`` is one of them."""
         partitions = reader.partitions(topic_name(topic))
         if not partitions:
             raise Http404(f"topic '{topic}' does not exist")
         if partition not in partitions:
             raise BadRequest(f"topic '{topic}' has partitions 0-{len(partitions) - 1}, not {partition}.")
+        return partitions
 
     # -- pages -----------------------------------------------------------------------------------
 
@@ -235,19 +239,43 @@ class KarafkaAdmin(admin.ModelAdmin):
         return self.render(request, "errors.html", title="Karafka errors", page=page, unreadable=unreadable)
 
     def explorer_view(self, request: HttpRequest, topic: str, partition: int) -> TemplateResponse:
+        """A page of a partition, newest first: the latest, ``before`` an offset, from an ``offset``
+        (it heads the page) or from a ``time`` (the first message at or after it)."""
         reader = KafkaReader.shared()
-        self.partition_of(reader, topic, partition)
+        partitions = self.partition_of(reader, topic, partition)
         before = int_param(request, "before", low=1)
+        offset = int_param(request, "offset")
+        if offset is not None:
+            before = offset + 1
+        elif request.GET.get("time"):
+            try:
+                moment = datetime.fromisoformat(request.GET["time"])
+                with PositionReader(get_config().tool_kafka) as positions:
+                    before = positions.offset(topic, partition, moment) + PER_PAGE
+            except (ValueError, OverflowError) as exc:
+                raise BadRequest(f"'time' must be an ISO 8601 time from 1970 on: {exc}") from None
         if before is None:
             found = reader.read(topic, {partition: (None, None)}, count_back=PER_PAGE)
         else:
             found = reader.read(topic, {partition: (max(0, before - PER_PAGE), before)})
         found = sorted(found, key=lambda m: m.offset, reverse=True)[:PER_PAGE]
         older = found[-1].offset if found and found[-1].offset > 0 else None
+        newer = found[0].offset + 1 + PER_PAGE if found and before is not None else None
         return self.render(request, "explorer.html", title=f"{topic} / {partition}", topic=topic, partition=partition,
-                           messages_=found, older=older, form=SearchForm())
+                           partitions=partitions, messages_=found, older=older, newer=newer, form=SearchForm())
+
+    def message_raw_view(self, request: HttpRequest, topic: str, partition: int, offset: int) -> HttpResponse:
+        """The whole value, as a download (pages show at most EXPLORER_PREVIEW_BYTES of it)."""
+        message = self._message(topic, partition, offset)
+        response = HttpResponse(message.value or b"", content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{topic}-{partition}-{offset}.bin"'
+        return response
 
     def message_view(self, request: HttpRequest, topic: str, partition: int, offset: int) -> TemplateResponse:
+        message = self._message(topic, partition, offset)
+        return self.render(request, "message.html", title=f"{topic} / {partition} @ {offset}", message=message)
+
+    def _message(self, topic: str, partition: int, offset: int) -> Read:
         if offset > MAX_OFFSET:
             raise BadRequest(f"an offset is at most {MAX_OFFSET}, not {offset}.")
         reader = KafkaReader.shared()
@@ -255,7 +283,7 @@ class KarafkaAdmin(admin.ModelAdmin):
         found = [m for m in reader.read(topic, {partition: (offset, offset + 1)}) if m.offset == offset]
         if not found:
             raise Http404(f"no message at {topic}/{partition}@{offset}")
-        return self.render(request, "message.html", title=f"{topic} / {partition} @ {offset}", message=found[0])
+        return found[0]
 
     def search_view(self, request: HttpRequest, topic: str) -> TemplateResponse:
         form = SearchForm(request.GET)

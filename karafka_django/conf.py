@@ -61,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "TRANSIENT_ERRORS": [],
     "TRANSIENT_ERROR_TIMEOUT_MS": 10 * 60 * 1000,
     "STALLED_PARTITION_TIMEOUT_MS": 5 * 60 * 1000,
+    "EXPLORER_PREVIEW_BYTES": 10_000,
     "REPORTING": False,
     "REPORT_INTERVAL_MS": 5000,
     "REPORTS_TOPIC": "karafka_consumers_reports",
@@ -93,6 +94,7 @@ class KarafkaConfig:
     transient_errors: Any  # dotted paths of exception classes; resolved and checked with the routing (E013)
     transient_error_timeout_ms: int
     stalled_partition_timeout_ms: int
+    explorer_preview_bytes: int
     reporting: bool
     report_interval_ms: int
     reports_topic: str
@@ -177,6 +179,7 @@ def parse(raw: Any) -> KarafkaConfig:
         transient_errors=raw.get("TRANSIENT_ERRORS", DEFAULTS["TRANSIENT_ERRORS"]),
         transient_error_timeout_ms=_positive_int(raw, "TRANSIENT_ERROR_TIMEOUT_MS", problems, "karafka.E009"),
         stalled_partition_timeout_ms=_positive_int(raw, "STALLED_PARTITION_TIMEOUT_MS", problems, "karafka.E009"),
+        explorer_preview_bytes=_positive_int(raw, "EXPLORER_PREVIEW_BYTES", problems, "karafka.E009"),
         reporting=bool(raw.get("REPORTING", DEFAULTS["REPORTING"])),
         report_interval_ms=_positive_int(raw, "REPORT_INTERVAL_MS", problems, "karafka.E009"),
         reports_topic=str(raw.get("REPORTS_TOPIC", DEFAULTS["REPORTS_TOPIC"])),

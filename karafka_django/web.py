@@ -29,7 +29,6 @@ STALE_AFTER_INTERVALS = 3
 #: The first read of the reports topic goes this far back per partition (about 15 minutes of
 #: reports of a few processes at the default interval); later reads take only what is new.
 REPORTS_READ_BACK = 2000
-PAST_THE_END_WAIT_S = 1.0
 SECRET_MARKERS = ("password", "secret", "ssl.key", "sasl.oauthbearer", "token")
 
 
@@ -47,6 +46,7 @@ class Read:
     value: bytes | None
     raw_headers: list[tuple[str, bytes | None]]  # as sent: binary values, repeated names
     timestamp: datetime | None
+    preview_bytes: int = 10_000  # EXPLORER_PREVIEW_BYTES: how much of the value a page shows
 
     @property
     def key(self) -> str | None:
@@ -57,13 +57,36 @@ class Read:
         return {k: (v or b"").decode("utf-8", "replace") for k, v in self.raw_headers}
 
     @property
+    def size(self) -> int:
+        return len(self.value or b"")
+
+    @property
+    def truncated(self) -> bool:
+        return self.size > self.preview_bytes
+
+    @property
+    def binary(self) -> bool:
+        try:
+            (self.value or b"").decode("utf-8")
+            return False
+        except UnicodeDecodeError:
+            return True
+
+    @property
     def text(self) -> str:
+        """What a page shows of the value: JSON indented, other text as is, binary as hex; at most
+        ``preview_bytes`` of it (the whole value is a download)."""
         if self.value is None:
             return ""
-        try:
-            return json.dumps(json.loads(self.value), indent=2, ensure_ascii=False)
-        except ValueError:
-            return self.value.decode("utf-8", "replace")
+        head = self.value[:self.preview_bytes]
+        if self.binary:
+            return head.hex(" ")
+        if not self.truncated:
+            try:
+                return json.dumps(json.loads(self.value), indent=2, ensure_ascii=False)
+            except ValueError:
+                pass
+        return head.decode("utf-8", "replace")
 
 
 class KafkaReader:
@@ -132,17 +155,15 @@ class KafkaReader:
             if not assignments:
                 return []
             if past_the_end:
-                # Kafka answers a fetch there at once (nothing, or "out of range"); a broker whose
-                # end offset lags its last batch may still have messages: a short read tells.
-                timeout = min(timeout, PAST_THE_END_WAIT_S)
+                return []  # nothing there yet
             consumer.assign(assignments)
             try:
-                return self._read_assigned(consumer, stops, time.monotonic() + timeout)
+                return self._read_assigned(consumer, stops, time.monotonic() + timeout, self.config.explorer_preview_bytes)
             finally:
                 consumer.unassign()
 
     @staticmethod
-    def _read_assigned(consumer: Consumer, stops: dict[int, int | None], deadline: float) -> list[Read]:
+    def _read_assigned(consumer: Consumer, stops: dict[int, int | None], deadline: float, preview_bytes: int) -> list[Read]:
         found, open_partitions = [], set(stops)
         while open_partitions and time.monotonic() < deadline:
             for message in take(consumer, 0.5):
@@ -158,6 +179,7 @@ class KafkaReader:
                 found.append(Read(
                     message.topic(), partition, message.offset(), message.key(), message.value(),
                     message.headers() or [], datetime.fromtimestamp(millis / 1000, tz=timezone.utc) if kind else None,
+                    preview_bytes,
                 ))
                 if stop is not None and message.offset() + 1 >= stop:
                     open_partitions.discard(partition)

@@ -2,6 +2,8 @@
 
 import json
 import re
+import time
+from datetime import datetime, timezone
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -210,3 +212,26 @@ def test_cluster_and_topic_pages_show_what_the_brokers_say_and_flag_a_lost_repli
         member.close()
     assert admin_client.get(reverse("admin:karafka_topic", args=["no-such-topic"])).status_code == 404
     assert admin_client.get(reverse("admin:karafka_topic", args=["bad\x00name"])).status_code == 404
+
+
+def test_the_explorer_switches_partitions_jumps_truncates_and_shows_binary_as_hex(kafka, admin_client, producing_to, settings):
+    settings.KARAFKA = {**settings.KARAFKA, "EXPLORER_PREVIEW_BYTES": 1000}
+    topic = kafka.create_topic(unique("explored"), 2)
+    now_ms = int(time.time() * 1000)
+    kafka.produce(topic, [(0, b"k", json.dumps({"n": n}).encode(), now_ms - 3_600_000 + n) for n in range(60)]
+                  + [(0, b"big", b"x" * 5000, now_ms), (0, b"bin", b"\xff\x00\xfe", now_ms + 1), (1, b"k", b"{}", now_ms)])
+    url = reverse("admin:karafka_explorer", args=[topic, 0])
+    latest = admin_client.get(url).content.decode()
+    assert f'href="{reverse("admin:karafka_explorer", args=[topic, 1])}"' in latest, "the partition switcher"
+    assert "ff 00 fe" in latest and "binary (hex)" in latest
+    assert "x" * 1000 in latest and "x" * 1001 not in latest, "a value is shown up to EXPLORER_PREVIEW_BYTES"
+    raw = reverse("admin:karafka_message_raw", args=[topic, 0, 60])
+    assert f'href="{raw}"' in latest and admin_client.get(raw).content == b"x" * 5000
+    assert len(latest) < 50_000
+
+    jumped = admin_client.get(url, {"offset": 30}).content.decode()
+    assert ">0@30<" in jumped and ">0@31<" not in jumped and ">0@6<" in jumped and 'id="newer"' in jumped
+    by_time = admin_client.get(url, {"time": datetime.fromtimestamp((now_ms - 3_600_000 + 40) / 1000, timezone.utc).isoformat()})
+    assert ">0@40<" in by_time.content.decode() and ">0@39<" not in by_time.content.decode(), "from the time on"
+    for bad in ({"time": "yesterday"}, {"offset": "-1"}, {"offset": str(2**64)}, {"before": "²"}):
+        assert admin_client.get(url, bad).status_code == 400, bad
