@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
+from django.core.management import call_command
 from django.urls import reverse
 
 from karafka_django.instrumentation.reporter import process_id
@@ -235,3 +236,65 @@ def test_the_explorer_switches_partitions_jumps_truncates_and_shows_binary_as_he
     assert ">0@40<" in by_time.content.decode() and ">0@39<" not in by_time.content.decode(), "from the time on"
     for bad in ({"time": "yesterday"}, {"offset": "-1"}, {"offset": str(2**64)}, {"before": "²"}):
         assert admin_client.get(url, bad).status_code == 400, bad
+
+
+SECRETS = ("PAYLOAD-SECRET", "KEY-SECRET", "HDR-SECRET")
+
+
+def test_every_karafka_page_as_four_roles_with_hostile_data_never_500_never_leaks_never_huge(
+        kafka, client, django_user_model, producing_to, settings):
+    """Crawl every karafka page reachable from the admin index, and bad-input variants of each."""
+    topic, dlq = kafka.create_topic(unique("hostile"), 2), kafka.create_topic(unique("hostile.dlq"), 1)
+    reports, errors = kafka.create_topic(unique("reports"), 1), kafka.create_topic(unique("errors"), 1)
+    group = f"team/{unique('orders')}"
+    settings.KARAFKA = {**settings.KARAFKA, "REPORTS_TOPIC": reports, "ERRORS_TOPIC": errors, "CLIENT_ID": group,
+                        "ROUTES": [{"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq}}]}
+    secret_headers = [("HDR-SECRET", b"<img src=x onerror=alert(1)>"), ("bin", b"\xff\xfe")]
+    hostile_values = [b"<script>alert('PAYLOAD-SECRET')</script>", b"\xffPAYLOAD-SECRET\xfe\x00", None,
+                      b'{"PAYLOAD-SECRET": "' + b"y" * 900_000 + b'"}']
+    kafka.produce(topic, [(n % 2, b"<b>KEY-SECRET</b>", value, 0, secret_headers) for n, value in enumerate(hostile_values)])
+    kafka.produce(dlq, [(0, b"KEY-SECRET", b"PAYLOAD-SECRET", 0, secret_headers + [("original_topic", topic.encode()),
+                                                                                      ("original_partition", b"0"),
+                                                                                      ("original_offset", b"0")])])
+    now = "2026-12-05T10:00:00+00:00"
+    kafka.produce(reports, [(0, b"k", v) for v in (b"\xff", b"{}", json.dumps({"id": "x", "reported_at": now}).encode())])
+    kafka.produce(errors, [(0, b"k", v) for v in (b"<html>", json.dumps(
+        {"at": now, "type": "consumer.consume.error", "error": "ValueError: bad", "payload_excerpt": "PAYLOAD-SECRET",
+         "traceback": "Traceback: PAYLOAD-SECRET", "topic": topic, "partition": 0, "first_offset": 0}).encode())])
+    call_command("karafka_groups", "seek", group, topic, "--to", "earliest")  # the group exists, named with a '/'
+
+    pages = [reverse(f"admin:{name}") for name in ("karafka_processes", "karafka_routing", "karafka_cluster",
+                                                     "karafka_consumers", "karafka_errors", "karafka_dead_letter_topics")]
+    pages += [reverse("admin:karafka_dead_letters", args=[dlq]), reverse("admin:karafka_explorer", args=[topic, 0]),
+              reverse("admin:karafka_explorer", args=[topic, 1]), reverse("admin:karafka_message", args=[topic, 0, 0]),
+              reverse("admin:karafka_message", args=[topic, 1, 1]), reverse("admin:karafka_search", args=[topic]),
+              reverse("admin:karafka_group", args=[group]), reverse("admin:karafka_topic", args=[topic]),
+              reverse("admin:karafka_django_taskrecord_changelist")]
+    explorer, search = reverse("admin:karafka_explorer", args=[topic, 0]), reverse("admin:karafka_search", args=[topic])
+    bad = [f"{explorer}?before={2**64}", f"{explorer}?before=%C2%B2", f"{explorer}?time=1969-01-01T00:00:00%2B00:00",
+           f"{explorer}?offset=abc", f"{search}?since=1960-01-01T00:00", f"{search}?limit=0", f"{search}?key=%00",
+           reverse("admin:karafka_message", args=[topic, 0, 2**63 + 5]), reverse("admin:karafka_explorer", args=[topic, 9]),
+           reverse("admin:karafka_explorer", args=["a" * 1200, 0]), reverse("admin:karafka_search", args=["bad\x00topic"]),
+           reverse("admin:karafka_topic", args=["x" * 300]), reverse("admin:karafka_dead_letters", args=["no-such-dlq"]),
+           f"{reverse('admin:karafka_dead_letters', args=[dlq])}?page=99", f"{reverse('admin:karafka_errors')}?page=%C2%B2",
+           reverse("admin:karafka_process", args=["nobody:1"])]
+
+    users = {"superuser": django_user_model.objects.create_superuser("root", "root@example.com", "pw")}
+    for name, codenames in (("staff", []), ("dashboard", ["view_dashboard"]), ("messages", ["view_dashboard", "view_messages"])):
+        users[name] = django_user_model.objects.create_user(name, password="pw", is_staff=True)
+        users[name].user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    for role, user in users.items():
+        client.force_login(django_user_model.objects.get(pk=user.pk))
+        for url in pages + bad:
+            response = client.get(url)
+            where = f"{role} {url[:120]}"
+            assert response.status_code != 500, where
+            if response.get("Content-Type", "").startswith("text/html"):
+                assert len(response.content) < 500_000, f"{where}: {len(response.content)} bytes"
+            if role in ("staff", "dashboard"):
+                body = response.content.decode("utf-8", "replace")
+                assert not any(secret in body for secret in SECRETS), f"{where} shows message data"
+            if role == "staff" and "taskrecord" not in url:
+                assert response.status_code == 403, where
+        if role in ("superuser", "messages"):
+            assert "PAYLOAD-SECRET" in client.get(reverse("admin:karafka_explorer", args=[topic, 1])).content.decode()
