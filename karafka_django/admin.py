@@ -39,6 +39,7 @@ from .positions import PositionReader, parse_position
 from .web import KafkaReader, Read, masked
 
 COMMANDS = ("pause", "resume", "quiet", "stop")
+CONFIRMED_COMMANDS = ("quiet", "stop")  # they end a process's work: asked once more
 MAX_OFFSET = 2**63 - 1  # Kafka's offsets are signed 64-bit
 #: Kafka's topic names: letters, digits, '.', '_' and '-', at most 249 characters.
 TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -381,6 +382,10 @@ class KarafkaAdmin(admin.ModelAdmin):
         if command not in COMMANDS:
             return HttpResponseForbidden("Unknown command.")
         payload = {"command": command, "process": request.POST.get("process", "*")}
+        if command in CONFIRMED_COMMANDS and request.POST.get("confirmed") != "yes":
+            return self.render(request, "confirm_command.html", title=f"{command.capitalize()} {payload['process']}?",
+                               command=command, process_id=payload["process"],
+                               next=next_url(request, reverse("admin:karafka_processes")))
         if command in ("pause", "resume"):
             partition = request.POST.get("partition", "")
             if not decimal(partition) or not request.POST.get("topic"):

@@ -298,3 +298,16 @@ def test_every_karafka_page_as_four_roles_with_hostile_data_never_500_never_leak
                 assert response.status_code == 403, where
         if role in ("superuser", "messages"):
             assert "PAYLOAD-SECRET" in client.get(reverse("admin:karafka_explorer", args=[topic, 1])).content.decode()
+
+
+def test_stop_and_quiet_ask_for_confirmation_before_anything_is_sent(admin_client, producing_to, settings, kafka):
+    commands = kafka.create_topic(unique("commands"), 1)
+    settings.KARAFKA = {**settings.KARAFKA, "COMMANDS_TOPIC": commands}
+    url = reverse("admin:karafka_command")
+    asked = admin_client.post(url, {"command": "stop", "process": "h:1", "next": "/admin/"})
+    assert asked.status_code == 200 and b'name="confirmed" value="yes"' in asked.content and b"Stop <b>h:1</b>" in asked.content
+    assert kafka.read_all(commands, timeout=5) == [] and not LogEntry.objects.exists(), "nothing sent before the confirmation"
+    done = admin_client.post(url, {"command": "stop", "process": "h:1", "confirmed": "yes", "next": "/admin/"})
+    assert done.status_code == 302
+    [sent] = kafka.read_all(commands)
+    assert json.loads(sent.value())["command"] == "stop" and LogEntry.objects.count() == 1
