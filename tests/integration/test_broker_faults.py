@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from django.db.models import Count
@@ -17,7 +15,7 @@ from django.db.models import Count
 from karafka_django import producer
 from karafka_django.brokers import free_port
 from karafka_django.brokers.kafka import KafkaCluster
-from tests.integration.harness import Kafka, unique, wait_until
+from tests.integration.harness import health, Kafka, unique, wait_until
 from tests.testapp.models import Record
 
 pytestmark = [pytest.mark.integration, pytest.mark.matrix]  # long fault scenarios: one Python/Django pair
@@ -27,16 +25,6 @@ PARTITIONS = 3
 BACKLOG = 15_000
 SAFE_PRODUCER = {"enable.idempotence": True, "acks": "all"}
 SERVER_SETTINGS = {"KAFKA": {"auto.commit.interval.ms": 200}, "PRODUCER": SAFE_PRODUCER, "MAX_MESSAGES": 50}
-
-
-def health(port: int) -> dict:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return json.loads(error.read())
-    except OSError:
-        return {}
 
 
 def coordinator_of(cluster: KafkaCluster, group: str) -> int | None:

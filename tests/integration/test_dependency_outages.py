@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from karafka_django.brokers import free_port
-from tests.integration.harness import ConnectionSampler, PrivatePostgres, unique, wait_until
+from tests.integration.harness import health, ConnectionSampler, PrivatePostgres, unique, wait_until
 from tests.testapp.models import Record
 
 pytestmark = pytest.mark.integration
@@ -33,16 +31,6 @@ def private_postgres(server_env):
     postgres.create(server_env)
     yield postgres
     postgres.remove()
-
-
-def health(port: int) -> dict:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return json.loads(error.read())
-    except OSError:
-        return {}
 
 
 def unavailable(port: int) -> list[str]:

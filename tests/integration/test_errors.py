@@ -10,7 +10,7 @@ import pytest
 from django.db.models import Count
 
 from karafka_django.brokers import free_port
-from tests.integration.harness import Kafka, unique, wait_until
+from tests.integration.harness import health, Kafka, unique, wait_until
 from tests.testapp.models import Record
 
 pytestmark = pytest.mark.integration
@@ -132,8 +132,8 @@ def test_metrics_lag_matches_the_broker_and_health_and_stack_dump(kafka, make_se
     assert 'karafka_errors_total{type="consumer.consume.error"}' in metrics
     assert "karafka_workers 4.0" in metrics
 
-    health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())
-    assert health["healthy"] is True and health["partitions"] == 1
+    body = health(port)
+    assert body["healthy"] is True and body["partitions"] == 1
 
     server.signal(signal.SIGTTIN)
     server.wait_for_log("thread stacks")
@@ -183,20 +183,14 @@ def test_a_partition_stuck_on_a_message_that_always_fails_is_listed_as_stalled(k
     server = make_server([{"topic": topic, "consumer": CONSUMER}], ["--metrics-port", str(port)],
                          STALLED_PARTITION_TIMEOUT_MS=3000).start()
 
-    def healthz() -> dict:
-        try:
-            return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())
-        except OSError:  # not serving yet
-            return {}
-
-    health = wait_until(lambda: (h := healthz()).get("stalled_partitions") and h, 30, "the stalled partition in /healthz")
-    [stalled] = health["stalled_partitions"]
+    body = wait_until(lambda: (h := health(port)).get("stalled_partitions") and h, 30, "the stalled partition in /healthz")
+    [stalled] = body["stalled_partitions"]
     assert (stalled["topic"], stalled["partition"]) == (topic, 0) and stalled["since_s"] >= 3
     assert stalled["reason"].startswith("failing: ValueError: poison at 1")
-    assert health["healthy"] is True, "stuck work is a flag; a restart would not fix it"
+    assert body["healthy"] is True, "stuck work is a flag; a restart would not fix it"
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert f'karafka_partition_stalled_seconds{{consumer_group="{make_server.group}",partition="0",topic="{topic}"}}' in metrics
     server.wait_for_log("consumer.stalled")
-    wait_until(lambda: healthz()["stalled_partitions"][0]["since_s"] >= 6, 20, "the episode going on")
+    wait_until(lambda: health(port)["stalled_partitions"][0]["since_s"] >= 6, 20, "the episode going on")
     assert server.stop() == 0
     assert server.log().count("consumer.stalled") == 1, "once per episode"
