@@ -94,7 +94,8 @@ class Dependencies:
             if outage is not None:
                 outage.retries += 1
                 return
-            self._outages[name] = Outage(time.monotonic(), f"{type(error).__name__}: {error}".strip()[:300])
+            text = " ".join(f"{type(error).__name__}: {error}".split())  # one line: libpq's messages have several
+            self._outages[name] = Outage(time.monotonic(), text[:300])
         self.monitor.instrument("dependency.state_changed", dependency=name, state="unavailable",
                                 error=self._outages[name].error)
 
