@@ -57,7 +57,7 @@ KARAFKA = {
     "SHUTDOWN_TIMEOUT_MS": 30000,
     "KAFKA": {
         "bootstrap.servers": env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092"),
-        # The broker waits about half a session for a group to form: keep both short.
+        # A killed server's partitions go to the others after its session: keep it short.
         "session.timeout.ms": 6000,
         "max.poll.interval.ms": 10000,
         "statistics.interval.ms": 1000,
