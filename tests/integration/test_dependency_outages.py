@@ -54,7 +54,8 @@ def test_a_database_outage_dead_letters_nothing_and_is_a_state(kafka, make_serve
     route = {"topic": topic, "consumer": RECORDING, "offset_storage": offset_storage,
              "dead_letter_queue": {"topic": dlq, "max_retries": 2}}
     metrics = free_port()
-    server = make_server([route], ["--metrics-port", str(metrics)], CONCURRENCY=CONCURRENCY, MAX_MESSAGES=20)
+    server = make_server([route], ["--metrics-port", str(metrics)], CONCURRENCY=CONCURRENCY, MAX_MESSAGES=20,
+                         OUTBOX_RELAY_INTERVAL_MS=500, OUTBOX_RELAY_AFTER_MS=3000)
     server.env["DATABASE_URL"] = private_postgres.url
     server.start()
     rows = lambda: private_postgres.query("select count(*) from testapp_record where topic = %s", topic)[0]  # noqa: E731
@@ -63,6 +64,12 @@ def test_a_database_outage_dead_letters_nothing_and_is_a_state(kafka, make_serve
                                 private_postgres.port)
     sampler.start()
 
+    # Outbox rows a dead sender left behind, due for the relay during the outage.
+    outbox = kafka.create_topic(unique("outbox"), 1)
+    for n in range(5):
+        private_postgres.query("insert into karafka_django_outboxmessage (id, topic, key, value, headers, created_at) "
+                               "values (gen_random_uuid(), %s, %s, %s, '[]', now()) returning id", outbox,
+                               str(n).encode(), json.dumps({"n": n}).encode())
     private_postgres.stop()
     stopped_at, log_at_stop = time.monotonic(), len(outage_lines(server.log()))
     state = wait_until(lambda: unavailable(metrics) == ["database"] and health(metrics), 20, "the outage in /healthz")
@@ -75,9 +82,13 @@ def test_a_database_outage_dead_letters_nothing_and_is_a_state(kafka, make_serve
     wait_until(lambda: kafka.committed(make_server.group, topic, 4) == ends or offset_storage == "database", 30,
                "committed to the ends")
     wait_until(lambda: unavailable(metrics) == [], 20, "the database available again in /healthz")
+    wait_until(lambda: private_postgres.query("select count(*) from karafka_django_outboxmessage")[0] == 0, 30,
+               "the outbox relayed")
     assert server.stop() == 0
     peak = sampler.stop()
 
+    relayed = [json.loads(m.value())["n"] for m in kafka.read_all(outbox)]
+    assert sorted(relayed) == [0, 1, 2, 3, 4], "the outbox relayed once the database was back, each message once"
     total, distinct = private_postgres.query(
         "select count(*), count(distinct (partition, \"offset\")) from testapp_record where topic = %s", topic)
     assert distinct == 3000, "every message's row exists"
