@@ -49,13 +49,14 @@ def dead_letters(kafka, topic: str) -> list:
 @pytest.mark.matrix  # a long fault scenario: one Python/Django pair runs it
 @pytest.mark.parametrize("offset_storage", ["kafka", "database"])
 def test_a_database_outage_dead_letters_nothing_and_is_a_state(kafka, make_server, private_postgres, offset_storage):
-    topic, dlq = kafka.create_topic(unique("outage"), 4), unique("outage.dlq")
+    topic, dlq, tasks = kafka.create_topic(unique("outage"), 4), unique("outage.dlq"), kafka.create_topic(unique("tasks"), 1)
     ends = kafka.produce_json(topic, 4, 3000)
     route = {"topic": topic, "consumer": RECORDING, "offset_storage": offset_storage,
              "dead_letter_queue": {"topic": dlq, "max_retries": 2}}
     metrics = free_port()
     server = make_server([route], ["--metrics-port", str(metrics)], CONCURRENCY=CONCURRENCY, MAX_MESSAGES=20,
-                         OUTBOX_RELAY_INTERVAL_MS=500, OUTBOX_RELAY_AFTER_MS=3000)
+                         OUTBOX_RELAY_INTERVAL_MS=500, OUTBOX_RELAY_AFTER_MS=3000,
+                         TASKS={"default": {"BACKEND": "karafka_django.tasks.KafkaBackend", "OPTIONS": {"topic": tasks}}})
     server.env["DATABASE_URL"] = private_postgres.url
     server.start()
     rows = lambda: private_postgres.query("select count(*) from testapp_record where topic = %s", topic)[0]  # noqa: E731
@@ -70,7 +71,16 @@ def test_a_database_outage_dead_letters_nothing_and_is_a_state(kafka, make_serve
         private_postgres.query("insert into karafka_django_outboxmessage (id, topic, key, value, headers, created_at) "
                                "values (gen_random_uuid(), %s, %s, %s, '[]', now()) returning id", outbox,
                                str(n).encode(), json.dumps({"n": n}).encode())
+    # Tasks enqueued before the outage, whose messages arrive during it.
+    task_ids = [f"task-{n}" for n in range(3)]
+    for n, task_id in enumerate(task_ids):
+        private_postgres.query("insert into karafka_django_taskrecord (id, task_path, backend, queue_name, priority, args, "
+                               "kwargs, status, enqueued_at, errors, worker_ids) values (%s, 'tests.testapp.tasks.add', "
+                               "'default', 'default', 0, %s, '{}', 'READY', now(), '[]', '[]') returning id",
+                               task_id, json.dumps([n, 1]))
     private_postgres.stop()
+    kafka.produce(tasks, [(0, task_id.encode(), json.dumps({"id": task_id, "backend": "default"}).encode())
+                          for task_id in task_ids])
     stopped_at, log_at_stop = time.monotonic(), len(outage_lines(server.log()))
     state = wait_until(lambda: unavailable(metrics) == ["database"] and health(metrics), 20, "the outage in /healthz")
     assert state["healthy"] is True, "liveness stays green: a restart would not bring the database back"
@@ -79,6 +89,8 @@ def test_a_database_outage_dead_letters_nothing_and_is_a_state(kafka, make_serve
     private_postgres.start()
 
     wait_until(lambda: rows() >= 3000, 120, "every message once the database is back")
+    wait_until(lambda: private_postgres.query("select count(*) from karafka_django_taskrecord where status = 'SUCCESSFUL'")[0] == 3,
+               30, "the tasks run")
     wait_until(lambda: kafka.committed(make_server.group, topic, 4) == ends or offset_storage == "database", 30,
                "committed to the ends")
     wait_until(lambda: unavailable(metrics) == [], 20, "the database available again in /healthz")
@@ -87,6 +99,9 @@ def test_a_database_outage_dead_letters_nothing_and_is_a_state(kafka, make_serve
     assert server.stop() == 0
     peak = sampler.stop()
 
+    ran = [private_postgres.query("select status, return_value, jsonb_array_length(worker_ids) from "
+                                  "karafka_django_taskrecord where id = %s", task_id) for task_id in task_ids]
+    assert ran == [("SUCCESSFUL", n + 1, 1) for n in range(3)], "each task run once, after the outage"
     relayed = [json.loads(m.value())["n"] for m in kafka.read_all(outbox)]
     assert sorted(relayed) == [0, 1, 2, 3, 4], "the outbox relayed once the database was back, each message once"
     total, distinct = private_postgres.query(
@@ -100,7 +115,7 @@ def test_a_database_outage_dead_letters_nothing_and_is_a_state(kafka, make_serve
     assert log.count("dependency.state_changed dependency=database state=unavailable") == 1, log[-3000:]
     assert log.count("dependency.state_changed dependency=database state=available") == 1, log[-3000:]
     assert "Traceback" not in log and "OperationalError" not in log.replace("error=\"OperationalError", "")
-    assert peak <= CONCURRENCY + 1, f"{peak} connections: more than the bound (no storm on return)"
+    assert peak <= CONCURRENCY + 2, f"{peak} connections: more than the bound (no storm on return)"
 
 
 def test_a_declared_transient_error_waits_for_its_service_without_dead_lettering(kafka, make_server, tmp_path):
