@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
+from datetime import timedelta
 
 import pytest
 from django.db.models import Count
@@ -158,3 +160,32 @@ def test_the_shared_producer_through_a_leader_kill_loses_and_duplicates_nothing(
         producer.close()
     values = [json.loads(m.value())["n"] for m in kafka.read_all(topic)]
     assert values == list(range(sent)), "every message once, in order"
+
+
+def test_dead_letters_and_the_outbox_relay_through_a_leader_kill_lose_and_duplicate_nothing(three_nodes, make_server):
+    from django.utils import timezone
+
+    from karafka_django.models import OutboxMessage
+
+    cluster, kafka = three_nodes
+    topic = kafka.create_topic(unique("poisoned"), PARTITIONS, replicas=3)
+    dlq, outbox = kafka.create_topic(unique("poisoned.dlq"), 1, replicas=3), kafka.create_topic(unique("relayed"), 1, replicas=3)
+    messages = [(n % PARTITIONS, str(n).encode(), json.dumps({"poison": n % 10 == 0, "n": n}).encode()) for n in range(3000)]
+    ends = kafka.produce(topic, messages)
+    OutboxMessage.objects.bulk_create([OutboxMessage(id=uuid.uuid4(), topic=outbox, key=str(n).encode(),
+                                                     value=json.dumps({"n": n}).encode()) for n in range(300)])
+    OutboxMessage.objects.update(created_at=timezone.now() - timedelta(hours=1))  # left behind: the relay's work
+    route = {"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 0}}
+    server = make_server([route], **{**SERVER_SETTINGS, "PRODUCER_SYNC_TIMEOUT_MS": 30000,
+                                     "OUTBOX_RELAY_INTERVAL_MS": 200, "OUTBOX_RELAY_AFTER_MS": 1000}).start()
+    wait_until(lambda: processed(topic) >= 300, 90, "processing and dead-lettering under way")
+    cluster.kill(cluster.leader(dlq, 0))
+
+    wait_until(lambda: kafka.committed(make_server.group, topic, PARTITIONS) == ends, 180, "committed to the ends")
+    wait_until(lambda: not OutboxMessage.objects.exists(), 60, "the outbox relayed")
+    assert server.stop() == 0
+    dead = [json.loads(m.value())["n"] for m in kafka.read_all(dlq)]
+    assert sorted(dead) == list(range(0, 3000, 10)), "every poison message dead-lettered, each once"
+    assert sorted(json.loads(m.value())["n"] for m in kafka.read_all(outbox)) == list(range(300)), "relayed once each"
+    good = Record.objects.filter(topic=topic).values("partition", "offset").distinct().count()
+    assert good == 2700
