@@ -128,7 +128,8 @@ class Executor:
     def _completed(self, job: Job, started: float, mark_last: bool, dead_lettered: bool = False) -> None:
         coordinator = job.coordinator
         if coordinator.dependency_since is not None:
-            self.dependencies.recovered(coordinator.dependency)
+            if not dead_lettered:  # a batch that went through: the dependency answers again
+                self.dependencies.recovered(coordinator.dependency)
             coordinator.dependency = coordinator.dependency_since = None
         for following in coordinator.complete(job, mark_last=mark_last, dead_lettered=dead_lettered):
             self.jobs.put(following)
