@@ -98,6 +98,14 @@ class Kafka:
         topic = self.create_topic(unique(name), partitions)
         return topic, self.produce_json(topic, partitions, count, payload)
 
+    def ends(self, topic: str, partitions: int) -> dict[int, int]:
+        """Each partition's end offset (high watermark)."""
+        consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": unique("ends")})
+        try:
+            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
+        finally:
+            consumer.close()
+
     def committed(self, group: str, topic: str, partitions: int) -> dict[int, int]:
         consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": group})
         try:

@@ -8,7 +8,7 @@ import pytest
 
 from karafka_django.brokers import free_port
 from karafka_django.resources import measure
-from tests.integration.harness import ROOT, wait_until
+from tests.integration.harness import ROOT, unique, wait_until
 from tests.testapp.models import Record
 
 pytestmark = pytest.mark.integration
@@ -18,35 +18,47 @@ CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 THREAD_TOLERANCE = 1
 
 
-@pytest.mark.parametrize("brokers, subscription_groups", [(1, 2), (3, 1), (3, 3)])
-def test_karafka_info_matches_a_running_server(brokers, subscription_groups, request, make_server, server_env,
+@pytest.mark.parametrize("brokers, subscription_groups, producing", [(1, 2, False), (3, 1, False), (3, 3, False), (3, 1, True)])
+def test_karafka_info_matches_a_running_server(brokers, subscription_groups, producing, request, make_server, server_env,
                                                 db_connections):
     """Each subscription group's consumer holds a connection to each broker plus the coordinator's;
-    on three nodes the partitions' leaders are spread, so every node is reached."""
+    on three nodes the partitions' leaders are spread, so every node is reached. The producer (here
+    dead-lettering to a topic led by every node) holds one connection per broker."""
     if brokers == 1:
         broker, kafka = request.getfixturevalue("broker"), request.getfixturevalue("kafka")
     else:
         broker, kafka = request.getfixturevalue("three_nodes")
-    topics = [kafka.backlog(f"sg{n}", 3, 3000)[0] for n in range(subscription_groups)]
-    routes = [{"topic": t, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-{n}", "subscription_group": f"sg{n}"}
+    topics = []
+    for n in range(subscription_groups):
+        topic = kafka.create_topic(unique(f"sg{n}"), 3, replicas=brokers)
+        kafka.produce(topic, ((i % 3, str(i).encode(), json.dumps({"poison": producing and i % 50 == 0}).encode())
+                              for i in range(3000)))
+        topics.append(topic)
+    dlq = kafka.create_topic(unique("dlq"), 3, replicas=brokers) if producing else None
+    routes = [{"topic": t, "consumer": CONSUMER, "consumer_group": f"{make_server.group}-{n}", "subscription_group": f"sg{n}",
+               **({"dead_letter_queue": {"topic": dlq, "max_retries": 0}} if producing else {})}
               for n, t in enumerate(topics)]
     overrides = {"ROUTES": routes, "CONCURRENCY": 3, "MAX_MESSAGES": 20}
     server = make_server(routes, CONCURRENCY=3, MAX_MESSAGES=20, args=["--metrics-port", str(free_port())]).start()
     sampler = db_connections(server)
     server.wait_assigned(subscription_groups=subscription_groups)
-    total = 3000 * subscription_groups
+    total = (2940 if producing else 3000) * subscription_groups
     wait_until(lambda: Record.objects.count() >= total // 2, 60, "processing under way")
+    if producing:
+        wait_until(lambda: all(end > 0 for end in kafka.ends(dlq, 3).values()), 60, "dead letters on every DLQ partition")
     live = measure(server.pid, broker.ports)
     wait_until(lambda: Record.objects.count() >= total, 60, "every message")
     db_peak = sampler.stop()
     assert server.stop() == 0
 
     info = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "karafka_info", "--format", "json", "--metrics", "--no-producer"],
+        [sys.executable, str(ROOT / "manage.py"), "karafka_info", "--format", "json", "--metrics",
+         *([] if producing else ["--no-producer"])],
         env={**server_env, "KARAFKA_TEST_OVERRIDES": json.dumps(overrides)}, capture_output=True, text=True, check=True,
     )
     estimate = json.loads(info.stdout)["resources"]
     assert estimate["brokers"] == brokers and estimate["subscription_groups"] == subscription_groups
-    assert live.tcp_connections == estimate["tcp_connections_per_process"] == subscription_groups * (brokers + 1)
+    expected_tcp = subscription_groups * (brokers + 1) + (brokers if producing else 0)
+    assert live.tcp_connections == estimate["tcp_connections_per_process"] == expected_tcp
     assert abs(live.threads - estimate["threads_per_process"]) <= THREAD_TOLERANCE, (live.threads, estimate["threads"])
     assert 2 <= db_peak <= estimate["db_connections_per_process"] == 3 + subscription_groups
