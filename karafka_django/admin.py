@@ -28,7 +28,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from .cluster.metadata import Cluster
+from .cluster.metadata import Cluster, TopicInfo
 from .conf import get_config
 from .dead_letters import DeadLetters
 from .explorer import SearchForm, search
@@ -43,6 +43,7 @@ CONFIRMED_COMMANDS = ("quiet", "stop")  # they end a process's work: asked once 
 MAX_OFFSET = 2**63 - 1  # Kafka's offsets are signed 64-bit
 #: Kafka's topic names: letters, digits, '.', '_' and '-', at most 249 characters.
 TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+CONFIG_KEY = re.compile(r"[a-z0-9.]{1,100}")
 VIEW_DASHBOARD = "karafka_django.view_dashboard"
 VIEW_MESSAGES = "karafka_django.view_messages"
 PER_PAGE = 25
@@ -69,6 +70,17 @@ def int_param(request: HttpRequest, name: str, default: int | None = None, low: 
 def decimal(text: str) -> bool:
     """Digits an ``int()`` reads (``str.isdigit`` also accepts '²', which ``int()`` refuses)."""
     return text.isdecimal() and len(text) < 20
+
+
+def positive(text: str) -> int:
+    if not decimal(text) or int(text) < 1:
+        raise BadRequest(f"a positive whole number is needed, not {text!r}.")
+    return int(text)
+
+
+def replication(text: str) -> int:
+    """A replication factor, or -1 (the brokers' default) when left empty."""
+    return -1 if text == "" else positive(text)
 
 
 def topic_name(topic: str) -> str:
@@ -210,8 +222,14 @@ class KarafkaAdmin(admin.ModelAdmin):
         missing = sum(1 for cg in groups for sg in cg["subscription_groups"] for r in sg["routes"] if r["partitions"] is None)
         return self.render(request, "routing.html", title="Karafka routing", groups=groups, missing=missing)
 
-    def cluster_view(self, request: HttpRequest) -> TemplateResponse:
+    def cluster_view(self, request: HttpRequest) -> HttpResponse:
         cluster = Cluster(get_config().producer_kafka, timeout=5)
+        if request.method == "POST":
+            name = request.POST.get("topic", "")
+            if not TOPIC_NAME.fullmatch(name):
+                raise BadRequest("a topic name is letters, digits, '.', '_' and '-', at most 249 of them.")
+            return self._change_topic(request, name, f"Created topic {name}", lambda: cluster.create_topic(
+                name, positive(request.POST.get("partitions", "")), replication(request.POST.get("replication", ""))))
         cluster_id, brokers = cluster.brokers()
         topics = cluster.topics()
         try:  # ListGroups asks every broker: one that was just lost does not answer until it is fenced
@@ -222,12 +240,47 @@ class KarafkaAdmin(admin.ModelAdmin):
                            topics=topics, groups=groups, groups_error=groups_error,
                            flagged=sum(1 for t in topics if t.under_replicated or t.under_min_isr or t.offline))
 
-    def topic_view(self, request: HttpRequest, topic: str) -> TemplateResponse:
+    def topic_view(self, request: HttpRequest, topic: str) -> HttpResponse:
         cluster = Cluster(get_config().producer_kafka)
         info = cluster.topic(topic_name(topic))
         if info is None:
             raise Http404(f"topic '{topic}' does not exist")
+        if request.method == "POST":
+            return self._topic_change(request, cluster, info)
         return self.render(request, "topic.html", title=f"Topic {topic}", topic=info, configs=cluster.configs(topic))
+
+    def _topic_change(self, request: HttpRequest, cluster: Cluster, info: TopicInfo) -> HttpResponse:
+        action, name = request.POST.get("action"), info.name
+        if action == "add_partitions":
+            total = positive(request.POST.get("partitions", ""))
+            return self._change_topic(request, name, f"Partitions of {name}: {len(info.partitions)} -> {total}",
+                                      lambda: cluster.add_partitions(name, total))
+        if action == "set_config":
+            key, value = request.POST.get("key", "").strip(), request.POST.get("value", "").strip()
+            if not CONFIG_KEY.fullmatch(key):
+                raise BadRequest("a config name is lowercase letters, digits and dots, e.g. retention.ms.")
+            return self._change_topic(request, name, f"Config of {name}: {key}={value}",
+                                      lambda: cluster.set_config(name, key, value))
+        if action == "delete":
+            if request.POST.get("confirm") != name:
+                messages.error(request, f"Type the topic's name ({name}) to delete it.")
+                return HttpResponseRedirect(reverse("admin:karafka_topic", args=[name]))
+            return self._change_topic(request, name, f"Deleted topic {name}", lambda: cluster.delete_topic(name),
+                                      done=reverse("admin:karafka_cluster"))
+        raise BadRequest("unknown action.")
+
+    def _change_topic(self, request: HttpRequest, name: str, summary: str, change, done: str | None = None) -> HttpResponse:
+        """Run ``change`` for a user with send_commands; the broker's refusal is shown, a success logged."""
+        if not self.can_command(request):
+            return HttpResponseForbidden("You may not change topics.")
+        try:
+            change()
+        except KafkaException as exc:
+            messages.error(request, f"Kafka refused: {exc.args[0].str() if hasattr(exc.args[0], 'str') else exc}")
+            return HttpResponseRedirect(reverse("admin:karafka_cluster"))
+        self.record_in_admin_log(request, name, summary)
+        messages.success(request, summary)
+        return HttpResponseRedirect(done or reverse("admin:karafka_topic", args=[name]))
 
     def consumers_view(self, request: HttpRequest) -> TemplateResponse:
         rows = [{**p, "process": proc["id"]} for proc in KafkaReader.shared().processes() for p in proc["partitions"]]

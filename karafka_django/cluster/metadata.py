@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry as AlterEntry, ConfigResource,
+                                  NewPartitions, NewTopic)
 
 from ..instrumentation.client_logs import client_logger
 
@@ -134,6 +135,24 @@ class Cluster:
             groups.append(GroupInfo(group_id, d.state.name.lower(), d.partition_assignor or "", members,
                                     d.coordinator.id if d.coordinator is not None else None))
         return sorted(groups, key=lambda g: g.group_id)
+
+    # -- changes (the admin's, under send_commands); each raises KafkaException with the broker's reason
+
+    def create_topic(self, name: str, partitions: int, replication_factor: int = -1) -> None:
+        """``replication_factor`` -1: the brokers' ``default.replication.factor``."""
+        self.admin.create_topics([NewTopic(name, partitions, replication_factor)],
+                                 request_timeout=self.timeout)[name].result(self.timeout)
+
+    def add_partitions(self, name: str, total: int) -> None:
+        self.admin.create_partitions([NewPartitions(name, total)], request_timeout=self.timeout)[name].result(self.timeout)
+
+    def set_config(self, name: str, key: str, value: str) -> None:
+        resource = ConfigResource(ConfigResource.Type.TOPIC, name,
+                                  incremental_configs=[AlterEntry(key, value, incremental_operation=AlterConfigOpType.SET)])
+        self.admin.incremental_alter_configs([resource], request_timeout=self.timeout)[resource].result(self.timeout)
+
+    def delete_topic(self, name: str) -> None:
+        self.admin.delete_topics([name], request_timeout=self.timeout)[name].result(self.timeout)
 
     def _min_insync_replicas(self, topics: list[str]) -> dict[str, int]:
         if not topics:

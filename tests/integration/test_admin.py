@@ -311,3 +311,34 @@ def test_stop_and_quiet_ask_for_confirmation_before_anything_is_sent(admin_clien
     assert done.status_code == 302
     [sent] = kafka.read_all(commands)
     assert json.loads(sent.value())["command"] == "stop" and LogEntry.objects.count() == 1
+
+
+def test_topics_are_created_grown_configured_and_deleted_from_the_admin_only_with_the_permission(
+        kafka, admin_client, client, django_user_model, producing_to):
+    name = unique("made-here")
+    viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_dashboard"))
+    client.force_login(viewer)
+    cluster_url, topic_url = reverse("admin:karafka_cluster"), reverse("admin:karafka_topic", args=[name])
+    assert client.post(cluster_url, {"topic": name, "partitions": "2"}).status_code == 403
+    assert b'id="create-topic"' not in client.get(cluster_url).content
+    assert name not in kafka.admin.list_topics(timeout=10).topics
+
+    assert admin_client.post(cluster_url, {"topic": name, "partitions": "2"}).status_code == 302
+    assert len(kafka.admin.list_topics(timeout=10).topics[name].partitions) == 2
+    assert admin_client.post(topic_url, {"action": "add_partitions", "partitions": "3"}).status_code == 302
+    assert admin_client.post(topic_url, {"action": "set_config", "key": "retention.ms", "value": "3600000"}).status_code == 302
+    page = admin_client.get(topic_url).content.decode()
+    assert "<td>retention.ms</td><td>3600000</td><td><b>set</b></td>" in page and page.count("<tr><td><a href") == 3
+    assert admin_client.post(cluster_url, {"topic": "bad name!", "partitions": "1"}).status_code == 400
+    assert admin_client.post(topic_url, {"action": "add_partitions", "partitions": "²"}).status_code == 400
+    refused = admin_client.post(topic_url, {"action": "add_partitions", "partitions": "1"}, follow=True).content.decode()
+    assert "Kafka refused" in refused, "fewer partitions: the broker's reason is shown"
+
+    admin_client.post(topic_url, {"action": "delete", "confirm": "not-it"})
+    assert name in kafka.admin.list_topics(timeout=10).topics, "deleting needs the topic's name typed"
+    assert admin_client.post(topic_url, {"action": "delete", "confirm": name}).status_code == 302
+    wait_until(lambda: name not in kafka.admin.list_topics(timeout=10).topics, 20, "the topic deleted")
+    logged = list(LogEntry.objects.order_by("id").values_list("change_message", flat=True))
+    assert logged == [f"Created topic {name}", f"Partitions of {name}: 2 -> 3", f"Config of {name}: retention.ms=3600000",
+                      f"Deleted topic {name}"]
