@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import urlencode
 from functools import wraps
 
 from confluent_kafka import KafkaException
@@ -44,6 +45,7 @@ MAX_OFFSET = 2**63 - 1  # Kafka's offsets are signed 64-bit
 #: Kafka's topic names: letters, digits, '.', '_' and '-', at most 249 characters.
 TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 CONFIG_KEY = re.compile(r"[a-z0-9.]{1,100}")
+ERROR_FILTERS = ("error_class", "consumer", "type")
 VIEW_DASHBOARD = "karafka_django.view_dashboard"
 VIEW_MESSAGES = "karafka_django.view_messages"
 PER_PAGE = 25
@@ -288,9 +290,20 @@ class KarafkaAdmin(admin.ModelAdmin):
         return self.render(request, "consumers.html", title="Karafka consumers and lag", rows=rows)
 
     def errors_view(self, request: HttpRequest) -> TemplateResponse:
+        """The latest errors grouped by class and consumer (with counts and the last time), and
+        the errors themselves, filtered by ``error_class``, ``consumer`` or ``type``."""
         records, unreadable = KafkaReader.shared().errors()
-        page = Paginator(records, PER_PAGE).get_page(request.GET.get("page"))
-        return self.render(request, "errors.html", title="Karafka errors", page=page, unreadable=unreadable)
+        groups: dict[tuple[str, str], dict] = {}
+        for record in records:  # newest first: a group's first record is its latest
+            key = (record.get("error_class") or "", record.get("consumer") or "")
+            group = groups.setdefault(key, {"error_class": key[0], "consumer": key[1], "count": 0, "last": record["at"]})
+            group["count"] += 1
+        chosen = {name: request.GET[name] for name in ERROR_FILTERS if request.GET.get(name)}
+        shown = [r for r in records if all((r.get(name) or "") == value for name, value in chosen.items())]
+        page = Paginator(shown, PER_PAGE).get_page(request.GET.get("page"))
+        return self.render(request, "errors.html", title="Karafka errors", page=page, unreadable=unreadable,
+                           groups=sorted(groups.values(), key=lambda g: -g["count"]), chosen=chosen,
+                           filter_query=urlencode(chosen))
 
     def explorer_view(self, request: HttpRequest, topic: str, partition: int) -> TemplateResponse:
         """A page of a partition, newest first: the latest, ``before`` an offset, from an ``offset``

@@ -342,3 +342,22 @@ def test_topics_are_created_grown_configured_and_deleted_from_the_admin_only_wit
     logged = list(LogEntry.objects.order_by("id").values_list("change_message", flat=True))
     assert logged == [f"Created topic {name}", f"Partitions of {name}: 2 -> 3", f"Config of {name}: retention.ms=3600000",
                       f"Deleted topic {name}"]
+
+
+def test_errors_are_grouped_by_class_and_consumer_and_filtered(kafka, admin_client, producing_to, settings):
+    errors = kafka.create_topic(unique("errors"), 1)
+    settings.KARAFKA = {**settings.KARAFKA, "ERRORS_TOPIC": errors}
+
+    def record(n, error_class, consumer):
+        return json.dumps({"at": f"2026-12-05T10:00:{n:02d}+00:00", "type": "consumer.consume.error", "error": f"e{n}",
+                           "error_class": error_class, "consumer": consumer}).encode()
+    kafka.produce(errors, [(0, b"k", record(n, *pair)) for n, pair in enumerate(
+        [("builtins.ValueError", "a.Orders")] * 3 + [("builtins.KeyError", "a.Orders")] + [("builtins.ValueError", "a.Payments")] * 2)])
+    page = admin_client.get(reverse("admin:karafka_errors")).content.decode()
+    groups = re.findall(r">(builtins\.\w+)</a></td>\s*<td><a [^>]+>(a\.\w+)</a></td><td>(\d+)</td>", page)
+    assert groups == [("builtins.ValueError", "a.Orders", "3"), ("builtins.ValueError", "a.Payments", "2"),
+                      ("builtins.KeyError", "a.Orders", "1")]
+    payments = admin_client.get(reverse("admin:karafka_errors"), {"consumer": "a.Payments"}).content.decode()
+    assert payments.count('class="error-entry"') == 2 and ": e4 (" in payments and ": e0 (" not in payments
+    key_errors = admin_client.get(reverse("admin:karafka_errors"), {"error_class": "builtins.KeyError"}).content.decode()
+    assert key_errors.count('class="error-entry"') == 1 and ": e3 (" in key_errors
