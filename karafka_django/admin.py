@@ -147,6 +147,7 @@ class KarafkaAdmin(admin.ModelAdmin):
             path("cluster/", view(self.cluster_view), name="karafka_cluster"),
             path("topics/<str:topic>/", view(self.topic_view), name="karafka_topic"),
             path("consumers/", view(self.consumers_view), name="karafka_consumers"),
+            path("jobs/", view(self.jobs_view), name="karafka_jobs"),
             path("errors/", view(self.errors_view), name="karafka_errors"),
             path("explorer/<str:topic>/<int:partition>/", view(self.explorer_view, VIEW_MESSAGES), name="karafka_explorer"),
             path("explorer/<str:topic>/<int:partition>/<int:offset>/", view(self.message_view, VIEW_MESSAGES), name="karafka_message"),
@@ -283,6 +284,13 @@ class KarafkaAdmin(admin.ModelAdmin):
         self.record_in_admin_log(request, name, summary)
         messages.success(request, summary)
         return HttpResponseRedirect(done or reverse("admin:karafka_topic", args=[name]))
+
+    def jobs_view(self, request: HttpRequest) -> TemplateResponse:
+        """Batches running now (longest first) and the jobs each process has waiting for a worker."""
+        processes = KafkaReader.shared().processes()
+        running = sorted(({**p, "process": proc["id"]} for proc in processes for p in proc["partitions"]
+                          if p.get("running_s") is not None), key=lambda r: -r["running_s"])
+        return self.render(request, "jobs.html", title="Karafka jobs", running=running, processes=processes)
 
     def consumers_view(self, request: HttpRequest) -> TemplateResponse:
         rows = [{**p, "process": proc["id"]} for proc in KafkaReader.shared().processes() for p in proc["partitions"]]

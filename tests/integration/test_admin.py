@@ -263,7 +263,7 @@ def test_every_karafka_page_as_four_roles_with_hostile_data_never_500_never_leak
          "traceback": "Traceback: PAYLOAD-SECRET", "topic": topic, "partition": 0, "first_offset": 0}).encode())])
     call_command("karafka_groups", "seek", group, topic, "--to", "earliest")  # the group exists, named with a '/'
 
-    pages = [reverse(f"admin:{name}") for name in ("karafka_processes", "karafka_routing", "karafka_cluster",
+    pages = [reverse(f"admin:{name}") for name in ("karafka_processes", "karafka_routing", "karafka_cluster", "karafka_jobs",
                                                      "karafka_consumers", "karafka_errors", "karafka_dead_letter_topics")]
     pages += [reverse("admin:karafka_dead_letters", args=[dlq]), reverse("admin:karafka_explorer", args=[topic, 0]),
               reverse("admin:karafka_explorer", args=[topic, 1]), reverse("admin:karafka_message", args=[topic, 0, 0]),

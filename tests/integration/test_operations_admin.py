@@ -160,6 +160,8 @@ def test_processes_page_flags_a_long_batch_and_draws_sparklines(kafka, make_serv
     detail = wait_until(lambda: (p := get(admin_client, "karafka_process", me, status=None)) and "batch running" in p and p,
                         30, "the long batch flagged")
     assert "max.poll.interval 6 s" in detail and 'class="flagged"' in detail
+    jobs = get(admin_client, "karafka_jobs")
+    assert re.search(rf"{re.escape(topic)}</td><td>0</td><td>\d+\.\d</td>", jobs), "the long batch among the running jobs"
 
     def process_page() -> str | None:  # the reports history keeps what it drew: no race with the batch
         page = get(admin_client, "karafka_processes")
