@@ -361,3 +361,26 @@ def test_errors_are_grouped_by_class_and_consumer_and_filtered(kafka, admin_clie
     assert payments.count('class="error-entry"') == 2 and ": e4 (" in payments and ": e0 (" not in payments
     key_errors = admin_client.get(reverse("admin:karafka_errors"), {"error_class": "builtins.KeyError"}).content.decode()
     assert key_errors.count('class="error-entry"') == 1 and ": e3 (" in key_errors
+
+
+def test_a_browser_opens_the_cluster_page_follows_a_topic_and_creates_one(kafka, browser, producing_to, django_user_model):
+    from selenium.webdriver.common.by import By
+
+    topic, created = kafka.create_topic(unique("browsed-topic"), 2), unique("browser-made")
+    django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    browser.log_in("boss")
+    browser.open(reverse("admin:karafka_cluster"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#brokers tbody tr")) == 1
+    browser.screenshot("cluster")
+    browser.submit(browser.find(By.LINK_TEXT, topic))
+    browser.wait_for_text("#partitions", "0")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#partitions tbody tr")) == 2
+    assert "retention.ms" in browser.find(By.ID, "configs").text
+    browser.screenshot("topic")
+
+    browser.open(reverse("admin:karafka_cluster"))
+    form = browser.find(By.ID, "create-topic")
+    form.find_element(By.NAME, "topic").send_keys(created)
+    browser.submit(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    browser.wait_for_text("#partitions", "0")
+    assert created in browser.title and created in kafka.admin.list_topics(timeout=10).topics
