@@ -26,7 +26,11 @@ CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 PARTITIONS = 3
 BACKLOG = 15_000
 SAFE_PRODUCER = {"enable.idempotence": True, "acks": "all"}
-SERVER_SETTINGS = {"KAFKA": {"auto.commit.interval.ms": 200}, "PRODUCER": SAFE_PRODUCER, "MAX_MESSAGES": 50}
+#: A session longer than a broker's failover (fencing, leader election, the group's state loaded by its
+#: new coordinator), as in production (45 s by default): a lost node does not cost the group its members.
+#: The tests' usual 6 s is for killed servers; here it would turn a failover into lost partitions.
+SERVER_SETTINGS = {"KAFKA": {"auto.commit.interval.ms": 200, "session.timeout.ms": 30000, "max.poll.interval.ms": 60000},
+                   "PRODUCER": SAFE_PRODUCER, "MAX_MESSAGES": 50}
 
 
 def coordinator_of(cluster: KafkaCluster, group: str) -> int | None:
