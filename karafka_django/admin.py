@@ -4,7 +4,7 @@ groups, dead letters, commands.
 Pages read the report, error and data topics (never a database table). Every page needs
 ``karafka_django.view_dashboard``; payloads, keys, headers and tracebacks also need
 ``karafka_django.view_messages`` (a page made of them answers 403 without it). Everything that changes
-something (commands to processes, a group's seek, republishing dead letters) needs the
+something (commands to processes, a group's seek, republishing dead letters, topic changes) needs the
 ``karafka_django.send_commands`` permission, is a POST under the admin's CSRF protection, and
 is written to the admin log.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from urllib.parse import urlencode
 from functools import wraps
+from urllib.parse import urlencode
 
 from confluent_kafka import KafkaException
 from django.contrib import admin, messages
