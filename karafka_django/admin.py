@@ -12,7 +12,7 @@ is written to the admin log.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -29,6 +29,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from .charts import RANGES, charts, line_chart
 from .cluster.metadata import Cluster, TopicInfo
 from .conf import get_config
 from .dead_letters import DeadLetters
@@ -148,6 +149,7 @@ class KarafkaAdmin(admin.ModelAdmin):
             path("topics/<str:topic>/", view(self.topic_view), name="karafka_topic"),
             path("consumers/", view(self.consumers_view), name="karafka_consumers"),
             path("jobs/", view(self.jobs_view), name="karafka_jobs"),
+            path("charts/", view(self.charts_view), name="karafka_charts"),
             path("errors/", view(self.errors_view), name="karafka_errors"),
             path("explorer/<str:topic>/<int:partition>/", view(self.explorer_view, VIEW_MESSAGES), name="karafka_explorer"),
             path("explorer/<str:topic>/<int:partition>/<int:offset>/", view(self.message_view, VIEW_MESSAGES), name="karafka_message"),
@@ -291,6 +293,19 @@ class KarafkaAdmin(admin.ModelAdmin):
         running = sorted(({**p, "process": proc["id"]} for proc in processes for p in proc["partitions"]
                           if p.get("running_s") is not None), key=lambda r: -r["running_s"])
         return self.render(request, "jobs.html", title="Karafka jobs", running=running, processes=processes)
+
+    def charts_view(self, request: HttpRequest) -> TemplateResponse:
+        """Throughput, lag and RSS per process and per topic over ``?range=1h|24h|7d``."""
+        chosen = request.GET.get("range", "1h")
+        if chosen not in RANGES:
+            raise BadRequest(f"range is one of {', '.join(RANGES)}.")
+        reader = KafkaReader.shared()
+        points = reader.chart_points(RANGES[chosen])
+        times = [at for at, _ in points]
+        time_format = "%m-%d %H:%M" if RANGES[chosen] > timedelta(days=1) else "%H:%M"
+        drawn = [line_chart(title, unit, times, series, time_format) for title, unit, series in charts(points)]
+        return self.render(request, "charts.html", title="Karafka charts", ranges=list(RANGES), chosen=chosen,
+                           charts=drawn, unreadable=reader.reports.unreadable)
 
     def consumers_view(self, request: HttpRequest) -> TemplateResponse:
         rows = [{**p, "process": proc["id"]} for proc in KafkaReader.shared().processes() for p in proc["partitions"]]

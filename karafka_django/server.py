@@ -179,7 +179,8 @@ class Server:
         """The one picture of this server that the status line, health, metrics and reports read."""
         now = time.monotonic()
         workers = WorkersSnapshot(concurrency=self.concurrency, busy=self.workers.busy, queued=len(self.jobs),
-                                  processed=self.workers.processed, idle_s=now - self.workers.last_finished_at)
+                                  processed=self.workers.processed, idle_s=now - self.workers.last_finished_at,
+                                  processed_by_topic=self.workers.processed_by_topic)
         return ServerSnapshot(node=self.node, state=self.state, metrics=self.metrics_port is not None, workers=workers,
                               listeners=tuple(listener.snapshot(now) for listener in self.listeners),
                               buffered_bytes=self.buffer_budget.used,

@@ -17,17 +17,18 @@ from .instrumentation.client_logs import client_logger
 from .routing import Routing, TopicSpec
 
 TASKS_TOPIC_PARTITIONS = 6  # a route with "config" on the tasks topic chooses otherwise
+REPORTS_RETENTION_MS = str(7 * 24 * 3600 * 1000)
 
 
 def topics_to_manage(config: KarafkaConfig, routing: Routing) -> dict[str, TopicSpec]:
     """The topics routes declare, plus the framework's own when it uses them (the reports topic
     with REPORTING, the Kafka Tasks backends' topics): those are created if missing, else left as they are."""
     specs = dict(routing.declared_topics)
-    own = [(topic, TASKS_TOPIC_PARTITIONS) for topic in routing.tasks_topics]
-    if config.reporting:
-        own.append((config.reports_topic, 1))
-    for topic, partitions in own:
-        specs.setdefault(topic, TopicSpec(topic, partitions, create_only=True))
+    own = [TopicSpec(topic, TASKS_TOPIC_PARTITIONS, create_only=True) for topic in routing.tasks_topics]
+    if config.reporting:  # the admin's charts reach 7 days back
+        own.append(TopicSpec(config.reports_topic, 1, configs={"retention.ms": REPORTS_RETENTION_MS}, create_only=True))
+    for spec in own:
+        specs.setdefault(spec.name, spec)
     return specs
 
 

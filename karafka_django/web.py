@@ -12,11 +12,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
 from confluent_kafka import Consumer, TopicPartition
 
+from .charts import RANGES, Point, Sample, sample_times
 from .conf import KarafkaConfig, get_config
 from .instrumentation.client_logs import client_logger
 from .instrumentation.records import Readings, read_error, read_report
@@ -29,6 +30,8 @@ STALE_AFTER_INTERVALS = 3
 #: The first read of the reports topic goes this far back per partition (about 15 minutes of
 #: reports of a few processes at the default interval); later reads take only what is new.
 REPORTS_READ_BACK = 2000
+#: A chart sample reads at most this many reports (one per process) at each time.
+SAMPLED_PROCESSES = 500
 SECRET_MARKERS = ("password", "secret", "ssl.key", "sasl.oauthbearer", "token")
 
 
@@ -108,6 +111,7 @@ class KafkaReader:
         self._client: Consumer | None = None
         self._reports_next: dict[int, int] = {}  # reports topic partition -> next offset to read
         self._reports_read_at = 0.0
+        self._samples: dict[tuple[datetime, timedelta], dict[str, Sample]] = {}  # closed chart samples
 
     @classmethod
     def shared(cls) -> "KafkaReader":
@@ -163,7 +167,10 @@ class KafkaReader:
                 consumer.unassign()
 
     @staticmethod
-    def _read_assigned(consumer: Consumer, stops: dict[int, int | None], deadline: float, preview_bytes: int) -> list[Read]:
+    def _read_assigned(consumer: Consumer, stops: dict[int, int | None], deadline: float, preview_bytes: int,
+                       keep: Callable[[Read], bool] | None = None) -> list[Read]:
+        """What is assigned, each partition up to its stop (excluded), its end, or the first
+        message ``keep`` refuses."""
         found, open_partitions = [], set(stops)
         while open_partitions and time.monotonic() < deadline:
             for message in take(consumer, 0.5):
@@ -175,12 +182,16 @@ class KafkaReader:
                 if stop is not None and message.offset() >= stop:
                     open_partitions.discard(partition)
                     continue
+                if partition not in open_partitions:
+                    continue  # already fetched past what ``keep`` refused
                 kind, millis = message.timestamp()
-                found.append(Read(
-                    message.topic(), partition, message.offset(), message.key(), message.value(),
-                    message.headers() or [], datetime.fromtimestamp(millis / 1000, tz=timezone.utc) if kind else None,
-                    preview_bytes,
-                ))
+                read = Read(message.topic(), partition, message.offset(), message.key(), message.value(),
+                            message.headers() or [], datetime.fromtimestamp(millis / 1000, tz=timezone.utc) if kind else None,
+                            preview_bytes)
+                if keep is not None and not keep(read):
+                    open_partitions.discard(partition)
+                    continue
+                found.append(read)
                 if stop is not None and message.offset() + 1 >= stop:
                     open_partitions.discard(partition)
         return found
@@ -224,6 +235,56 @@ class KafkaReader:
             report["throughput_sparkline"] = sparkline(history.throughput_series(report["id"]))
             processes.append(report)
         return sorted(processes, key=lambda r: r["id"])
+
+    def chart_points(self, span: timedelta) -> list[Point]:
+        """The samples a chart of ``span`` is drawn from (see :mod:`karafka_django.charts`): one
+        per aligned time, then the latest reports as of now."""
+        now = datetime.now(timezone.utc)
+        step, times = sample_times(span, now)
+        points = [(at, self._sample_at(at, step, closed=at + step <= now)) for at in times]
+        latest = {r["id"]: Sample.of(r) for r in self.refresh_reports().latest()}
+        return points + [(now, latest)]
+
+    def _sample_at(self, at: datetime, step: timedelta, closed: bool) -> dict[str, Sample]:
+        """Each process's first report in ``[at, at + step)``; kept when that interval has passed."""
+        key = (at, step)
+        if key in self._samples:
+            return self._samples[key]
+        topic, end = self.config.reports_topic, at + step
+        partitions = self.partitions(topic)
+        with self._lock:
+            consumer = self._consumer()
+            found = consumer.offsets_for_times([TopicPartition(topic, p, int(at.timestamp() * 1000)) for p in partitions],
+                                               timeout=10)
+            starts = [tp for tp in found if tp.error is None and tp.offset >= 0]
+            seen: set[bytes | None] = set()
+
+            def keep(read: Read) -> bool:
+                """Reports are keyed by process: a repeat means every process was seen. A report a
+                step older than ``at`` is no clock skew but a broker without a time index (Tansu
+                answers offset 0): no sample rather than a wrong one."""
+                if read.timestamp is None or not at - step <= read.timestamp < end:
+                    return False
+                if read.raw_key in seen or len(seen) >= SAMPLED_PROCESSES:
+                    return False
+                seen.add(read.raw_key)
+                return True
+
+            reads = []
+            if starts:
+                consumer.assign(starts)
+                try:
+                    reads = self._read_assigned(consumer, {tp.partition: None for tp in starts}, time.monotonic() + 10, 0, keep)
+                finally:
+                    consumer.unassign()
+        samples: dict[str, Sample] = {}
+        for report in self.reports.read([read.value for read in reads]):
+            samples.setdefault(report["id"], Sample.of(report))
+        if closed:
+            oldest = at - max(RANGES.values())
+            self._samples = {k: v for k, v in self._samples.items() if k[0] >= oldest}
+            self._samples[key] = samples
+        return samples
 
     def errors(self) -> tuple[list[dict[str, Any]], int]:
         """The latest error records, newest first, and how many of those read were unreadable."""

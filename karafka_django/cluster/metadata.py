@@ -20,7 +20,6 @@ class Broker:
     node_id: int
     host: str
     port: int
-    rack: str | None
     controller: bool
 
 
@@ -90,11 +89,12 @@ class Cluster:
         self.timeout = timeout
 
     def brokers(self) -> tuple[str | None, list[Broker]]:
-        """The cluster id and its brokers (the controller marked)."""
-        described = self.admin.describe_cluster(request_timeout=self.timeout).result(self.timeout)
-        controller = described.controller.id if described.controller is not None else None
-        brokers = [Broker(n.id, n.host, n.port, n.rack, n.id == controller) for n in described.nodes]
-        return described.cluster_id, sorted(brokers, key=lambda b: b.node_id)
+        """The cluster id and its brokers (the controller marked), from a Metadata request, which
+        any live broker answers: DescribeCluster waits for the controller, which is what is
+        missing right after a broker is lost, when this page matters most."""
+        metadata = self.admin.list_topics(timeout=self.timeout)
+        brokers = [Broker(b.id, b.host, b.port, b.id == metadata.controller_id) for b in metadata.brokers.values()]
+        return metadata.cluster_id, sorted(brokers, key=lambda b: b.node_id)
 
     def topics(self, name: str | None = None) -> list[TopicInfo]:
         """Every topic (or only ``name``), internal ones included, with ``min.insync.replicas``.

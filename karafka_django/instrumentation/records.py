@@ -68,6 +68,8 @@ REPORT = {
     "listeners": _items(LISTENER, LISTENER_OPTIONAL),
     "partitions": _items(PARTITION, PARTITION_OPTIONAL),
 }
+TOPIC_PROCESSED = {"consumer_group": _text, "topic": _text, "processed": _integer}
+REPORT_OPTIONAL = {"topics": _items(TOPIC_PROCESSED, {})}  # since 0.2: messages processed per topic since start
 ERROR = {"at": _time, "type": _text}
 ERROR_OPTIONAL = {"error": _optional(_text), "error_class": _optional(_text), "process": _optional(_text),
                   "topic": _optional(_text), "partition": _optional(_integer), "first_offset": _optional(_integer),
@@ -84,7 +86,7 @@ def _read(raw: bytes | None, fields: dict[str, Check], optional: dict[str, Check
 
 def read_report(raw: bytes | None) -> dict[str, Any] | None:
     """A process report, or None when ``raw`` is not one this version can show."""
-    return _read(raw, REPORT, {})
+    return _read(raw, REPORT, REPORT_OPTIONAL)
 
 
 def read_error(raw: bytes | None) -> dict[str, Any] | None:

@@ -163,6 +163,8 @@ class Reporter(threading.Thread):
             "state": "stopped" if self._stopped.is_set() else snapshot.state,
             "concurrency": workers.concurrency, "busy": workers.busy, "queued": workers.queued,
             "processed": workers.processed,
+            "topics": [{"consumer_group": group, "topic": topic, "processed": count}
+                       for (group, topic), count in sorted(workers.processed_by_topic.items())],
             "dependencies_unavailable": list(snapshot.dependencies_unavailable),
             "listeners": [{"subscription_group": l.subscription_group, "consumer_group": l.consumer_group,
                            "topics": l.topics, "polled_s_ago": round(l.polled_s_ago, 1),

@@ -58,6 +58,7 @@ class WorkersSnapshot:
     queued: int  # jobs waiting for a worker
     processed: int
     idle_s: float  # since a worker last finished a job
+    processed_by_topic: dict[tuple[str, str], int] = field(default_factory=dict)  # (consumer group, topic)
 
 
 @dataclass(frozen=True)

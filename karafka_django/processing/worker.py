@@ -29,7 +29,8 @@ class Worker(threading.Thread):
         self.monitor: Monitor = executor.monitor
         self.on_critical = on_critical
         self.busy = False
-        self.processed = 0  # messages; written only by this thread
+        #: messages processed per (consumer group, topic); written only by this thread
+        self.processed_by_topic: dict[tuple[str, str], int] = {}
         self.last_finished_at = time.monotonic()
 
     def run(self) -> None:
@@ -40,7 +41,10 @@ class Worker(threading.Thread):
                     return
                 self.busy = True
                 try:
-                    self.processed += self.executor.run(job)
+                    count = self.executor.run(job)
+                    if count:  # only a consume job (Job) processes messages
+                        key = (job.coordinator.route.consumer_group, job.coordinator.topic)
+                        self.processed_by_topic[key] = self.processed_by_topic.get(key, 0) + count
                 except BaseException as exc:  # critical (SystemExit, MemoryError, ...)
                     logger.critical("critical error in %s, shutting down", self.name, exc_info=True)
                     self.on_critical(exc)
@@ -77,7 +81,17 @@ class WorkerPool:
 
     @property
     def processed(self) -> int:
-        return sum(w.processed for w in self.workers)
+        return sum(sum(w.processed_by_topic.values()) for w in self.workers)
+
+    @property
+    def processed_by_topic(self) -> dict[tuple[str, str], int]:
+        """Messages processed since start per (consumer group, topic): what per-topic throughput
+        charts are drawn from."""
+        totals: dict[tuple[str, str], int] = {}
+        for worker in self.workers:
+            for key, count in list(worker.processed_by_topic.items()):  # a copy: the worker may add a key
+                totals[key] = totals.get(key, 0) + count
+        return totals
 
     @property
     def last_finished_at(self) -> float:

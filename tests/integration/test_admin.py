@@ -3,7 +3,7 @@
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -264,12 +264,13 @@ def test_every_karafka_page_as_four_roles_with_hostile_data_never_500_never_leak
     call_command("karafka_groups", "seek", group, topic, "--to", "earliest")  # the group exists, named with a '/'
 
     pages = [reverse(f"admin:{name}") for name in ("karafka_processes", "karafka_routing", "karafka_cluster", "karafka_jobs",
-                                                     "karafka_consumers", "karafka_errors", "karafka_dead_letter_topics")]
+                                                     "karafka_consumers", "karafka_errors", "karafka_dead_letter_topics",
+                                                     "karafka_charts")]
     pages += [reverse("admin:karafka_dead_letters", args=[dlq]), reverse("admin:karafka_explorer", args=[topic, 0]),
               reverse("admin:karafka_explorer", args=[topic, 1]), reverse("admin:karafka_message", args=[topic, 0, 0]),
               reverse("admin:karafka_message", args=[topic, 1, 1]), reverse("admin:karafka_search", args=[topic]),
               reverse("admin:karafka_group", args=[group]), reverse("admin:karafka_topic", args=[topic]),
-              reverse("admin:karafka_django_taskrecord_changelist")]
+              reverse("admin:karafka_django_taskrecord_changelist"), f"{reverse('admin:karafka_charts')}?range=7d"]
     explorer, search = reverse("admin:karafka_explorer", args=[topic, 0]), reverse("admin:karafka_search", args=[topic])
     bad = [f"{explorer}?before={2**64}", f"{explorer}?before=%C2%B2", f"{explorer}?time=1969-01-01T00:00:00%2B00:00",
            f"{explorer}?offset=abc", f"{search}?since=1960-01-01T00:00", f"{search}?limit=0", f"{search}?key=%00",
@@ -277,7 +278,7 @@ def test_every_karafka_page_as_four_roles_with_hostile_data_never_500_never_leak
            reverse("admin:karafka_explorer", args=["a" * 1200, 0]), reverse("admin:karafka_search", args=["bad\x00topic"]),
            reverse("admin:karafka_topic", args=["x" * 300]), reverse("admin:karafka_dead_letters", args=["no-such-dlq"]),
            f"{reverse('admin:karafka_dead_letters', args=[dlq])}?page=99", f"{reverse('admin:karafka_errors')}?page=%C2%B2",
-           reverse("admin:karafka_process", args=["nobody:1"])]
+           reverse("admin:karafka_process", args=["nobody:1"]), f"{reverse('admin:karafka_charts')}?range=1y"]
 
     users = {"superuser": django_user_model.objects.create_superuser("root", "root@example.com", "pw")}
     for name, codenames in (("staff", []), ("dashboard", ["view_dashboard"]), ("messages", ["view_dashboard", "view_messages"])):
@@ -298,6 +299,52 @@ def test_every_karafka_page_as_four_roles_with_hostile_data_never_500_never_leak
                 assert response.status_code == 403, where
         if role in ("superuser", "messages"):
             assert "PAYLOAD-SECRET" in client.get(reverse("admin:karafka_explorer", args=[topic, 1])).content.decode()
+
+
+def synthetic_report(pid: str, at: datetime, started: datetime, rate: int, lag: int, group: str, topic: str) -> bytes:
+    """A process report as the reporter writes it, for a process that processed ``rate`` messages a second."""
+    processed = int((at - started).total_seconds()) * rate
+    return json.dumps({
+        "id": pid, "reported_at": at.isoformat(), "started_at": started.isoformat(), "report_interval_ms": 5000,
+        "state": "running", "processed": processed, "rss_mb": 50.0 + rate, "listeners": [{"consumer_group": group}],
+        "partitions": [{"consumer_group": group, "topic": topic, "partition": rate, "lag": lag}],
+        "topics": [{"consumer_group": group, "topic": topic, "processed": processed}],
+    }).encode()
+
+
+def test_charts_sample_a_week_of_reports_by_time_and_draw_throughput_lag_and_rss(kafka, admin_client, producing_to, settings):
+    """Two processes reported for six days (every 10 min, then every 20 s in the last hour): every
+    chart of every range shows each process's true rate, lag and RSS, sampled by time (the
+    broker's time index finds each point)."""
+    from karafka_django.charts import RANGES, charts
+    from karafka_django.web import KafkaReader
+
+    reports = kafka.create_topic(unique("reports"), 1)
+    settings.KARAFKA = {**settings.KARAFKA, "REPORTS_TOPIC": reports}
+    now = datetime.now(timezone.utc)
+    started = now - timedelta(days=6)
+    times = [started + timedelta(minutes=10 * n) for n in range(1, 6 * 144 - 6)]
+    times += [now - timedelta(seconds=20 * n) for n in reversed(range(180))]
+    records = []
+    for at in times:
+        for pid, rate, lag in (("web-1", 10, 7), ("web-2", 2, 5)):
+            records.append((0, pid.encode(), synthetic_report(pid, at, started, rate, lag, "shop", "orders"), int(at.timestamp() * 1000)))
+    kafka.produce(reports, records)
+
+    reader = KafkaReader.shared()
+    for name, span in RANGES.items():
+        drawn = {title: series for title, _, series in charts(reader.chart_points(span))}
+        for pid, rate, lag in (("web-1", 10, 7), ("web-2", 2, 5)):
+            rates = [v for v in drawn["Throughput per process"][pid] if v is not None]
+            assert len(rates) >= 40 and all(abs(v - rate) < 0.01 for v in rates), (name, pid, rates)
+            assert {v for v in drawn["Lag per process"][pid] if v is not None} == {lag}, name
+            assert {v for v in drawn["RSS per process"][pid] if v is not None} == {50.0 + rate}, name
+        assert all(abs(v - 12) < 0.01 for v in drawn["Throughput per topic"]["orders (shop)"] if v is not None), name
+        assert {v for v in drawn["Lag per topic"]["orders (shop)"] if v is not None} == {12}, name
+
+    page = admin_client.get(reverse("admin:karafka_charts"), {"range": "7d"}).content.decode()
+    assert page.count("<figure") == 5 and page.count("<title>web-1</title>") == 3 and "orders (shop)" in page
+    assert admin_client.get(reverse("admin:karafka_charts"), {"range": "1y"}).status_code == 400
 
 
 def test_stop_and_quiet_ask_for_confirmation_before_anything_is_sent(admin_client, producing_to, settings, kafka):
@@ -384,3 +431,29 @@ def test_a_browser_opens_the_cluster_page_follows_a_topic_and_creates_one(kafka,
     browser.submit(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     browser.wait_for_text("#partitions", "0")
     assert created in browser.title and created in kafka.admin.list_topics(timeout=10).topics
+
+
+def test_a_browser_draws_the_charts_of_each_range(kafka, browser, producing_to, django_user_model, settings):
+    from selenium.webdriver.common.by import By
+
+    reports = kafka.create_topic(unique("reports"), 1)
+    settings.KARAFKA = {**settings.KARAFKA, "REPORTS_TOPIC": reports}
+    now = datetime.now(timezone.utc)
+    started = now - timedelta(hours=30)
+    kafka.produce(reports, [(0, b"web-1", synthetic_report("web-1", at, started, 4, 3, "shop", "orders"), int(at.timestamp() * 1000))
+                            for at in (now - timedelta(seconds=30 * n) for n in reversed(range(3600)))])
+    django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    browser.log_in("boss")
+    browser.open(reverse("admin:karafka_processes"))
+    browser.submit(browser.find(By.LINK_TEXT, "Charts"))
+    for chosen in ("1h", "24h", "7d"):
+        if chosen != "1h":
+            browser.submit(browser.find(By.LINK_TEXT, chosen))
+        browser.wait_for_text("#ranges b", chosen)
+        figures = browser.find_elements(By.CSS_SELECTOR, "figure.chart")
+        assert len(figures) == 5
+        for figure in figures:
+            assert figure.find_element(By.CSS_SELECTOR, "svg").size["width"] == 760
+            assert len(figure.find_elements(By.CSS_SELECTOR, "svg polyline")) == 1, figure.text
+            assert "web-1" in figure.text or "orders (shop)" in figure.text
+        browser.screenshot(f"charts-{chosen}")
