@@ -103,7 +103,7 @@ class Bench:
 
         from bench.benchapp.consumers import Tally
         from karafka_django.loading import load_or_fail
-        from karafka_django.server import Server
+        from karafka_django.runtime.server import Server
 
         karafka = {**self.karafka(), "CLIENT_ID": f"fw-{uuid.uuid4().hex[:8]}", "CONCURRENCY": concurrency,
                    "MAX_MESSAGES": max_messages,
@@ -222,7 +222,7 @@ class Bench:
 
         from bench.benchapp.consumers import LatencyRecorder
         from karafka_django.loading import load_or_fail
-        from karafka_django.server import Server
+        from karafka_django.runtime.server import Server
 
         topic, expected = self.topic("latency-karafka", 3, 0), int(rate * seconds)
         karafka = {**self.karafka(), "CLIENT_ID": f"fw-{uuid.uuid4().hex[:8]}",
@@ -386,7 +386,7 @@ print(json.dumps(stages))
         import psutil
 
         from karafka_django.brokers import free_port
-        from karafka_django.resources import buffer_split
+        from karafka_django.instrumentation.resources import buffer_split
 
         cap, total, partitions, payload = 64 * 2**20, 600, 12, b"x" * 900_000
         budget, prefetch_kbytes = buffer_split(cap, {}, 1)
@@ -526,7 +526,7 @@ def main(argv: list[str]) -> None:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
         prepare_database()
         settings.KARAFKA["KAFKA"]["bootstrap.servers"] = broker.bootstrap_servers
-        from karafka_django.server import freeze_startup_heap
+        from karafka_django.runtime.server import freeze_startup_heap
 
         freeze_startup_heap()  # as karafka_server does; the raw loops run with the same frozen heap
         bench, results = Bench(broker), {}

@@ -6,7 +6,7 @@ Public API: ``BaseConsumer``, ``route``, ``producer`` (the process-wide producer
 
 from .consumer import BaseConsumer
 from .messages import Message, Messages
-from .producer import producer
+from .producing.producer import producer
 from .routing.registry import route
 
 __all__ = ["BaseConsumer", "Message", "Messages", "producer", "route"]

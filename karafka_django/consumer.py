@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from .conf import get_config
 from .messages import Message, Messages
-from .positions import LOGICAL, Position, PositionReader, parse_position
-from .producer import producer
+from .cluster.positions import LOGICAL, Position, PositionReader, parse_position
+from .producing.producer import producer
 
 if TYPE_CHECKING:
     from .processing.coordinator import Coordinator

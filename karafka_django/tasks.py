@@ -41,7 +41,7 @@ from .consumer import BaseConsumer
 from .instrumentation import monitor
 from .models import TaskRecord
 from .processing.dependencies import database_unavailable
-from .producer import producer
+from .producing.producer import producer
 
 __all__ = ["KafkaBackend", "TasksConsumer", "run_task", "task"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..producer import producer
+from ..producing.producer import producer
 from .snapshot import ServerSnapshot
 
 

@@ -27,8 +27,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from django.conf import settings
 
 from ..conf import KarafkaConfig
-from ..producer import producer
-from ..resources import ResourceEstimate
+from ..producing.producer import producer
+from .resources import ResourceEstimate
 from .client_logs import client_logger
 from .monitor import Monitor
 from .snapshot import ServerSnapshot

@@ -17,7 +17,7 @@ from typing import Any
 from confluent_kafka import KafkaError
 
 from ..errors import ProduceError
-from ..producer import producer
+from ..producing.producer import producer
 from ..routing import Route
 
 

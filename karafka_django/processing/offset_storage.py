@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterator
 from django.db import IntegrityError, transaction
 
 from ..models import ReceivedMessage, StoredOffset
-from ..outbox import message_id
+from ..producing.outbox import message_id
 from ..routing import Route
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 from ..instrumentation.health import check_health
 
 if TYPE_CHECKING:
-    from ..server import Server
+    from ..runtime.server import Server
 
 HEARTBEAT_INTERVAL_S = 1.0
 

@@ -29,7 +29,7 @@ from ..processing.coordinator import Coordinator
 from ..processing.executor import Executor
 from ..processing.jobs_queue import JobsQueue
 from ..processing.pause import Backoff
-from ..producer import producer, serialize
+from ..producing.producer import producer, serialize
 from ..routing import Route
 
 

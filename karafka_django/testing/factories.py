@@ -6,7 +6,7 @@ import factory
 
 from ..deserializers import json_deserializer
 from ..messages import Message, message_class
-from ..producer import serialize
+from ..producing.producer import serialize
 from . import raw_message
 
 

@@ -316,8 +316,8 @@ def test_charts_sample_a_week_of_reports_by_time_and_draw_throughput_lag_and_rss
     """Two processes reported for six days (every 10 min, then every 20 s in the last hour): every
     chart of every range shows each process's true rate, lag and RSS, sampled by time (the
     broker's time index finds each point)."""
-    from karafka_django.charts import RANGES, charts
-    from karafka_django.web import KafkaReader
+    from karafka_django.web.charts import RANGES, charts
+    from karafka_django.web.reports import AdminReader
 
     reports = kafka.create_topic(unique("reports"), 1)
     settings.KARAFKA = {**settings.KARAFKA, "REPORTS_TOPIC": reports}
@@ -331,7 +331,7 @@ def test_charts_sample_a_week_of_reports_by_time_and_draw_throughput_lag_and_rss
             records.append((0, pid.encode(), synthetic_report(pid, at, started, rate, lag, "shop", "orders"), int(at.timestamp() * 1000)))
     kafka.produce(reports, records)
 
-    reader = KafkaReader.shared()
+    reader = AdminReader.shared()
     for name, span in RANGES.items():
         drawn = {title: series for title, _, series in charts(reader.chart_points(span))}
         for pid, rate, lag in (("web-1", 10, 7), ("web-2", 2, 5)):

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from karafka_django import producer
 from karafka_django.models import OutboxMessage, StoredOffset
-from karafka_django.outbox import MESSAGE_ID_HEADER
+from karafka_django.producing.outbox import MESSAGE_ID_HEADER
 from tests.integration.harness import ROOT, unique, wait_until
 from tests.testapp.models import Record
 

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from selenium.webdriver.common.by import By
 
-from karafka_django.groups import LIVE_STATES, Groups
+from karafka_django.cluster.groups import LIVE_STATES, Groups
 from tests.integration.harness import unique, wait_until
 
 pytestmark = pytest.mark.integration

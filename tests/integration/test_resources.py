@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from karafka_django.brokers import free_port
-from karafka_django.resources import measure
+from karafka_django.instrumentation.resources import measure
 from tests.integration.harness import ROOT, unique, wait_until
 from tests.testapp.models import Record
 

@@ -3,7 +3,7 @@
 import re
 from datetime import datetime, timedelta, timezone
 
-from karafka_django.charts import RANGES, Sample, charts, line_chart, sample_times
+from karafka_django.web.charts import RANGES, Sample, charts, line_chart, sample_times
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -5,7 +5,7 @@ import pytest
 from karafka_django.deserializers import json_deserializer
 from karafka_django.errors import DeserializationError
 from karafka_django.messages import Messages
-from karafka_django.producer import serialize
+from karafka_django.producing.producer import serialize
 from karafka_django.testing import raw_message
 
 

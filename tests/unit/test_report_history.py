@@ -3,7 +3,8 @@
 from datetime import datetime, timedelta, timezone
 
 from karafka_django.processing.pause import Backoff, Pause
-from karafka_django.report_history import ReportHistory, sparkline
+from karafka_django.web.charts import sparkline
+from karafka_django.web.history import ReportHistory
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 

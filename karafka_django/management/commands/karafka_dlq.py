@@ -7,9 +7,9 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from karafka_django.dead_letters import DeadLetters, replay_group
+from karafka_django.cluster.dead_letters import DeadLetters, replay_group
 from karafka_django.loading import load_or_fail
-from karafka_django.web import KafkaReader
+from karafka_django.cluster.reader import TopicReader
 
 
 def original_address(value: str) -> tuple[str, int, int]:
@@ -48,7 +48,7 @@ class Command(BaseCommand):
     def handle(self, *args, action, topic, **options):
         config, _ = load_or_fail()
         try:
-            getattr(self, f"_{action}")(config, DeadLetters(KafkaReader.shared(), topic), **options)
+            getattr(self, f"_{action}")(config, DeadLetters(config, TopicReader(config.tool_kafka), topic), **options)
         except (ValueError, RuntimeError) as exc:
             raise CommandError(str(exc)) from None
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from karafka_django.groups import GroupInUse, Groups, OffsetChange
+from karafka_django.cluster.groups import GroupInUse, Groups, OffsetChange
 from karafka_django.loading import load_or_fail
 
 

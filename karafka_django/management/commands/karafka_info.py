@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from karafka_django.instrumentation.client_logs import client_logger
 from karafka_django.loading import load_or_fail
-from karafka_django.resources import IDLE_RSS_BYTES, ResourceEstimate, buffer_split
+from karafka_django.instrumentation.resources import IDLE_RSS_BYTES, ResourceEstimate, buffer_split
 
 
 class Command(BaseCommand):

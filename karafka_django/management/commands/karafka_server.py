@@ -7,7 +7,7 @@ from django.db import connections
 from karafka_django.instrumentation import monitor
 from karafka_django.instrumentation.logger import LoggingListener, ensure_console_logging
 from karafka_django.loading import load_or_fail
-from karafka_django.server import Server, freeze_startup_heap
+from karafka_django.runtime.server import Server, freeze_startup_heap
 from karafka_django.swarm.node import run_node
 from karafka_django.swarm.supervisor import Supervisor
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         LoggingListener().subscribe_to(monitor)
         freeze_startup_heap()
         if reload:
-            from karafka_django.reloading import run_with_reload
+            from karafka_django.runtime.reloading import run_with_reload
 
             run_with_reload(lambda: Server(config, selected, concurrency, metrics_port=metrics_port), monitor)
             return

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from karafka_django.loading import load_or_fail
-from karafka_django.topics import Topics, topics_to_manage
+from karafka_django.cluster.topics import Topics, topics_to_manage
 
 
 class Command(BaseCommand):

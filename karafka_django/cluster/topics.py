@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic, ResourceType
 
-from .conf import KarafkaConfig
-from .instrumentation.client_logs import client_logger
-from .routing import Routing, TopicSpec
+from ..conf import KarafkaConfig
+from ..instrumentation.client_logs import client_logger
+from ..routing import Routing, TopicSpec
 
 TASKS_TOPIC_PARTITIONS = 6  # a route with "config" on the tasks topic chooses otherwise
 REPORTS_RETENTION_MS = str(7 * 24 * 3600 * 1000)

@@ -174,3 +174,17 @@ def _nice(value: float) -> float:
         if top >= value:
             return float(top)
     return float(power)
+
+
+def sparkline(values: list[float], width: int = 160, height: int = 28) -> SafeString:
+    """An inline SVG polyline of ``values`` (no script, no external file)."""
+    if len(values) < 2:
+        return format_html('<svg class="sparkline" width="{}" height="{}" role="img" aria-label="no data yet"></svg>', width, height)
+    low, high = min(values), max(values)
+    span = (high - low) or 1
+    step = width / (len(values) - 1)
+    points = " ".join(f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}" for i, v in enumerate(values))
+    return format_html(
+        '<svg class="sparkline" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{} to {}">'
+        '<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{}"/></svg>',
+        width, height, width, height, f"{values[0]:g}", f"{values[-1]:g}", points)

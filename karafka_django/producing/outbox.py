@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any, Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from .errors import ProduceError
-from .models import OutboxMessage, ReceivedMessage
-from .processing.dependencies import DATABASE, database_unavailable
+from ..errors import ProduceError
+from ..models import OutboxMessage, ReceivedMessage
+from ..processing.dependencies import DATABASE, database_unavailable
 
 if TYPE_CHECKING:
-    from .processing.dependencies import Dependencies
-    from .instrumentation.monitor import Monitor
+    from ..processing.dependencies import Dependencies
+    from ..instrumentation.monitor import Monitor
     from .producer import Producer
 
 logger = logging.getLogger("karafka_django.outbox")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import atexit
 import threading
 
-from .loading import load_or_fail
+from ..loading import load_or_fail
 from .server import Server
 
 _lock = threading.Lock()

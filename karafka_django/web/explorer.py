@@ -2,7 +2,7 @@
 header and time range, newest first, within a scan limit the page states.
 
 A time range starts each partition at the first message stamped at or after ``since``
-(:class:`~karafka_django.positions.PositionReader`); without one, each partition's newest
+(:class:`~karafka_django.cluster.positions.PositionReader`); without one, each partition's newest
 messages are scanned. The limit bounds the messages read, never the matches found among them.
 """
 
@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 
 from django import forms
 
-from .positions import PositionReader
-from .web import KafkaReader, Read
+from ..cluster.positions import PositionReader
+from ..cluster.reader import Read, TopicReader
 
 MAX_SCAN = 100_000
 SHOWN = 100
@@ -64,7 +64,7 @@ def matches(read: Read, key: str, contains: bytes, header: str, since: datetime 
     return stamp is not None and (since is None or stamp >= since) and (until is None or stamp <= until)
 
 
-def search(reader: KafkaReader, topic: str, query: dict) -> SearchResult:
+def search(reader: TopicReader, topic: str, query: dict) -> SearchResult:
     started = time.monotonic()
     partitions = reader.partitions(topic)
     if not partitions:

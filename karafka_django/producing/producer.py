@@ -25,11 +25,11 @@ from confluent_kafka import KafkaError, KafkaException, Producer as KafkaProduce
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, transaction
 
-from .conf import KarafkaConfig, get_config
-from .connection.faults import ClientFaults
-from .errors import ProduceError
-from .instrumentation import monitor
-from .instrumentation.client_logs import client_logger
+from ..conf import KarafkaConfig, get_config
+from ..connection.faults import ClientFaults
+from ..errors import ProduceError
+from ..instrumentation import monitor
+from ..instrumentation.client_logs import client_logger
 
 logger = logging.getLogger("karafka_django.producer")
 

@@ -1,5 +1,5 @@
 """The reports the admin has read, kept per process for a quarter of an hour: what the
-health flags and the sparklines are drawn from (the reports topic is the only store).
+health flags and the sparklines are computed from (the reports topic is the only store).
 
 Flags, per partition: a batch running longer than half of ``max.poll.interval.ms``, a lag that
 grew in each of the last reports, a partition held (paused or backing off) for over a minute, a
@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
 
 WINDOW = timedelta(minutes=15)
 LAG_GROWING_REPORTS = 5  # the lag grew in each of this many consecutive reports
@@ -101,17 +99,3 @@ def _partition_values(reports: list[dict[str, Any]], key: tuple, value: Callable
 def _growing(values: list[float], strictly: bool = False) -> bool:
     pairs = list(zip(values, values[1:]))
     return all(b > a for a, b in pairs) if strictly else all(b >= a for a, b in pairs) and values[-1] > values[0]
-
-
-def sparkline(values: list[float], width: int = 160, height: int = 28) -> SafeString:
-    """An inline SVG polyline of ``values`` (no script, no external file)."""
-    if len(values) < 2:
-        return format_html('<svg class="sparkline" width="{}" height="{}" role="img" aria-label="no data yet"></svg>', width, height)
-    low, high = min(values), max(values)
-    span = (high - low) or 1
-    step = width / (len(values) - 1)
-    points = " ".join(f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}" for i, v in enumerate(values))
-    return format_html(
-        '<svg class="sparkline" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{} to {}">'
-        '<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{}"/></svg>',
-        width, height, width, height, f"{values[0]:g}", f"{values[-1]:g}", points)

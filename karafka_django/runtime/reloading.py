@@ -19,7 +19,7 @@ from typing import Any, Callable
 import psutil
 from django.utils import autoreload
 
-from .instrumentation import Monitor
+from ..instrumentation import Monitor
 from .server import Server
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGTSTP)

@@ -14,7 +14,7 @@ from typing import Any, Union
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 from django.utils import timezone
 
-from .instrumentation.client_logs import client_logger
+from ..instrumentation.client_logs import client_logger
 
 Position = Union[int, str, datetime]
 LOGICAL = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}

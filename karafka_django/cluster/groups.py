@@ -14,7 +14,7 @@ from typing import Any
 from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from .instrumentation.client_logs import client_logger
+from ..instrumentation.client_logs import client_logger
 from .positions import Position, PositionReader
 
 LIVE_STATES = {ConsumerGroupState.STABLE, ConsumerGroupState.PREPARING_REBALANCING,

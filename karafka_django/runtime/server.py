@@ -18,26 +18,26 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 
-from .conf import KarafkaConfig
-from .connection.listener import Listener
-from .instrumentation import Monitor
-from .instrumentation import monitor as default_monitor
-from .instrumentation.snapshot import ServerSnapshot, WorkersSnapshot
-from .instrumentation.stack_dump import dump_thread_stacks
-from .processing.coordinator import BufferBudget
-from .outbox import OutboxRelay
-from .processing.executor import Executor
-from .processing.jobs import ServiceJob
-from .processing.jobs_queue import JobsQueue
-from .processing.pause import FOREVER
-from .processing.worker import WorkerPool
-from .producer import producer
-from .resources import buffer_split
-from .routing import SubscriptionGroup
+from ..conf import KarafkaConfig
+from ..connection.listener import Listener
+from ..instrumentation import Monitor
+from ..instrumentation import monitor as default_monitor
+from ..instrumentation.snapshot import ServerSnapshot, WorkersSnapshot
+from ..instrumentation.stack_dump import dump_thread_stacks
+from ..processing.coordinator import BufferBudget
+from ..producing.outbox import OutboxRelay
+from ..processing.executor import Executor
+from ..processing.jobs import ServiceJob
+from ..processing.jobs_queue import JobsQueue
+from ..processing.pause import FOREVER
+from ..processing.worker import WorkerPool
+from ..producing.producer import producer
+from ..instrumentation.resources import buffer_split
+from ..routing import SubscriptionGroup
 
 if TYPE_CHECKING:
-    from .instrumentation.http_endpoint import HttpEndpoint
-    from .instrumentation.reporter import Reporter
+    from ..instrumentation.http_endpoint import HttpEndpoint
+    from ..instrumentation.reporter import Reporter
 
 #: 3: a Kafka client cannot work (authentication failed, a fatal librdkafka error).
 EXIT_OK, EXIT_ERROR, EXIT_FORCED, EXIT_CLIENT_FAULT = 0, 1, 2, 3
@@ -101,18 +101,18 @@ class Server:
     def run(self, handle_signals: bool = True) -> int:
         """Run until a signal, :meth:`stop` or a critical error stops the server; returns the exit
         code. ``handle_signals=False`` when the process's main thread belongs to someone else
-        (``karafka_django.embedded``)."""
+        (``karafka_django.runtime.embedded``)."""
         connections.close_all()
         if handle_signals:
             self.install_signal_handlers()
         # The endpoint and the reporter (psutil) are imported only when used: a smaller idle process.
         if self.metrics_port is not None:
-            from .instrumentation.http_endpoint import HttpEndpoint
+            from ..instrumentation.http_endpoint import HttpEndpoint
 
             self.http = HttpEndpoint(self.snapshot, self.metrics_port, render_metrics=self._metrics_renderer())
             self.http.start()
         if self.config.reporting:
-            from .instrumentation.reporter import Reporter
+            from ..instrumentation.reporter import Reporter
 
             self.reporter = Reporter(self.config, self.monitor, self.snapshot, self.apply_command)
             self.monitor.subscribe(self.reporter)
@@ -233,7 +233,7 @@ class Server:
 
     def _metrics_renderer(self) -> Any:
         try:
-            from .instrumentation.prometheus import PrometheusListener
+            from ..instrumentation.prometheus import PrometheusListener
         except ImportError:
             return None
         listener = PrometheusListener(self.snapshot)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from .conf import KarafkaConfig
+from ..conf import KarafkaConfig
 from .groups import Groups, OffsetChange
-from .processing.dead_letter_queue import DLQ_HEADERS, PAYLOAD_DROPPED_HEADER
-from .producer import producer
-from .web import KafkaReader, Read
+from ..processing.dead_letter_queue import DLQ_HEADERS, PAYLOAD_DROPPED_HEADER
+from ..producing.producer import producer
+from .reader import Read, TopicReader
 
 REPLAYED_FROM_HEADER = "replayed_from"
 
@@ -57,8 +57,8 @@ def replay_group(config: KarafkaConfig) -> str:
 
 
 class DeadLetters:
-    def __init__(self, reader: KafkaReader, topic: str):
-        self.reader, self.config, self.topic = reader, reader.config, topic
+    def __init__(self, config: KarafkaConfig, reader: TopicReader, topic: str):
+        self.reader, self.config, self.topic = reader, config, topic
 
     def read(self, starts: dict[int, int] | None = None) -> list[DeadLetter]:
         """The DLQ's messages (from ``starts`` per partition, else all), oldest first per partition."""

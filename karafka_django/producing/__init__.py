@@ -1,0 +1,1 @@
+"""The process-wide producer, the outbox and its relay (``produce_on_commit``)."""

@@ -1,0 +1,1 @@
+"""The process around the engine: the server, embedding it in another process, autoreload."""
