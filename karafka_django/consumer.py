@@ -11,9 +11,9 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .cluster.positions import LOGICAL, Position, PositionReader, parse_position
 from .conf import get_config
 from .messages import Message, Messages
-from .cluster.positions import LOGICAL, Position, PositionReader, parse_position
 from .producing.producer import producer
 
 if TYPE_CHECKING:
@@ -27,10 +27,10 @@ class BaseConsumer:
     #: How many times the current batch failed before (0 on a first run).
     attempt: int = 0
 
-    _coordinator: "Coordinator"
-    _job: "Job"
+    _coordinator: Coordinator
+    _job: Job
 
-    def _attach(self, coordinator: "Coordinator") -> None:
+    def _attach(self, coordinator: Coordinator) -> None:
         self._coordinator = coordinator
 
     @property

@@ -8,7 +8,8 @@ instances: ``Messages.payloads()`` hands them the whole batch's payloads at once
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.utils.module_loading import import_string
 

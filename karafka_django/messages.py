@@ -7,10 +7,11 @@ first access and cached. That keeps the per-message cost of the framework near z
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import lru_cache
-from typing import Any, Callable, Iterator
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 from confluent_kafka import Message as RawMessage
@@ -24,7 +25,7 @@ class Message:
     its own (see :func:`message_class`), so creating a Message stores one reference only."""
 
     __slots__ = ("_raw", "_payload")
-    deserializer: Callable[["Message"], Any] = staticmethod(lambda message: message.raw_payload)
+    deserializer: Callable[[Message], Any] = staticmethod(lambda message: message.raw_payload)
 
     def __init__(self, raw: Any):
         self._raw = raw
@@ -85,7 +86,7 @@ class Message:
         kind, millis = self._raw.timestamp()
         if kind == TIMESTAMP_NOT_AVAILABLE:
             return None
-        return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
     def __repr__(self) -> str:
         return f"<Message {self.topic}/{self.partition}@{self.offset}>"
@@ -100,7 +101,7 @@ class BatchMetadata:
     size: int
 
 
-@lru_cache(maxsize=None)
+@cache
 def message_class(deserializer: Callable[[Message], Any]) -> type[Message]:
     """The Message subclass that deserializes with ``deserializer`` (one per deserializer)."""
     return type("Message", (Message,), {"__slots__": (), "deserializer": staticmethod(deserializer)})

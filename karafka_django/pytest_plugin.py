@@ -6,7 +6,8 @@ asks for the fixture (the client's modules need the app registry).
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

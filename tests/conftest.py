@@ -137,7 +137,8 @@ def make_coordinator():
     """``make_coordinator(consumer=..., backoff=..., **route_options)``: partition t/0 of group g."""
 
     def make(consumer: type = BaseConsumer, deserializer=json_deserializer, max_messages: int = 10,
-             backoff: Backoff = Backoff(1000, 4000), budget=None, predecessor=None, **route_options) -> Coordinator:
+             backoff: Backoff | None = None, budget=None, predecessor=None, **route_options) -> Coordinator:
+        backoff = backoff or Backoff(1000, 4000)
         route = Route("t", consumer, "g", "g", deserializer, **route_options)
         return Coordinator("t", 0, route, max_messages, backoff, budget, predecessor)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 
 class BrokerError(RuntimeError):
@@ -17,7 +18,7 @@ class Broker(Protocol):
     bootstrap_servers: str
     ports: set[int]  # every node's client port (what a client's TCP connections go to)
 
-    def start(self) -> "Broker": ...
+    def start(self) -> Broker: ...
     def stop(self) -> None: ...
     def describe(self) -> str: ...
     def nodes_running(self) -> Iterator[tuple[int, int, str]]: ...

@@ -27,10 +27,10 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from .base import BrokerError, free_ports, wait_for_port
 
@@ -200,7 +200,7 @@ class KafkaCluster:
 
     # -- lifecycle
 
-    def start(self, node: int | None = None, timeout: float = READY_TIMEOUT_S) -> "KafkaCluster":
+    def start(self, node: int | None = None, timeout: float = READY_TIMEOUT_S) -> KafkaCluster:
         """Start every node (fetching jars and formatting storage first), or ``node`` again with its data."""
         nodes = [self.nodes[node]] if node is not None else list(self.nodes.values())
         java()
@@ -240,7 +240,7 @@ class KafkaCluster:
             each.process.kill()
             each.process.wait()
 
-    def __enter__(self) -> "KafkaCluster":
+    def __enter__(self) -> KafkaCluster:
         try:
             return self.start()
         except BaseException:

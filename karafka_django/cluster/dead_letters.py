@@ -11,14 +11,14 @@ second time. Messages a selection passed over stay behind the position; move it 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 from ..conf import KarafkaConfig
-from .groups import Groups, OffsetChange
 from ..processing.dead_letter_queue import DLQ_HEADERS, PAYLOAD_DROPPED_HEADER
 from ..producing.producer import producer
+from .groups import Groups, OffsetChange
 from .reader import Read, TopicReader
 
 REPLAYED_FROM_HEADER = "replayed_from"

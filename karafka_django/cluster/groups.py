@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import (
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    TopicPartition,
+)
 
-from ..instrumentation.client_logs import client_logger
+from ..connection import clients
 from .positions import Position, PositionReader
 
 LIVE_STATES = {ConsumerGroupState.STABLE, ConsumerGroupState.PREPARING_REBALANCING,
@@ -60,7 +63,7 @@ class OffsetChange:
 class Groups:
     def __init__(self, kafka: dict[str, Any], timeout: float = 30):
         self.kafka, self.timeout = kafka, timeout
-        self.admin = AdminClient({**kafka, "logger": client_logger("admin")})
+        self.admin = clients.admin(kafka)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -78,8 +81,7 @@ class Groups:
         librdkafka's admin ListConsumerGroupOffsets crashes the process when the coordinator answers
         NOT_COORDINATOR (librdkafka issue 5040: a fresh cluster, a coordinator moving); a consumer
         retries that."""
-        consumer = Consumer({**self.kafka, "group.id": group, "enable.auto.commit": False,
-                             "logger": client_logger("consumer")})
+        consumer = clients.consumer(self.kafka, **{"group.id": group, "enable.auto.commit": False})
         try:
             topics = consumer.list_topics(timeout=self.timeout).topics
             partitions = [TopicPartition(name, p) for name, topic in topics.items() if not name.startswith("__")

@@ -9,10 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry as AlterEntry, ConfigResource,
-                                  NewPartitions, NewTopic)
+from confluent_kafka.admin import (
+    AlterConfigOpType,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
+from confluent_kafka.admin import ConfigEntry as AlterEntry
 
-from ..instrumentation.client_logs import client_logger
+from ..connection import clients
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ class GroupInfo:
 class Cluster:
     def __init__(self, kafka: dict[str, Any], timeout: float = 10):
         """``kafka``: an admin client's settings (``KarafkaConfig.producer_kafka``: cluster and credentials)."""
-        self.admin = AdminClient({**kafka, "logger": client_logger("admin")})
+        self.admin = clients.admin(kafka)
         self.timeout = timeout
 
     def brokers(self) -> tuple[str | None, list[Broker]]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Union
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 from django.utils import timezone
 
-from ..instrumentation.client_logs import client_logger
+from ..connection import clients
 
-Position = Union[int, str, datetime]
+Position = int | str | datetime
 LOGICAL = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
 #: A reading consumer (admin pages, commands): nothing committed, the end of a partition and an
 #: offset out of range reported (not silently reset), and a broker that holds an empty fetch
@@ -49,10 +49,9 @@ class PositionReader:
 
     def __init__(self, kafka: dict[str, Any], timeout: float = 30):
         self.timeout = timeout
-        self.consumer = Consumer({**kafka, **READER_SETTINGS, "group.id": f"karafka-positions-{uuid.uuid4().hex}",
-                                  "logger": client_logger("consumer")})
+        self.consumer = clients.consumer(kafka, **READER_SETTINGS, **{"group.id": f"karafka-positions-{uuid.uuid4().hex}"})
 
-    def __enter__(self) -> "PositionReader":
+    def __enter__(self) -> PositionReader:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -9,13 +9,14 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from ..instrumentation.client_logs import client_logger
+from ..connection import clients
 from .positions import READER_SETTINGS, take
 
 
@@ -90,8 +91,7 @@ class TopicReader:
 
     def _consumer(self) -> Consumer:
         if self._client is None:
-            self._client = Consumer({**self.kafka, **READER_SETTINGS, "group.id": f"karafka-reader-{uuid.uuid4().hex}",
-                                     "logger": client_logger("consumer")})
+            self._client = clients.consumer(self.kafka, **READER_SETTINGS, **{"group.id": f"karafka-reader-{uuid.uuid4().hex}"})
         return self._client
 
     def partitions(self, topic: str) -> list[int]:
@@ -148,7 +148,7 @@ class TopicReader:
                     continue  # already fetched past what ``keep`` refused
                 kind, millis = message.timestamp()
                 read = Read(message.topic(), partition, message.offset(), message.key(), message.value(),
-                            message.headers() or [], datetime.fromtimestamp(millis / 1000, tz=timezone.utc) if kind else None,
+                            message.headers() or [], datetime.fromtimestamp(millis / 1000, tz=UTC) if kind else None,
                             preview_bytes)
                 if keep is not None and not keep(read):
                     open_partitions.discard(partition)

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic, ResourceType
+from confluent_kafka.admin import (
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    ResourceType,
+)
 
 from ..conf import KarafkaConfig
-from ..instrumentation.client_logs import client_logger
+from ..connection import clients
 from ..routing import Routing, TopicSpec
 
 TASKS_TOPIC_PARTITIONS = 6  # a route with "config" on the tasks topic chooses otherwise
@@ -48,7 +55,7 @@ class Topics:
     def __init__(self, kafka: dict):
         """``kafka``: the settings of an admin client (the cluster and its credentials), e.g.
         ``KarafkaConfig.producer_kafka``."""
-        self.admin = AdminClient({**kafka, "logger": client_logger("admin")})
+        self.admin = clients.admin(kafka)
 
     def plan(self, specs: dict[str, TopicSpec]) -> list[Change]:
         metadata = self.admin.list_topics(timeout=10).topics

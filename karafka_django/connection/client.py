@@ -8,11 +8,12 @@ into the poll loop: a failed store or commit means re-delivery, not loss.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
-from ..instrumentation.client_logs import client_logger
+from . import clients
 
 logger = logging.getLogger("karafka_django.client")
 
@@ -27,8 +28,7 @@ class Client:
         self.config = config
         # librdkafka allows cooperative-sticky only on its own, so the strategy names the protocol.
         self.cooperative = "cooperative" in str(config.get("partition.assignment.strategy", ""))
-        self._consumer = Consumer({**config, "stats_cb": on_stats, "error_cb": on_error,
-                                   "logger": client_logger("consumer")})
+        self._consumer = clients.consumer(config, stats_cb=on_stats, error_cb=on_error)
 
     def subscribe(self, topics: list[str], on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None:
         self._consumer.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)

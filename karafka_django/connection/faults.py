@@ -4,9 +4,10 @@ librdkafka retries a broken connection every few milliseconds and reports every 
 server under a persistent fault must say it once and act: the listener keeps one
 ``ClientFaults`` and emits ``connection.client.state_changed`` (``down``, ``up``, ``degraded``,
 ``failed``) only when the state changes. ``degraded``: a broker answers but another one the client
-was connected to does not (a node of the cluster lost); its node ids are in ``unreachable``. Authentication failures and fatal errors are ``failed``: the
-server stops gracefully with ``EXIT_CLIENT_FAULT``. Other errors are reported at most once per
-``REPEAT_WINDOW_S`` for the same text (numbers that change between retries aside).
+was connected to does not (a node of the cluster lost); its node ids are in ``unreachable``.
+Authentication failures and fatal errors are ``failed``: the server stops gracefully with
+``EXIT_CLIENT_FAULT``. Other errors are reported at most once per ``REPEAT_WINDOW_S`` for the
+same text (numbers that change between retries aside).
 """
 
 from __future__ import annotations

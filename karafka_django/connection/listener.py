@@ -14,8 +14,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from itertools import groupby
-from typing import Any, Iterable
+from typing import Any
 
 from confluent_kafka import Message as RawMessage
 
@@ -24,10 +25,10 @@ from ..instrumentation import Monitor
 from ..instrumentation.snapshot import ListenerSnapshot, PartitionSnapshot
 from ..processing import db, offset_storage
 from ..processing.coordinator import FETCH_BATCH, BufferBudget, Coordinator
-from ..processing.pause import Backoff
 from ..processing.executor import Executor
 from ..processing.filter_chain import apply_filters
 from ..processing.jobs_queue import JobsQueue
+from ..processing.pause import Backoff
 from ..routing import SubscriptionGroup
 from .client import Client
 from .faults import ClientFaults

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
-from typing import Any, Callable, Iterator
+from typing import Any
 
 logger = logging.getLogger("karafka_django.monitor")
 

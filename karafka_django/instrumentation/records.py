@@ -9,8 +9,9 @@ break a page for everyone until it ages out of the topic.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 Check = Callable[[Any], bool]
 

@@ -18,19 +18,20 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import psutil
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from django.conf import settings
 
 from ..conf import KarafkaConfig
+from ..connection import clients
 from ..producing.producer import producer
-from .resources import ResourceEstimate
-from .client_logs import client_logger
 from .monitor import Monitor
+from .resources import ResourceEstimate
 from .snapshot import ServerSnapshot
 
 #: Applies an operator's command to the server: (command, topic, partition).
@@ -42,7 +43,7 @@ def process_id() -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def _ports(addresses: str) -> set[int]:
@@ -70,11 +71,8 @@ class Reporter(threading.Thread):
     # -- lifecycle -------------------------------------------------------------------------------
 
     def run(self) -> None:
-        self.commands = Consumer({
-            **self.config.tool_kafka,
-            "group.id": f"{self.config.client_id}-commands-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
-            "logger": client_logger("consumer"),
-        })
+        self.commands = clients.consumer(self.config.tool_kafka, **{
+            "group.id": f"{self.config.client_id}-commands-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False})
         failing = False  # report a failure once, not every interval, until a turn succeeds
         try:
             while not self._stopped.is_set():
@@ -166,10 +164,10 @@ class Reporter(threading.Thread):
             "topics": [{"consumer_group": group, "topic": topic, "processed": count}
                        for (group, topic), count in sorted(workers.processed_by_topic.items())],
             "dependencies_unavailable": list(snapshot.dependencies_unavailable),
-            "listeners": [{"subscription_group": l.subscription_group, "consumer_group": l.consumer_group,
-                           "topics": l.topics, "polled_s_ago": round(l.polled_s_ago, 1),
-                           "max_poll_interval_s": l.max_poll_interval_s, "brokers": l.brokers,
-                           "brokers_unreachable": list(l.brokers_unreachable)} for l in snapshot.listeners],
+            "listeners": [{"subscription_group": li.subscription_group, "consumer_group": li.consumer_group,
+                           "topics": li.topics, "polled_s_ago": round(li.polled_s_ago, 1),
+                           "max_poll_interval_s": li.max_poll_interval_s, "brokers": li.brokers,
+                           "brokers_unreachable": list(li.brokers_unreachable)} for li in snapshot.listeners],
             "threads": {"real": self.process.num_threads(), "estimate": estimate.threads_per_process},
             "rss_mb": round(self.process.memory_info().rss / 2**20, 1),
             "cpu_percent": self.process.cpu_percent(),

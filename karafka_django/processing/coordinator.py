@@ -66,7 +66,7 @@ class BufferBudget:
 
 class Coordinator:
     def __init__(self, topic: str, partition: int, route: Route, max_messages: int, backoff: Backoff,
-                 budget: BufferBudget | None = None, predecessor: "Coordinator | None" = None):
+                 budget: BufferBudget | None = None, predecessor: Coordinator | None = None):
         self.topic = topic
         self.partition = partition
         self.route = route

@@ -20,7 +20,6 @@ from ..errors import ProduceError
 from ..producing.producer import producer
 from ..routing import Route
 
-
 #: The headers a dispatch adds to the message's own (a replay takes them off again).
 DLQ_HEADERS = ("original_topic", "original_partition", "original_offset", "original_consumer_group",
                "error_class", "error_message")

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from django.db import InterfaceError, OperationalError, connections
 
@@ -75,7 +76,7 @@ class Dependencies:
         self._outages: dict[str, Outage] = {}
         self._lock = threading.Lock()
 
-    def unavailable(self, error: BaseException, coordinator: "Coordinator") -> str | None:
+    def unavailable(self, error: BaseException, coordinator: Coordinator) -> str | None:
         """The dependency ``error`` says is unavailable, or None when it is the message's own failure
         (including a transient error that has lasted past the bound for this partition)."""
         waiting_since = coordinator.dependency_since

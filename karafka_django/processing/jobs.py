@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .virtual_partitions import VirtualBatch
 
@@ -31,7 +32,7 @@ class Job:
 
     __slots__ = ("coordinator", "raw", "slot", "part", "batch", "tick", "error", "marked")
 
-    def __init__(self, coordinator: "Coordinator", raw: list, slot: int = 0, part: int = 0,
+    def __init__(self, coordinator: Coordinator, raw: list, slot: int = 0, part: int = 0,
                  batch: VirtualBatch | None = None, tick: bool = False, error: Exception | None = None):
         self.coordinator = coordinator
         self.raw = raw

@@ -13,8 +13,9 @@ revocation cannot apply its writes twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 
@@ -50,7 +51,7 @@ class BatchTransaction:
 
 
 @contextmanager
-def batch_transaction(coordinator: "Coordinator") -> Iterator[BatchTransaction]:
+def batch_transaction(coordinator: Coordinator) -> Iterator[BatchTransaction]:
     """The transaction of one batch (or one dead-lettered message): its writes and its offset.
 
     Moves ``coordinator.db_offset`` only once the transaction committed.
@@ -66,7 +67,7 @@ def batch_transaction(coordinator: "Coordinator") -> Iterator[BatchTransaction]:
         coordinator.db_offset = target
 
 
-def _advance(coordinator: "Coordinator", target: int) -> None:
+def _advance(coordinator: Coordinator, target: int) -> None:
     route, expected = coordinator.route, coordinator.db_offset
     rows = StoredOffset.objects.using(route.database)
     key = {"consumer_group": route.consumer_group, "topic": coordinator.topic, "partition": coordinator.partition}

@@ -30,7 +30,7 @@ class Backoff:
     exponential: bool = True
 
     @classmethod
-    def from_config(cls, config: "KarafkaConfig") -> "Backoff":
+    def from_config(cls, config: KarafkaConfig) -> Backoff:
         return cls(config.pause_timeout_ms, config.pause_max_timeout_ms, config.pause_with_exponential_backoff)
 
     def seconds(self, attempt: int) -> float:

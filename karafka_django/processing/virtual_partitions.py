@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_right
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..messages import message_class
 

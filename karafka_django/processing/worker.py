@@ -9,10 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..instrumentation import Monitor
-
 from . import db
 from .executor import Executor
 from .jobs import Job

@@ -15,8 +15,9 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -26,8 +27,8 @@ from ..models import OutboxMessage, ReceivedMessage
 from ..processing.dependencies import DATABASE, database_unavailable
 
 if TYPE_CHECKING:
-    from ..processing.dependencies import Dependencies
     from ..instrumentation.monitor import Monitor
+    from ..processing.dependencies import Dependencies
     from .producer import Producer
 
 logger = logging.getLogger("karafka_django.outbox")
@@ -50,14 +51,14 @@ def message_headers(row: OutboxMessage) -> list[tuple[str, bytes]]:
     return [(name, base64.b64decode(value)) for name, value in row.headers] + [(MESSAGE_ID_HEADER, str(row.id).encode())]
 
 
-def produce(producer: "Producer", row: OutboxMessage) -> None:
+def produce(producer: Producer, row: OutboxMessage) -> None:
     """Produce one row, waiting for the broker's acknowledgement (raises ``ProduceError``)."""
     value = None if row.value is None else bytes(row.value)
     key = None if row.key is None else bytes(row.key)
     producer.produce_sync(row.topic, value, key=key, headers=message_headers(row))
 
 
-def deliver_after_commit(producer: "Producer", row: OutboxMessage, using: str) -> None:
+def deliver_after_commit(producer: Producer, row: OutboxMessage, using: str) -> None:
     """The sender's own delivery, right after its commit; on failure the relay delivers it."""
     try:
         produce(producer, row)
@@ -72,8 +73,8 @@ class OutboxRelay:
     failure is reported when it starts and when it ends, not on every turn; a database that
     cannot be reached is the process's ``database unavailable`` state, not an error."""
 
-    def __init__(self, producer: "Producer", aliases: Iterable[str], after: timedelta, monitor: "Monitor",
-                 dependencies: "Dependencies"):
+    def __init__(self, producer: Producer, aliases: Iterable[str], after: timedelta, monitor: Monitor,
+                 dependencies: Dependencies):
         self.producer = producer
         self.aliases = sorted(set(aliases))
         self.after = after
@@ -102,7 +103,7 @@ class OutboxRelay:
         self.failing = self.waiting = False
 
 
-def relay(producer: "Producer", aliases: Iterable[str], after: timedelta) -> int:
+def relay(producer: Producer, aliases: Iterable[str], after: timedelta) -> int:
     """Produce and delete the rows older than ``after`` on each database; returns how many were sent.
 
     Rows are locked (``SKIP LOCKED`` where the database has it), so two servers never relay

@@ -19,17 +19,19 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer as KafkaProducer
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Producer as KafkaProducer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from ..conf import KarafkaConfig, get_config
+from ..connection import clients
 from ..connection.faults import ClientFaults
 from ..errors import ProduceError
 from ..instrumentation import monitor
-from ..instrumentation.client_logs import client_logger
 
 logger = logging.getLogger("karafka_django.producer")
 
@@ -85,7 +87,7 @@ class Delivery:
             self._faults.on_reachable()
         self._done.set()
 
-    def wait(self, timeout: float | None = None) -> "Delivery":
+    def wait(self, timeout: float | None = None) -> Delivery:
         """Block until librdkafka's verdict; raises :class:`ProduceError` when it is a failure.
 
         Without ``timeout`` the wait is bounded by librdkafka itself (``message.timeout.ms``).
@@ -128,7 +130,7 @@ class Producer:
         kafka = config.producer_kafka
         self._sync_wait_s = int(kafka["message.timeout.ms"]) / 1000 + REPORT_MARGIN_S
         self._queue_full_wait_s = config.producer_queue_full_timeout_ms / 1000
-        self._client = KafkaProducer({**kafka, "error_cb": self.faults.on_error, "logger": client_logger("producer")})
+        self._client = clients.producer(kafka, error_cb=self.faults.on_error)
         self._poller = threading.Thread(target=self._serve_reports, args=(self._client, self._closing),
                                         name="karafka.producer", daemon=True)
         self._poller.start()
@@ -198,7 +200,9 @@ class Producer:
         right after the commit, or by ``karafka_server``'s relay when this process could not.
         It carries a ``karafka_message_id`` header (see ``outbox.py``).
         """
-        from . import outbox  # the outbox's models need the app registry; this module loads before it
+        from . import (
+            outbox,  # the outbox's models need the app registry; this module loads before it
+        )
 
         row = outbox.write(topic, serialize(value), key, headers, using)
         transaction.on_commit(lambda: outbox.deliver_after_commit(self, row, using), using=using)

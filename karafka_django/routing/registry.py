@@ -6,7 +6,8 @@ modules) and merged with ``KARAFKA['ROUTES']`` by the builder.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _declared: list[dict[str, Any]] = []
 

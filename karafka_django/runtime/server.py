@@ -22,17 +22,17 @@ from ..conf import KarafkaConfig
 from ..connection.listener import Listener
 from ..instrumentation import Monitor
 from ..instrumentation import monitor as default_monitor
+from ..instrumentation.resources import buffer_split
 from ..instrumentation.snapshot import ServerSnapshot, WorkersSnapshot
 from ..instrumentation.stack_dump import dump_thread_stacks
 from ..processing.coordinator import BufferBudget
-from ..producing.outbox import OutboxRelay
 from ..processing.executor import Executor
 from ..processing.jobs import ServiceJob
 from ..processing.jobs_queue import JobsQueue
 from ..processing.pause import FOREVER
 from ..processing.worker import WorkerPool
+from ..producing.outbox import OutboxRelay
 from ..producing.producer import producer
-from ..instrumentation.resources import buffer_split
 from ..routing import SubscriptionGroup
 
 if TYPE_CHECKING:

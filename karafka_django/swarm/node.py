@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..instrumentation.health import check_health
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 HEARTBEAT_INTERVAL_S = 1.0
 
 
-def heartbeat(server: "Server", fd: int, supervisor_pid: int, stopped: threading.Event) -> None:
+def heartbeat(server: Server, fd: int, supervisor_pid: int, stopped: threading.Event) -> None:
     while not stopped.wait(HEARTBEAT_INTERVAL_S):
         if os.getppid() != supervisor_pid:  # the supervisor died: this node was re-parented
             server.stop()
@@ -35,7 +36,7 @@ def heartbeat(server: "Server", fd: int, supervisor_pid: int, stopped: threading
             return
 
 
-def run_node(index: int, fd: int, build_server: Callable[[int], "Server"]) -> int:
+def run_node(index: int, fd: int, build_server: Callable[[int], Server]) -> int:
     """The body of a forked child: nothing of the supervisor's survives here but its code."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGTSTP):
         signal.signal(signum, signal.SIG_DFL)

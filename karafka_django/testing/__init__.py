@@ -165,7 +165,7 @@ class KarafkaTestClient:
 
     # -- the shared producer -------------------------------------------------------------------------
 
-    def __enter__(self) -> "KarafkaTestClient":
+    def __enter__(self) -> KarafkaTestClient:
         self._saved_client = (producer._client, producer._pid)
         producer._client, producer._pid = _RecordingClient(self.produced_messages), os.getpid()
         return self

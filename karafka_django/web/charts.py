@@ -10,9 +10,10 @@ reads only what is new. Rendered as inline SVG: no script, nothing fetched from 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Hashable
+from typing import Any
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -38,7 +39,7 @@ class Sample:
     processed_by_topic: dict[TopicKey, int]
 
     @classmethod
-    def of(cls, report: dict[str, Any]) -> "Sample":
+    def of(cls, report: dict[str, Any]) -> Sample:
         """``report`` as :func:`~karafka_django.instrumentation.records.read_report` returns it."""
         lag: dict[TopicKey, int] = {}
         for p in report["partitions"]:

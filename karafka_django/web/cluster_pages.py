@@ -7,7 +7,13 @@ from datetime import datetime
 
 from confluent_kafka import KafkaException
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    HttpResponseRedirect,
+)
 from django.urls import reverse
 
 from ..cluster.groups import GroupInUse, Groups
@@ -15,7 +21,15 @@ from ..cluster.metadata import Cluster, TopicInfo
 from ..cluster.positions import parse_position
 from ..conf import get_config
 from .pages import Pages
-from .params import CONFIG_KEY, TOPIC_NAME, BadRequest, decimal, positive, replication, topic_name
+from .params import (
+    CONFIG_KEY,
+    TOPIC_NAME,
+    BadRequest,
+    decimal,
+    positive,
+    replication,
+    topic_name,
+)
 from .reports import AdminReader
 
 

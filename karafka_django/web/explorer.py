@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django import forms
 
@@ -19,7 +19,7 @@ from ..cluster.reader import Read, TopicReader
 
 MAX_SCAN = 100_000
 SHOWN = 100
-EPOCH = datetime.fromtimestamp(0, tz=timezone.utc)
+EPOCH = datetime.fromtimestamp(0, tz=UTC)
 
 
 class SearchForm(forms.Form):

@@ -9,9 +9,9 @@ per process: an RSS that grew report after report.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
-
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 WINDOW = timedelta(minutes=15)
 LAG_GROWING_REPORTS = 5  # the lag grew in each of this many consecutive reports
@@ -31,7 +31,7 @@ class ReportHistory:
     def add(self, reports: list[dict[str, Any]], now: datetime | None = None) -> None:
         for report in reports:
             self.reports.setdefault(report["id"], []).append(report)
-        oldest = (now or datetime.now(timezone.utc)) - WINDOW
+        oldest = (now or datetime.now(UTC)) - WINDOW
         for process_id in list(self.reports):
             kept = sorted((r for r in self.reports[process_id] if _at(r) >= oldest), key=_at)
             if kept:
@@ -69,7 +69,7 @@ class ReportHistory:
         rss = [r["rss_mb"] for r in reports[-RSS_GROWING_REPORTS:]]
         if len(rss) == RSS_GROWING_REPORTS and _growing(rss) and rss[-1] - rss[0] >= RSS_GROWTH_MIN_MB:
             process_flags.append(f"RSS grew in each of the last {RSS_GROWING_REPORTS} reports ({rss[0]} -> {rss[-1]} MB)")
-        max_poll = {l["consumer_group"]: l.get("max_poll_interval_s") for l in latest["listeners"]}
+        max_poll = {li["consumer_group"]: li.get("max_poll_interval_s") for li in latest["listeners"]}
         partitions: dict[tuple[str, str, int], list[str]] = {}
         for p in latest["partitions"]:
             key, found = (p["consumer_group"], p["topic"], p["partition"]), []

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..cluster.reader import Read, TopicReader
@@ -32,7 +32,7 @@ class AdminReader:
     (:class:`ReportHistory`, refreshed at most every half report interval) and the closed chart
     samples."""
 
-    _shared: "AdminReader | None" = None
+    _shared: AdminReader | None = None
     _shared_lock = threading.Lock()
 
     def __init__(self, config: KarafkaConfig):
@@ -47,7 +47,7 @@ class AdminReader:
         self._samples: dict[tuple[datetime, timedelta], dict[str, Sample]] = {}  # closed chart samples
 
     @classmethod
-    def shared(cls) -> "AdminReader":
+    def shared(cls) -> AdminReader:
         """This process's reader for the current settings (a new one after a fork or a settings change)."""
         config = get_config()
         with cls._shared_lock:
@@ -75,7 +75,7 @@ class AdminReader:
     def processes(self) -> list[dict[str, Any]]:
         """The latest report of every process; stale ones flagged, long-gone ones dropped."""
         history = self.refresh_reports()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         processes = []
         for latest in history.latest():
             report = dict(latest)
@@ -95,7 +95,7 @@ class AdminReader:
     def chart_points(self, span: timedelta) -> list[Point]:
         """The samples a chart of ``span`` is drawn from (see :mod:`karafka_django.web.charts`): one
         per aligned time, then the latest reports as of now."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         step, times = sample_times(span, now)
         points = [(at, self._sample_at(at, step, closed=at + step <= now)) for at in times]
         latest = {r["id"]: Sample.of(r) for r in self.refresh_reports().latest()}

@@ -8,12 +8,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
-import time
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import psutil
 import psycopg
@@ -144,7 +145,7 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
         self._log_offset = 0
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -204,7 +205,7 @@ class PrivatePostgres:
         self.url = f"postgres://postgres@127.0.0.1:{port}/outage"
         self.dsn = f"host=127.0.0.1 port={port} user=postgres dbname=outage"
 
-    def start(self) -> "PrivatePostgres":
+    def start(self) -> PrivatePostgres:
         subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "start"], env=self.env, check=True, capture_output=True)
         return self
 

@@ -3,7 +3,7 @@
 import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -232,7 +232,7 @@ def test_the_explorer_switches_partitions_jumps_truncates_and_shows_binary_as_he
 
     jumped = admin_client.get(url, {"offset": 30}).content.decode()
     assert ">0@30<" in jumped and ">0@31<" not in jumped and ">0@6<" in jumped and 'id="newer"' in jumped
-    by_time = admin_client.get(url, {"time": datetime.fromtimestamp((now_ms - 3_600_000 + 40) / 1000, timezone.utc).isoformat()})
+    by_time = admin_client.get(url, {"time": datetime.fromtimestamp((now_ms - 3_600_000 + 40) / 1000, UTC).isoformat()})
     assert ">0@40<" in by_time.content.decode() and ">0@39<" not in by_time.content.decode(), "from the time on"
     for bad in ({"time": "yesterday"}, {"offset": "-1"}, {"offset": str(2**64)}, {"before": "²"}):
         assert admin_client.get(url, bad).status_code == 400, bad
@@ -321,7 +321,7 @@ def test_charts_sample_a_week_of_reports_by_time_and_draw_throughput_lag_and_rss
 
     reports = kafka.create_topic(unique("reports"), 1)
     settings.KARAFKA = {**settings.KARAFKA, "REPORTS_TOPIC": reports}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     started = now - timedelta(days=6)
     times = [started + timedelta(minutes=10 * n) for n in range(1, 6 * 144 - 6)]
     times += [now - timedelta(seconds=20 * n) for n in reversed(range(180))]
@@ -438,7 +438,7 @@ def test_a_browser_draws_the_charts_of_each_range(kafka, browser, producing_to, 
 
     reports = kafka.create_topic(unique("reports"), 1)
     settings.KARAFKA = {**settings.KARAFKA, "REPORTS_TOPIC": reports}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     started = now - timedelta(hours=30)
     kafka.produce(reports, [(0, b"web-1", synthetic_report("web-1", at, started, 4, 3, "shop", "orders"), int(at.timestamp() * 1000))
                             for at in (now - timedelta(seconds=30 * n) for n in reversed(range(3600)))])

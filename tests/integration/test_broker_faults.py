@@ -17,7 +17,7 @@ from django.db.models import Count
 from karafka_django import producer
 from karafka_django.brokers import free_port
 from karafka_django.brokers.kafka import KafkaCluster
-from tests.integration.harness import health, Kafka, unique, wait_until
+from tests.integration.harness import Kafka, health, unique, wait_until
 from tests.testapp.models import Record
 
 pytestmark = [pytest.mark.integration, pytest.mark.matrix]  # long fault scenarios: one Python/Django pair

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from karafka_django.brokers import free_port
-from tests.integration.harness import health, ConnectionSampler, PrivatePostgres, unique, wait_until
+from tests.integration.harness import ConnectionSampler, PrivatePostgres, health, unique, wait_until
 from tests.testapp.models import Record
 
 pytestmark = pytest.mark.integration

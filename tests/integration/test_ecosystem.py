@@ -129,8 +129,9 @@ def test_a_view_that_produces_and_the_consumer_that_handles_it_share_one_trace(k
     assert dispatch.parent.span_id == poison_send.context.span_id, "the DLQ dispatch is a child of the message's trace"
     assert dlq_send.parent.span_id == dispatch.context.span_id
     [dead] = kafka.read_all(dlq)
+    context = dlq_send.context
     assert [v for k, v in dead.headers() if k == "traceparent"] == [
-        f"00-{dlq_send.context.trace_id:032x}-{dlq_send.context.span_id:016x}-{dlq_send.context.trace_flags:02x}".encode()], "one traceparent: the DLQ send's"
+        f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}".encode()], "one traceparent: the DLQ send's"
 
 
 def test_statsd_metrics_arrive_with_their_tags(kafka, make_server):
@@ -148,7 +149,7 @@ def test_statsd_metrics_arrive_with_their_tags(kafka, make_server):
         try:
             while True:
                 lines.extend(sink.recv(65536).decode().splitlines())
-        except socket.timeout:
+        except TimeoutError:
             pass
         return [line for line in lines if line.startswith(prefix)]
 
@@ -161,7 +162,8 @@ def test_statsd_metrics_arrive_with_their_tags(kafka, make_server):
     assert any(f"|ms|#{tags}" in line for line in received("karafka.batch.processing_time"))
     assert any(line.startswith(f"karafka.errors:1|c|#type:consumer.consume.error,topic:{topic},partition:0") for line in lines)
     assert any(f"dead_letter_topic:{dlq}" in line for line in received("karafka.dead_letter_queue.dispatched"))
-    assert any(line.endswith(f"|g|#topic:{topic},partition:0,consumer_group:{make_server.group}") for line in received("karafka.consumer.lag"))
+    lag_tags = f"|g|#topic:{topic},partition:0,consumer_group:{make_server.group}"
+    assert any(line.endswith(lag_tags) for line in received("karafka.consumer.lag"))
     sink.close()
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.db.models import Count
 
 from karafka_django.brokers import free_port
-from tests.integration.harness import health, Kafka, unique, wait_until
+from tests.integration.harness import Kafka, health, unique, wait_until
 from tests.testapp.models import Record
 
 pytestmark = pytest.mark.integration

@@ -41,7 +41,7 @@ def test_sigkill_at_random_moments_leaves_every_row_exactly_once_only_with_datab
     for _ in range(3):
         server = make_server([route], MAX_MESSAGES=20, KAFKA=SLOW_KAFKA_COMMITS).start()
         target = rows(topic)[1] + chance.randint(50, 400)
-        wait_until(lambda: rows(topic)[1] >= target, 90, "a part of the backlog processed")
+        wait_until(lambda target=target: rows(topic)[1] >= target, 90, "a part of the backlog processed")
         server.kill()
     final = make_server([route], MAX_MESSAGES=20, KAFKA=SLOW_KAFKA_COMMITS).start()
     wait_until(lambda: rows(topic)[1] == 3000, 120, "every message processed")
@@ -84,10 +84,9 @@ def test_an_outbox_duplicate_is_dropped_by_a_database_offset_route(kafka, make_s
 
 def test_produce_on_commit_sends_nothing_on_rollback_and_exactly_once_on_commit(producing_to, transactional_db):
     topic = producing_to.create_topic(unique("on-commit"), 1)
-    with pytest.raises(RuntimeError):
-        with transaction.atomic():
-            producer.produce_on_commit(topic, {"n": "rolled back"})
-            raise RuntimeError("rollback")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        producer.produce_on_commit(topic, {"n": "rolled back"})
+        raise RuntimeError("rollback")
     with transaction.atomic():
         producer.produce_on_commit(topic, {"n": "committed"}, key="k", headers={"origin": "test"})
         assert OutboxMessage.objects.count() == 1, "the message is a row of the transaction"

@@ -14,8 +14,9 @@ import re
 import signal
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer
@@ -215,7 +216,7 @@ def test_static_membership_with_two_subscription_groups_consumes_both_topics(kaf
     server = make_server(routes, KAFKA={"group.instance.id": unique("host")}).start()
     server.wait_assigned(subscription_groups=2, timeout=60)
     for topic in (first, second):
-        wait_until(lambda: Record.objects.filter(topic=topic).values("offset").distinct().count() == 100, 60,
+        wait_until(lambda topic=topic: Record.objects.filter(topic=topic).values("offset").distinct().count() == 100, 60,
                    f"every message of {topic}")
     assert server.process.poll() is None and "FENCED" not in server.log().upper()
     assert server.stop() == 0

@@ -2,7 +2,7 @@
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -19,7 +19,7 @@ def stamped_backlog(kafka, topic: str, partitions: int, old: int, new: int) -> t
     """``old`` messages per partition stamped an hour ago, then ``new`` stamped from now on.
     Returns the boundary time, the first new offset and the end offset of each partition."""
     now_ms = int(time.time() * 1000)
-    boundary = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
+    boundary = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
     messages = [(p, b"k", b"{}", now_ms - 3_600_000 + n) for p in range(partitions) for n in range(old)]
     messages += [(p, b"k", b"{}", now_ms + n) for p in range(partitions) for n in range(new)]
     ends = kafka.produce(topic, messages)
@@ -95,7 +95,7 @@ def test_copy_gives_the_new_group_the_same_offsets_and_delete_removes_it(kafka, 
 def test_a_consumer_seeks_to_a_time_or_the_earliest_message(kafka, make_server, target, restart_at):
     topic = kafka.create_topic(unique("consumer_seek"), 1)
     now_ms = int(time.time() * 1000)
-    boundary = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).isoformat()
+    boundary = datetime.fromtimestamp(now_ms / 1000, tz=UTC).isoformat()
     messages = [(0, b"k", b"{}", now_ms - 3_600_000 + n) for n in range(10)]
     messages += [(0, b"k", b"{}", now_ms + n) for n in range(10)]
     messages.append((0, b"k", json.dumps({"seek": boundary if target == "time" else target}).encode(), now_ms + 10))

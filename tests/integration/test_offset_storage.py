@@ -29,11 +29,10 @@ def test_the_offset_and_the_rows_commit_together_and_the_owner_reads_it_back(sto
 
 def test_a_failing_batch_rolls_back_its_rows_and_its_offset(stored):
     write_batch(stored, 10)
-    with pytest.raises(ValueError):
-        with batch_transaction(stored) as batch:
-            Record.objects.create(topic="t", partition=0, offset=10)
-            batch.store(11)
-            raise ValueError("consume failed")
+    with pytest.raises(ValueError), batch_transaction(stored) as batch:
+        Record.objects.create(topic="t", partition=0, offset=10)
+        batch.store(11)
+        raise ValueError("consume failed")
     assert stored.db_offset == 10 and load(stored.route, "t", [0]) == {0: 10}
     assert Record.objects.count() == 1
 

@@ -4,7 +4,7 @@ search, health flags and sparklines; bad parameters answer 400, never 500."""
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Consumer
@@ -121,7 +121,7 @@ def test_dead_letters_are_republished_one_or_a_selection_under_the_permission(ka
 def test_explorer_search_by_key_payload_header_and_time_newest_first(kafka, admin_client, producing_to):
     topic = kafka.create_topic(unique("searched"), 3)
     now_ms = int(time.time() * 1000)
-    boundary = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
+    boundary = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
     kafka.produce(topic, [(n % 3, f"order-{n}".encode(), json.dumps({"order": f"A-{n}"}).encode(),
                            now_ms + (n - 15) * 60_000 if n < 15 else now_ms + n, [("tenant", b"acme" if n % 2 else b"other")])
                           for n in range(30)])

@@ -1,11 +1,11 @@
 """Chart series from sampled reports, and their drawing (pure logic: synthetic reports)."""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from karafka_django.web.charts import RANGES, Sample, charts, line_chart, sample_times
 
-T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def sample(minute: int, processed: int, lag: int = 0, rss: float = 60.0, started: str = "a", by_topic=None) -> Sample:

@@ -66,7 +66,7 @@ def test_listeners_are_built_from_paths_and_dicts_and_bad_ones_are_problems():
         "no.such.Listener",
         {"class": "tests.unit.test_listeners.Recorder", "colour": "red"},
     ])
-    assert [type(l).__name__ for l in listeners] == ["Recorder", "Recorder"] and listeners[1].tag == "y"
+    assert [type(li).__name__ for li in listeners] == ["Recorder", "Recorder"] and listeners[1].tag == "y"
     assert [p.id for p in problems] == ["karafka.E080", "karafka.E081", "karafka.E082"]
     assert "KARAFKA['LISTENERS'][4]" in problems[2].msg
     assert build("not a list")[1][0].id == "karafka.E080"

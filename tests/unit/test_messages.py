@@ -28,7 +28,7 @@ def test_payload_is_parsed_once_and_only_when_read():
     assert calls == [5]
     assert messages.metadata.first_offset == 5 and messages.metadata.last_offset == 6 and len(messages) == 2
     with pytest.raises(DeserializationError, match="orders/2@6"):
-        messages.last().payload
+        _ = messages.last().payload
 
 
 def test_message_fields():

@@ -1,12 +1,12 @@
 """Health flags and sparklines from a history of reports (pure logic: synthetic reports)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from karafka_django.processing.pause import Backoff, Pause
 from karafka_django.web.charts import sparkline
 from karafka_django.web.history import ReportHistory
 
-T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def report(n: int, lag: int = 0, rss: float = 60.0, processed: int = 0, running_s=None, paused_s=None, at=None) -> dict:

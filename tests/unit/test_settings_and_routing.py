@@ -50,8 +50,10 @@ def test_defaults_and_librdkafka_defaults_that_the_user_can_override():
         ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "retries": 1}}]}, ["karafka.E031"]),
         ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"max_retries": 1}}]}, ["karafka.E032"]),
         ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "a"}}]}, ["karafka.E033"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "max_retries": -1}}]}, ["karafka.E034"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "independent": "no"}}]}, ["karafka.E035"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "max_retries": -1}}]},
+         ["karafka.E034"]),
+        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "independent": "no"}}]},
+         ["karafka.E035"]),
         ({**BASE, "PRODUCER": "fast"}, ["karafka.E003"]),
         ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "redis"}]}, ["karafka.E026"]),
         ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database", "database": "main"}]},
@@ -90,9 +92,8 @@ def test_unknown_route_key_suggests_the_right_one():
 
 
 def test_manage_py_check_fails_on_errors():
-    with override_settings(KARAFKA={"KAFKA": {}}):
-        with pytest.raises(SystemCheckError, match="karafka.E004"):
-            call_command("check")
+    with override_settings(KARAFKA={"KAFKA": {}}), pytest.raises(SystemCheckError, match="karafka.E004"):
+        call_command("check")
 
 
 def test_the_same_topic_in_two_consumer_groups_is_fine_and_groups_split_as_declared():

@@ -143,7 +143,8 @@ def test_arrows_between_rooms_point_down():
 
 
 def test_an_upward_import_would_be_found():
-    edges = {"karafka_django.cluster.reader": {"karafka_django.web.charts"}, "karafka_django.web.reports": {"karafka_django.cluster.reader"}}
+    edges = {"karafka_django.cluster.reader": {"karafka_django.web.charts"},
+             "karafka_django.web.reports": {"karafka_django.cluster.reader"}}
     assert upward_imports(edges) == [("karafka_django.cluster.reader", "karafka_django.web.charts")]
 
 
@@ -155,3 +156,27 @@ def test_no_module_grows_past_the_size_limit():
     sizes = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
     assert oversized(sizes) == []
     assert oversized({"karafka_django.web.charts": 301, "karafka_django.processing.coordinator": 459}) == ["karafka_django.web.charts"]
+
+
+CLIENT_CLASSES = {"Consumer", "Producer", "AdminClient"}
+#: The one client factory, and the development brokers (they talk to their own nodes, not to KAFKA).
+MAY_BUILD_CLIENTS = ("karafka_django.connection.clients", "karafka_django.brokers")
+
+
+def client_builders(sources: dict[str, str]) -> list[str]:
+    """Modules that call a librdkafka client class themselves (by whatever name they imported it)."""
+    found = []
+    for name, source in sources.items():
+        tree = ast.parse(source)
+        local = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and (node.module or "").startswith("confluent_kafka") for alias in node.names if alias.name in CLIENT_CLASSES}
+        if any(isinstance(node, ast.Call) and getattr(node.func, "id", None) in local for node in ast.walk(tree)):
+            found.append(name)
+    return sorted(found)
+
+
+def test_every_kafka_client_is_built_by_the_one_factory():
+    sources = {name: path.read_text() for name, path in modules().items() if not name.startswith(MAY_BUILD_CLIENTS)}
+    assert client_builders(sources) == []
+    made_here = "from confluent_kafka.admin import AdminClient as A\nA({'bootstrap.servers': 'x'})\n"
+    assert client_builders({"karafka_django.cli": made_here, "karafka_django.ok": "Producer()\n"}) == ["karafka_django.cli"]

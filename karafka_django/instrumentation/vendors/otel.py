@@ -12,9 +12,10 @@ message's own context. Spans go wherever the application's ``TracerProvider`` se
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import islice
-from typing import Any, Iterator
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context

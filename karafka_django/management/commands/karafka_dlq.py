@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from karafka_django.cluster.dead_letters import DeadLetters, replay_group
-from karafka_django.loading import load_or_fail
 from karafka_django.cluster.reader import TopicReader
+from karafka_django.loading import load_or_fail
 
 
 def original_address(value: str) -> tuple[str, int, int]:
@@ -60,7 +60,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{letters.topic}: {total} dead letters, page {page} of {pages}")
         now = timezone.now()
         for letter in shown:
-            original = "%s/%s@%s" % letter.original if letter.original else "(no original headers)"
+            original = "{}/{}@{}".format(*letter.original) if letter.original else "(no original headers)"
             age = f"{int((now - letter.read.timestamp).total_seconds())}s" if letter.read.timestamp else "?"
             self.stdout.write(f"{letter.address:<30} {original:<40} {letter.error_class:<40} {age:>8}  {letter.error_message[:60]}")
 

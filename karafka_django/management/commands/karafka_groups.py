@@ -65,7 +65,8 @@ class Command(BaseCommand):
         for row in rows:
             committed = "-" if row.committed is None else row.committed
             lag = "-" if row.lag is None else row.lag
-            self.stdout.write(f"{row.topic:<40} {row.partition:>4}  committed {committed:<10} high watermark {row.high_watermark:<10} lag {lag}")
+            self.stdout.write(f"{row.topic:<40} {row.partition:>4}  committed {committed:<10} "
+                              f"high watermark {row.high_watermark:<10} lag {lag}")
 
     def _seek(self, groups, group, topic, to_offset, to_time, to, dry_run, **options):
         if to_offset:

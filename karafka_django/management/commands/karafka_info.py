@@ -4,9 +4,13 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from karafka_django.instrumentation.client_logs import client_logger
+from karafka_django.connection import clients
+from karafka_django.instrumentation.resources import (
+    IDLE_RSS_BYTES,
+    ResourceEstimate,
+    buffer_split,
+)
 from karafka_django.loading import load_or_fail
-from karafka_django.instrumentation.resources import IDLE_RSS_BYTES, ResourceEstimate, buffer_split
 
 
 class Command(BaseCommand):
@@ -25,7 +29,7 @@ class Command(BaseCommand):
         config, routing = load_or_fail()
         topics = {}
         if brokers is None:
-            brokers, topics = self._cluster(config.kafka)
+            brokers, topics = self._cluster(config.tool_kafka)
         groups = routing.select()
         budget, prefetch_kbytes = buffer_split(config.max_buffered_bytes, config.kafka, len(groups))
         estimate = ResourceEstimate(
@@ -49,10 +53,8 @@ class Command(BaseCommand):
         self._print(routing_data, estimate, bool(topics))
 
     def _cluster(self, kafka: dict) -> tuple[int, dict]:
-        from confluent_kafka.admin import AdminClient
-
         try:
-            admin = AdminClient({"bootstrap.servers": kafka["bootstrap.servers"], "logger": client_logger("admin")})
+            admin = clients.admin(kafka)
             metadata = admin.list_topics(timeout=10)
         except Exception as exc:
             raise CommandError(f"cannot reach the cluster ({exc}); give --brokers N to work offline") from exc

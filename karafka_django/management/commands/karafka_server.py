@@ -5,7 +5,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from karafka_django.instrumentation import monitor
-from karafka_django.instrumentation.logger import LoggingListener, ensure_console_logging
+from karafka_django.instrumentation.logger import (
+    LoggingListener,
+    ensure_console_logging,
+)
 from karafka_django.loading import load_or_fail
 from karafka_django.runtime.server import Server, freeze_startup_heap
 from karafka_django.swarm.node import run_node

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from karafka_django.loading import load_or_fail
 from karafka_django.cluster.topics import Topics, topics_to_manage
+from karafka_django.loading import load_or_fail
 
 
 class Command(BaseCommand):
