@@ -22,7 +22,7 @@ from confluent_kafka import Message as RawMessage
 
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
-from ..instrumentation.snapshot import ListenerSnapshot, PartitionSnapshot
+from ..instrumentation.snapshot import ListenerSnapshot
 from ..processing import db, offset_storage
 from ..processing.coordinator import FETCH_BATCH, BufferBudget, Coordinator
 from ..processing.executor import Executor
@@ -32,6 +32,7 @@ from ..processing.pause import Backoff
 from ..routing import SubscriptionGroup
 from .client import Client
 from .faults import ClientFaults
+from .statistics import broker_ids, client_totals, partition_snapshot
 
 logger = logging.getLogger("karafka_django.listener")
 
@@ -320,33 +321,15 @@ class Listener(threading.Thread):
     def snapshot(self, now: float) -> ListenerSnapshot:
         """This listener's part of ``Server.snapshot()``: its client and the partitions it owns."""
         group, stats = self.subscription_group, self.statistics
-        topics = stats.get("topics", {})
-        partitions = []
-        for (topic, partition), coordinator in list(self.coordinators.items()):
-            p = topics.get(topic, {}).get("partitions", {}).get(str(partition), {})
-            committed_lag, stored_lag = p.get("consumer_lag", -1), p.get("consumer_lag_stored", -1)
-            lag = stored_lag if stored_lag >= 0 else committed_lag
-            partitions.append(PartitionSnapshot(
-                consumer_group=group.consumer_group, topic=topic, partition=partition,
-                committed=p.get("committed_offset"), high_watermark=p.get("hi_offset"), lag=lag if lag >= 0 else None,
-                committed_lag=committed_lag if committed_lag >= 0 else None,
-                paused=coordinator.pause.until_resumed, fetch_paused=coordinator.fetch_paused,
-                last_processed_at=coordinator.last_processed_at, errors=len(coordinator.errors),
-                running_s=None if coordinator.running_since is None else round(now - coordinator.running_since, 1),
-                paused_s=None if (held := coordinator.pause.held_for(now)) is None else round(held, 1),
-                stalled=(stalled := coordinator.stalled(now, self.config.stalled_partition_timeout_ms / 1000)),
-                stalled_s=round(now - coordinator.moved_at, 1) if stalled else None,
-            ))
-        node_ids = (b.get("nodeid") for b in stats.get("brokers", {}).values())
-        totals = {"fetched_messages": stats.get("rxmsgs", 0), "fetched_bytes": stats.get("rx_bytes", 0),
-                  "queued_messages": stats.get("msg_cnt", 0)} if stats else {}
+        stalled_after_s = self.config.stalled_partition_timeout_ms / 1000
+        partitions = tuple(partition_snapshot(group.consumer_group, topic, partition, coordinator, stats, now, stalled_after_s)
+                           for (topic, partition), coordinator in list(self.coordinators.items()))
         return ListenerSnapshot(
             subscription_group=group.name, consumer_group=group.consumer_group, topics=group.topics,
             polled_s_ago=now - self.last_poll_at, max_poll_interval_s=self.max_poll_interval_s,
             brokers=self.faults.state, brokers_down_s=self.faults.down_for(now), failure=self.faults.failure,
-            brokers_unreachable=self.faults.unreachable,
-            partitions=tuple(partitions), broker_ids=frozenset(n for n in node_ids if isinstance(n, int) and n >= 0),
-            client_totals=totals,
+            brokers_unreachable=self.faults.unreachable, partitions=partitions, broker_ids=broker_ids(stats),
+            client_totals=client_totals(stats),
         )
 
     # -- librdkafka callbacks --------------------------------------------------------------------
