@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import connections
 
 from .conf import KarafkaConfig
@@ -19,7 +19,8 @@ def _truthy(value: Any) -> bool:
 
 def delivery_overrides(config: KarafkaConfig, routing: Routing) -> list:
     """librdkafka settings in KARAFKA['KAFKA'] that break the at-least-once contract."""
-    kafka, messages = config.kafka, []
+    kafka = config.kafka
+    messages: list[CheckMessage] = []
     if _truthy(kafka.get("enable.auto.offset.store")):
         messages.append(Error(
             "KARAFKA['KAFKA'] sets enable.auto.offset.store=true: offsets would be committed before "

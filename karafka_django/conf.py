@@ -7,6 +7,8 @@ package reads the typed :class:`KarafkaConfig`, never ``settings.KARAFKA`` itsel
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,38 +40,91 @@ CONSUMER_ONLY_KEYS = {
     "max.partition.fetch.bytes", "isolation.level", "statistics.interval.ms",
 }
 
+#: Kafka's topic names: letters, digits, '.', '_' and '-', at most 249 characters.
+TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
-DEFAULTS: dict[str, Any] = {
-    "KAFKA": {},
-    "PRODUCER": {},
-    "CLIENT_ID": "karafka",
-    "CONCURRENCY": 5,
-    "MAX_MESSAGES": 100,
-    "MAX_WAIT_TIME_MS": 1000,
-    "SHUTDOWN_TIMEOUT_MS": 60000,
-    "PAUSE_TIMEOUT_MS": 1000,
-    "PAUSE_MAX_TIMEOUT_MS": 30000,
-    "PAUSE_WITH_EXPONENTIAL_BACKOFF": True,
-    "STATUS_INTERVAL_MS": 5000,
-    "SWARM_NODE_REPORT_TIMEOUT_MS": 30000,
-    "PRODUCER_SYNC_TIMEOUT_MS": 5000,
-    "PRODUCER_QUEUE_FULL_TIMEOUT_MS": 1000,
-    "REVOCATION_TIMEOUT_MS": 10000,
-    "MAX_BUFFERED_BYTES": 256 * 1024 * 1024,
-    "OUTBOX_RELAY_INTERVAL_MS": 10000,
-    "OUTBOX_RELAY_AFTER_MS": 30000,
-    "TRANSIENT_ERRORS": [],
-    "TRANSIENT_ERROR_TIMEOUT_MS": 10 * 60 * 1000,
-    "STALLED_PARTITION_TIMEOUT_MS": 5 * 60 * 1000,
-    "EXPLORER_PREVIEW_BYTES": 10_000,
-    "REPORTING": False,
-    "REPORT_INTERVAL_MS": 5000,
-    "REPORTS_TOPIC": "karafka_consumers_reports",
-    "ERRORS_TOPIC": "karafka_errors",
-    "COMMANDS_TOPIC": "karafka_consumers_commands",
-    "ROUTES": [],
-    "LISTENERS": [],
-}
+
+def _as_given(value: Any) -> Any:
+    """Parsed and checked where it is used: ROUTES by routing/, LISTENERS by instrumentation/,
+    TRANSIENT_ERRORS with the routes (each with check ids of its own)."""
+    return value
+
+
+def _librdkafka(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("must be a dict of librdkafka settings")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("must be an integer >= 1")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be True or False")
+    return value
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty string")
+    return value
+
+
+def _topic(value: Any) -> str:
+    if not isinstance(value, str) or not TOPIC_NAME.fullmatch(value):
+        raise ValueError("must be a Kafka topic name (letters, digits, '.', '_' and '-', at most 249)")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of ``KARAFKA``: its default, its parser (the value, or ``ValueError`` saying what
+    it must be) and the check id of an invalid value. The setting's ``KarafkaConfig`` field is
+    its key in lower case."""
+
+    key: str
+    default: Any
+    parse: Callable[[Any], Any]
+    check_id: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("KAFKA", {}, _librdkafka, "karafka.E003"),
+    Setting("PRODUCER", {}, _librdkafka, "karafka.E014"),
+    Setting("CLIENT_ID", "karafka", _name, "karafka.E098"),
+    Setting("CONCURRENCY", 5, _positive_int, "karafka.E005"),
+    Setting("MAX_MESSAGES", 100, _positive_int, "karafka.E006"),
+    Setting("MAX_WAIT_TIME_MS", 1000, _positive_int, "karafka.E007"),
+    Setting("SHUTDOWN_TIMEOUT_MS", 60000, _positive_int, "karafka.E008"),
+    Setting("PAUSE_TIMEOUT_MS", 1000, _positive_int, "karafka.E009"),
+    Setting("PAUSE_MAX_TIMEOUT_MS", 30000, _positive_int, "karafka.E015"),
+    Setting("PAUSE_WITH_EXPONENTIAL_BACKOFF", True, _boolean, "karafka.E071"),
+    Setting("STATUS_INTERVAL_MS", 5000, _positive_int, "karafka.E016"),
+    Setting("SWARM_NODE_REPORT_TIMEOUT_MS", 30000, _positive_int, "karafka.E017"),
+    Setting("PRODUCER_SYNC_TIMEOUT_MS", 5000, _positive_int, "karafka.E018"),
+    Setting("PRODUCER_QUEUE_FULL_TIMEOUT_MS", 1000, _positive_int, "karafka.E019"),
+    Setting("REVOCATION_TIMEOUT_MS", 10000, _positive_int, "karafka.E090"),
+    Setting("MAX_BUFFERED_BYTES", 256 * 1024 * 1024, _positive_int, "karafka.E091"),
+    Setting("OUTBOX_RELAY_INTERVAL_MS", 10000, _positive_int, "karafka.E092"),
+    Setting("OUTBOX_RELAY_AFTER_MS", 30000, _positive_int, "karafka.E093"),
+    Setting("TRANSIENT_ERRORS", [], _as_given, "karafka.E013"),
+    Setting("TRANSIENT_ERROR_TIMEOUT_MS", 10 * 60 * 1000, _positive_int, "karafka.E094"),
+    Setting("STALLED_PARTITION_TIMEOUT_MS", 5 * 60 * 1000, _positive_int, "karafka.E095"),
+    Setting("EXPLORER_PREVIEW_BYTES", 10_000, _positive_int, "karafka.E096"),
+    Setting("REPORTING", False, _boolean, "karafka.E072"),
+    Setting("REPORT_INTERVAL_MS", 5000, _positive_int, "karafka.E097"),
+    Setting("REPORTS_TOPIC", "karafka_consumers_reports", _topic, "karafka.E073"),
+    Setting("ERRORS_TOPIC", "karafka_errors", _topic, "karafka.E074"),
+    Setting("COMMANDS_TOPIC", "karafka_consumers_commands", _topic, "karafka.E075"),
+    Setting("ROUTES", [], _as_given, "karafka.E010"),
+    Setting("LISTENERS", [], _as_given, "karafka.E080"),
+)
+KEYS = tuple(setting.key for setting in SETTINGS)
+
 
 @dataclass(frozen=True)
 class KarafkaConfig:
@@ -115,80 +170,38 @@ class KarafkaConfig:
         return {k: v for k, v in self.kafka.items() if k != "statistics.interval.ms"}
 
 
-def _positive_int(raw: dict, key: str, problems: list[Problem], check_id: str) -> int:
-    value = raw.get(key, DEFAULTS[key])
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        problems.append(Problem(check_id, f"KARAFKA['{key}'] must be an integer >= 1, got {value!r}."))
-        return DEFAULTS[key]
-    return value
-
-
 def parse(raw: Any) -> KarafkaConfig:
-    """Turn a raw ``KARAFKA`` dict into a typed config, collecting problems instead of raising."""
+    """Turn a raw ``KARAFKA`` dict into a typed config, collecting problems instead of raising:
+    an invalid value is reported with its setting's check id and replaced by the default."""
     problems: list[Problem] = []
     if not isinstance(raw, dict):
         problems.append(Problem("karafka.E001", "settings.KARAFKA must be a dict."))
         raw = {}
     for key in raw:
-        if key not in DEFAULTS:
-            problems.append(Problem("karafka.E002", f"KARAFKA has an unknown key '{key}'.",
-                                    did_you_mean(key, list(DEFAULTS))))
-    user_kafka = raw.get("KAFKA", {})
-    if not isinstance(user_kafka, dict):
-        problems.append(Problem("karafka.E003", "KARAFKA['KAFKA'] must be a dict of librdkafka settings."))
-        user_kafka = {}
+        if key not in KEYS:
+            problems.append(Problem("karafka.E002", f"KARAFKA has an unknown key '{key}'.", did_you_mean(key, KEYS)))
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = raw.get(setting.key, setting.default)
+        try:
+            values[setting.key.lower()] = setting.parse(value)
+        except ValueError as exc:
+            problems.append(Problem(setting.check_id, f"KARAFKA['{setting.key}'] {exc}, got {value!r}."))
+            values[setting.key.lower()] = setting.default
+    user_kafka, user_producer = values.pop("kafka"), values.pop("producer")
     if not user_kafka.get("bootstrap.servers"):
-        problems.append(
-            Problem("karafka.E004", "KARAFKA['KAFKA']['bootstrap.servers'] is required.",
-                    "Point it at your Kafka cluster, e.g. 'kafka1:9092,kafka2:9092'.")
-        )
-    user_producer = raw.get("PRODUCER", {})
-    if not isinstance(user_producer, dict):
-        problems.append(Problem("karafka.E003", "KARAFKA['PRODUCER'] must be a dict of librdkafka settings."))
-        user_producer = {}
-    client_id = str(raw.get("CLIENT_ID", DEFAULTS["CLIENT_ID"]))
+        problems.append(Problem("karafka.E004", "KARAFKA['KAFKA']['bootstrap.servers'] is required.",
+                                "Point it at your Kafka cluster, e.g. 'kafka1:9092,kafka2:9092'."))
+    client_id = values["client_id"]
+    producer_kafka = {
+        "client.id": client_id,
+        # librdkafka gives up on a message when produce_sync does: a failure is definite.
+        "message.timeout.ms": values["producer_sync_timeout_ms"],
+        **{k: v for k, v in user_kafka.items() if k not in CONSUMER_ONLY_KEYS},
+        **user_producer,
+    }
     kafka = {**KAFKA_DEFAULTS, "client.id": client_id, **user_kafka}
-    sync_timeout_ms = _positive_int(raw, "PRODUCER_SYNC_TIMEOUT_MS", problems, "karafka.E009")
-    return KarafkaConfig(
-        kafka=kafka,
-        producer_kafka={
-            "client.id": client_id,
-            # librdkafka gives up on a message when produce_sync does: a failure is definite.
-            "message.timeout.ms": sync_timeout_ms,
-            **{k: v for k, v in user_kafka.items() if k not in CONSUMER_ONLY_KEYS},
-            **user_producer,
-        },
-        client_id=client_id,
-        concurrency=_positive_int(raw, "CONCURRENCY", problems, "karafka.E005"),
-        max_messages=_positive_int(raw, "MAX_MESSAGES", problems, "karafka.E006"),
-        max_wait_time_ms=_positive_int(raw, "MAX_WAIT_TIME_MS", problems, "karafka.E007"),
-        shutdown_timeout_ms=_positive_int(raw, "SHUTDOWN_TIMEOUT_MS", problems, "karafka.E008"),
-        pause_timeout_ms=_positive_int(raw, "PAUSE_TIMEOUT_MS", problems, "karafka.E009"),
-        pause_max_timeout_ms=_positive_int(raw, "PAUSE_MAX_TIMEOUT_MS", problems, "karafka.E009"),
-        pause_with_exponential_backoff=bool(
-            raw.get("PAUSE_WITH_EXPONENTIAL_BACKOFF", DEFAULTS["PAUSE_WITH_EXPONENTIAL_BACKOFF"])
-        ),
-        status_interval_ms=_positive_int(raw, "STATUS_INTERVAL_MS", problems, "karafka.E009"),
-        swarm_node_report_timeout_ms=_positive_int(raw, "SWARM_NODE_REPORT_TIMEOUT_MS", problems, "karafka.E009"),
-        producer_sync_timeout_ms=sync_timeout_ms,
-        producer_queue_full_timeout_ms=_positive_int(raw, "PRODUCER_QUEUE_FULL_TIMEOUT_MS", problems, "karafka.E009"),
-        revocation_timeout_ms=_positive_int(raw, "REVOCATION_TIMEOUT_MS", problems, "karafka.E009"),
-        max_buffered_bytes=_positive_int(raw, "MAX_BUFFERED_BYTES", problems, "karafka.E009"),
-        outbox_relay_interval_ms=_positive_int(raw, "OUTBOX_RELAY_INTERVAL_MS", problems, "karafka.E009"),
-        outbox_relay_after_ms=_positive_int(raw, "OUTBOX_RELAY_AFTER_MS", problems, "karafka.E009"),
-        transient_errors=raw.get("TRANSIENT_ERRORS", DEFAULTS["TRANSIENT_ERRORS"]),
-        transient_error_timeout_ms=_positive_int(raw, "TRANSIENT_ERROR_TIMEOUT_MS", problems, "karafka.E009"),
-        stalled_partition_timeout_ms=_positive_int(raw, "STALLED_PARTITION_TIMEOUT_MS", problems, "karafka.E009"),
-        explorer_preview_bytes=_positive_int(raw, "EXPLORER_PREVIEW_BYTES", problems, "karafka.E009"),
-        reporting=bool(raw.get("REPORTING", DEFAULTS["REPORTING"])),
-        report_interval_ms=_positive_int(raw, "REPORT_INTERVAL_MS", problems, "karafka.E009"),
-        reports_topic=str(raw.get("REPORTS_TOPIC", DEFAULTS["REPORTS_TOPIC"])),
-        errors_topic=str(raw.get("ERRORS_TOPIC", DEFAULTS["ERRORS_TOPIC"])),
-        commands_topic=str(raw.get("COMMANDS_TOPIC", DEFAULTS["COMMANDS_TOPIC"])),
-        routes=raw.get("ROUTES", []),
-        listeners=raw.get("LISTENERS", []),
-        problems=problems,
-    )
+    return KarafkaConfig(kafka=kafka, producer_kafka=producer_kafka, problems=problems, **values)
 
 
 _cached: KarafkaConfig | None = None

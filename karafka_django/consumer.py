@@ -99,7 +99,7 @@ class BaseConsumer:
             coordinator = self._coordinator
             with PositionReader(get_config().tool_kafka) as reader:
                 return reader.offset(coordinator.topic, coordinator.partition, position)
-        return LOGICAL.get(position, position)
+        return LOGICAL[position] if isinstance(position, str) else position
 
     def resume(self) -> None:
         self._coordinator.pause.resume()

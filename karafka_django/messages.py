@@ -153,7 +153,7 @@ class Messages:
     # message of a large batch (the same work as a raw confluent-kafka loop).
 
     def offsets(self) -> list[int]:
-        return list(map(RawMessage.offset, self._raw))
+        return list(map(RawMessage.offset, self._raw))  # type: ignore[arg-type]  # always set on a fetched message
 
     def raw_payloads(self) -> list[bytes | None]:
         return list(map(RawMessage.value, self._raw))

@@ -32,10 +32,10 @@ try:
     from django.tasks.base import TaskContext, TaskError, TaskResult, TaskResultStatus
     from django.tasks.exceptions import TaskResultDoesNotExist
 except ImportError:  # Django 5.2: the backport (pip install 'karafka_django[tasks]')
-    from django_tasks import task
-    from django_tasks.backends.base import BaseTaskBackend
-    from django_tasks.base import TaskContext, TaskError, TaskResult, TaskResultStatus
-    from django_tasks.exceptions import TaskResultDoesNotExist
+    from django_tasks import task  # type: ignore[no-redef]
+    from django_tasks.backends.base import BaseTaskBackend  # type: ignore[assignment]
+    from django_tasks.base import TaskContext, TaskError, TaskResult, TaskResultStatus  # type: ignore[assignment]
+    from django_tasks.exceptions import TaskResultDoesNotExist  # type: ignore[assignment]
 
 from .consumer import BaseConsumer
 from .instrumentation import monitor
@@ -83,7 +83,7 @@ class KafkaBackend(BaseTaskBackend):
 
 
 def to_result(record: TaskRecord, task: Any) -> TaskResult:
-    result = TaskResult(
+    result: TaskResult = TaskResult(
         task=task, id=record.id, status=TaskResultStatus(record.status), enqueued_at=record.enqueued_at,
         started_at=record.started_at, last_attempted_at=record.last_attempted_at, finished_at=record.finished_at,
         args=record.args, kwargs=record.kwargs, backend=record.backend,

@@ -6,6 +6,7 @@ server process it starts its own routes and settings.
 """
 
 import json
+from typing import Any
 
 import environ
 
@@ -47,7 +48,7 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 DATABASES["default"]["CONN_MAX_AGE"] = 60
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-KARAFKA = {
+KARAFKA: dict[str, Any] = {
     "CLIENT_ID": "karafka-tests",
     "CONCURRENCY": 4,
     "MAX_WAIT_TIME_MS": 500,

@@ -15,8 +15,10 @@ class BrokerError(RuntimeError):
 
 
 class Broker(Protocol):
-    bootstrap_servers: str
-    ports: set[int]  # every node's client port (what a client's TCP connections go to)
+    @property
+    def bootstrap_servers(self) -> str: ...
+    @property
+    def ports(self) -> set[int]: ...  # every node's client port (what a client's TCP connections go to)
 
     def start(self) -> Broker: ...
     def stop(self) -> None: ...

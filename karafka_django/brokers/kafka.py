@@ -1,9 +1,6 @@
 """Apache Kafka for development and tests: KRaft nodes run from Kafka's own jars.
 
-The jars (``org.apache.kafka:kafka_2.13`` and the log4j2 binding of the slf4j 1.7 API that Kafka
-4.1 resolves to, so the broker logs) are fetched
-once by Maven into a cache outside the repository (``KARAFKA_KAFKA_CACHE``, default
-``~/.cache/karafka_django``); no tarball or container image is needed.
+The jars come from Maven (:mod:`.kafka_jars`); no tarball or container image is needed.
 
 Layout: every node is a combined broker and controller (``process.roles=broker,controller``) with a
 static quorum of all nodes, so a three-node cluster keeps its quorum with one node down, and every
@@ -18,9 +15,6 @@ Test API: ``start()``, ``kill(node)`` (SIGKILL), ``stop(node)`` (controlled shut
 from __future__ import annotations
 
 import base64
-import hashlib
-import os
-import re
 import shutil
 import signal
 import subprocess
@@ -33,23 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .base import BrokerError, free_ports, wait_for_port
+from .kafka_jars import KAFKA_VERSION, classpath, java
 
-# 4.1 is the newest 4.x line with a patch release behind it: KIP-848 (the consumer group protocol)
-# is generally available since 4.0, KIP-890's transaction hardening is complete in 4.1.
-KAFKA_VERSION = "4.1.1"
-LOG4J_VERSION = "2.24.3"
 READY_TIMEOUT_S = 120.0
-
-POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>karafka_django</groupId><artifactId>kafka-runtime</artifactId><version>{kafka}</version>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{kafka}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>{log4j}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>{log4j}</version></dependency>
-  </dependencies>
-</project>
-"""
 
 LOG4J2 = """status = warn
 appender.file.type = File
@@ -60,57 +40,6 @@ appender.file.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = info
 rootLogger.appenderRef.file.ref = file
 """
-
-
-def pom() -> str:
-    return POM.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION)
-
-
-def cache_dir() -> Path:
-    """Named after the version and the POM, so a changed dependency list is fetched anew."""
-    root = os.environ.get("KARAFKA_KAFKA_CACHE") or Path.home() / ".cache" / "karafka_django"
-    return Path(root) / f"kafka-{KAFKA_VERSION}-{hashlib.sha1(pom().encode()).hexdigest()[:8]}"
-
-
-def java() -> str:
-    found = shutil.which("java")
-    if not found:
-        raise BrokerError("Apache Kafka needs Java 17 or later: install a JDK (Debian: apt-get install openjdk-17-jdk-headless)")
-    return found
-
-
-def classpath() -> str:
-    """Kafka's runtime classpath, fetched with Maven on first use."""
-    lib = cache_dir() / "lib"
-    if not (lib / ".complete").exists():
-        fetch_jars(lib)
-    return f"{lib}/*"
-
-
-def fetch_jars(lib: Path) -> None:
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise BrokerError("fetching Apache Kafka's jars needs Maven 3: install it (Debian: apt-get install maven)")
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="fetch-", dir=lib.parent))
-    try:
-        (work / "pom.xml").write_text(pom())
-        done = subprocess.run([mvn, "-B", "-q", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
-                               "-DincludeScope=runtime", f"-DoutputDirectory={work / 'lib'}"],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            errors = [line for line in done.stdout.splitlines() + done.stderr.splitlines() if "ERROR" in line]
-            reason = re.sub(r"\x1b\[[0-9;]*m", "", errors[0]) if errors else f"exit {done.returncode}"
-            raise BrokerError(f"Maven could not fetch Apache Kafka {KAFKA_VERSION}'s jars ({reason.strip()}); "
-                              "check that Maven reaches its central repository")
-        (work / "lib" / ".complete").touch()
-        try:
-            (work / "lib").rename(lib)
-        except OSError:
-            if not (lib / ".complete").exists():  # another process won the rename; anything else is ours to report
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def new_cluster_id() -> str:
@@ -143,6 +72,13 @@ class Node:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def started(self) -> subprocess.Popen:
+        """The node's process (it has been started)."""
+        if self.process is None:
+            raise BrokerError(f"node {self.node_id} was never started")
+        return self.process
 
     def log_tail(self, lines: int = 20) -> str:
         logs = [self.directory / "stdout.log", self.directory / "server.log"]
@@ -186,7 +122,7 @@ class KafkaCluster:
         """``(node id, pid, address)`` of each running node."""
         for node in self.nodes.values():
             if node.running:
-                yield node.node_id, node.process.pid, node.address
+                yield node.node_id, node.started.pid, node.address
 
     def leader(self, topic: str, partition: int) -> int:
         """The node id leading ``topic``/``partition``, as a running node's metadata says."""
@@ -222,7 +158,7 @@ class KafkaCluster:
         nodes = [self.nodes[node]] if node is not None else list(self.nodes.values())
         for each in nodes:
             if each.running:
-                each.process.send_signal(signal.SIGTERM)
+                each.started.send_signal(signal.SIGTERM)
         for each in nodes:
             if each.process is not None:
                 try:
@@ -237,8 +173,8 @@ class KafkaCluster:
         """SIGKILL ``node``, as a crash or a lost machine would stop it."""
         each = self.nodes[node]
         if each.running:
-            each.process.kill()
-            each.process.wait()
+            each.started.kill()
+            each.started.wait()
 
     def __enter__(self) -> KafkaCluster:
         try:
@@ -325,7 +261,7 @@ class KafkaCluster:
         admin = AdminClient({"bootstrap.servers": node.address, "log_level": 3})
         while time.monotonic() < deadline:
             if not node.running:
-                self._failed(node, f"it exited with {node.process.returncode}")
+                self._failed(node, f"it exited with {node.started.returncode}")
             try:
                 if node.node_id in admin.list_topics(timeout=2).brokers:
                     return

@@ -100,7 +100,8 @@ class DeadLetters:
         groups = Groups(self.config.tool_kafka)
         position = {p: o for (t, p), o in groups.committed(group).items() if t == self.topic}
         letters = sorted(self.read(position), key=lambda d: (d.read.partition, d.read.offset))
-        replayed, read_up_to = [], dict(position)
+        replayed: list[DeadLetter] = []
+        read_up_to = dict(position)
         try:
             for letter in letters:
                 if limit is not None and len(replayed) >= limit:

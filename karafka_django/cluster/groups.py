@@ -102,7 +102,7 @@ class Groups:
                                              reader.watermarks(topic, partition)[1]))
         return rows
 
-    def list(self) -> list[GroupSummary]:
+    def summaries(self) -> list[GroupSummary]:
         names = sorted(g.group_id for g in self.admin.list_consumer_groups().result(self.timeout).valid)
         summaries = []
         for name in names:
@@ -126,6 +126,8 @@ class Groups:
                     raise ValueError(f"topic '{topic}' has no partition {unknown[0]} (it has {len(partitions)})")
                 targets = offsets
             else:
+                if position is None:
+                    raise ValueError("a seek needs a position or offsets")
                 targets = {p: reader.offset(topic, p, position) for p in partitions}
         return [OffsetChange(topic, p, committed.get((topic, p)), new) for p, new in sorted(targets.items())]
 

@@ -98,7 +98,7 @@ class Cluster:
         any live broker answers: DescribeCluster waits for the controller, which is what is
         missing right after a broker is lost, when this page matters most."""
         metadata = self.admin.list_topics(timeout=self.timeout)
-        brokers = [Broker(b.id, b.host, b.port, b.id == metadata.controller_id) for b in metadata.brokers.values()]
+        brokers = [Broker(b.id, str(b.host), int(b.port), b.id == metadata.controller_id) for b in metadata.brokers.values()]
         return metadata.cluster_id, sorted(brokers, key=lambda b: b.node_id)
 
     def topics(self, name: str | None = None) -> list[TopicInfo]:

@@ -73,10 +73,8 @@ class PositionReader:
         if isinstance(position, int):
             return position
         low, high = self.watermarks(topic, partition)
-        if position == "earliest":
-            return low
-        if position == "latest":
-            return high
+        if isinstance(position, str):
+            return low if position == "earliest" else high
         return self._first_at_or_after(topic, partition, int(position.timestamp() * 1000), high)
 
     def _first_at_or_after(self, topic: str, partition: int, millis: int, high: int) -> int:

@@ -9,7 +9,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,7 +99,7 @@ class TopicReader:
             metadata = self._consumer().list_topics(topic, timeout=10).topics.get(topic)
             return sorted(metadata.partitions) if metadata and not metadata.error else []
 
-    def read(self, topic: str, ranges: dict[int, tuple[int | None, int | None]], count_back: int = 0,
+    def read(self, topic: str, ranges: Mapping[int, tuple[int | None, int | None]], count_back: int = 0,
              timeout: float = 10) -> list[Read]:
         """Messages of ``topic`` per partition from ``start`` to ``stop`` (excluded); a ``start`` of
         None means ``count_back`` before the end, a ``stop`` of None the true end."""

@@ -89,6 +89,7 @@ class Topics:
             elif change.action == "add_partitions":
                 self._wait(self.admin.create_partitions([NewPartitions(change.topic, change.spec.partitions)]))
             elif change.action == "alter_config":
+                assert change.config is not None  # an alter_config change names its config
                 key, value = change.config
                 resource = ConfigResource(ResourceType.TOPIC, change.topic,
                                           incremental_configs=[ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)])

@@ -18,12 +18,16 @@ from ..instrumentation.client_logs import client_logger
 
 
 def consumer(kafka: dict[str, Any], **role: Any) -> Consumer:
-    return Consumer({**kafka, **role, "logger": client_logger("consumer")})
+    return Consumer(_settings(kafka, role, "consumer"))
 
 
 def producer(kafka: dict[str, Any], **role: Any) -> Producer:
-    return Producer({**kafka, **role, "logger": client_logger("producer")})
+    return Producer(_settings(kafka, role, "producer"))
 
 
 def admin(kafka: dict[str, Any]) -> AdminClient:
-    return AdminClient({**kafka, "logger": client_logger("admin")})
+    return AdminClient(_settings(kafka, {}, "admin"))
+
+
+def _settings(kafka: dict[str, Any], role: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {**kafka, **role, "logger": client_logger(kind)}

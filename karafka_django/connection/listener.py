@@ -14,9 +14,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Message as RawMessage
 
@@ -41,7 +41,7 @@ TICK_S = 0.05
 
 
 def _topic_partition(message: RawMessage) -> tuple[str, int]:
-    return message.topic(), message.partition()
+    return message.topic(), message.partition()  # type: ignore[return-value]  # set on every fetched message
 
 
 class Listener(threading.Thread):
@@ -55,6 +55,7 @@ class Listener(threading.Thread):
         budget: BufferBudget,
         prefetch_kbytes: int,
         node: int | None = None,
+        client_factory: Callable[..., Client] = Client,
     ):
         super().__init__(name=f"karafka.listener-{subscription_group.name}", daemon=True)
         self.subscription_group = subscription_group
@@ -82,7 +83,8 @@ class Listener(threading.Thread):
         self.quiet = False
         self._stopping = threading.Event()
         self._deadline = float("inf")
-        self.client: Client | None = None
+        self.client_factory = client_factory  # Client(settings, on_stats, on_error); a fake in unit tests
+        self._client: Client | None = None
 
     # -- control, from the server thread ---------------------------------------------------------
 
@@ -95,11 +97,18 @@ class Listener(threading.Thread):
         """Take no new work but stay in the group (Karafka's quiet mode)."""
         self.quiet = True
 
+    @property
+    def client(self) -> Client:
+        """The client, made when the thread starts (on this thread, which alone calls it)."""
+        if self._client is None:
+            raise RuntimeError(f"listener {self.name} has not started")
+        return self._client
+
     # -- the thread ------------------------------------------------------------------------------
 
     def run(self) -> None:
         try:
-            self.client = Client(self.kafka_config, self._on_stats, self.faults.on_error)
+            self._client = self.client_factory(self.kafka_config, self._on_stats, self.faults.on_error)
             self.client.subscribe(self.subscription_group.topics, on_assign=self._on_assign,
                                   on_revoke=self._on_revoke, on_lost=self._on_lost)
             while not self._stopping.is_set() and self.faults.failure is None:
@@ -150,8 +159,8 @@ class Listener(threading.Thread):
             messages = kept
         topic = self._single_topic
         runs: dict[tuple[str, int], list] = {}
-        for key, group in groupby(messages, RawMessage.partition if topic else _topic_partition):
-            key = (topic, key) if topic else key
+        for found, group in groupby(messages, RawMessage.partition if topic else _topic_partition):
+            key = cast(tuple[str, int], (topic, found) if topic else found)
             if key in runs:
                 runs[key].extend(group)
             else:
@@ -220,7 +229,7 @@ class Listener(threading.Thread):
 
     def _on_assign(self, _consumer: Any, partitions: list) -> None:
         self._forget_outlived()
-        stored = self._stored_offsets(partitions)
+        stored = offset_storage.load_assigned(self.subscription_group.route_for, partitions)
         for tp in partitions:
             key = (tp.topic, tp.partition)
             route = self.subscription_group.route_for(tp.topic)
@@ -239,22 +248,6 @@ class Listener(threading.Thread):
             subscription_group=self.subscription_group.name,
             partitions=",".join(f"{tp.topic}/{tp.partition}" for tp in partitions),
         )
-
-    def _stored_offsets(self, partitions: list) -> dict[tuple[str, int], int]:
-        """The database-stored offsets of the partitions whose route keeps them there."""
-        by_topic: dict[str, list[int]] = {}
-        for tp in partitions:
-            by_topic.setdefault(tp.topic, []).append(tp.partition)
-        routes = {topic: self.subscription_group.route_for(topic) for topic in by_topic}
-        stored_here = [topic for topic, route in routes.items() if route.offsets_in_database]
-        if not stored_here:
-            return {}
-        db.before_job()
-        try:
-            return {(topic, partition): offset for topic in stored_here
-                    for partition, offset in offset_storage.load(routes[topic], topic, by_topic[topic]).items()}
-        finally:
-            db.after_job()
 
     def _on_revoke(self, _consumer: Any, partitions: list) -> None:
         self._give_up(partitions, commit=True, event="connection.listener.partitions_revoked")

@@ -89,5 +89,5 @@ class ServerCollector:
                                     "How long a partition with work waiting has not moved its consumed offset", labels=labels)
         for p in snapshot.partitions:
             if p.stalled:
-                stalled.add_metric([p.consumer_group, p.topic, str(p.partition)], p.stalled_s)
+                stalled.add_metric([p.consumer_group, p.topic, str(p.partition)], p.stalled_s or 0.0)
         yield stalled

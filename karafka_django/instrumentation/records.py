@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 Check = Callable[[Any], bool]
+Fields = dict[str, Check]
 
 
 def _text(value: Any) -> bool:
@@ -58,21 +59,21 @@ def _fits(record: Any, fields: dict[str, Check], optional: dict[str, Check] | No
     return all(check(record[name]) for name, check in (optional or {}).items() if name in record)
 
 
-PARTITION = {"consumer_group": _text, "topic": _text, "partition": _integer, "lag": _optional(_integer)}
-PARTITION_OPTIONAL = {"running_s": _optional(_number), "paused_s": _optional(_number), "stalled_s": _optional(_number),
+PARTITION: Fields = {"consumer_group": _text, "topic": _text, "partition": _integer, "lag": _optional(_integer)}
+PARTITION_OPTIONAL: Fields = {"running_s": _optional(_number), "paused_s": _optional(_number), "stalled_s": _optional(_number),
                       "stalled": _optional(_text), "committed_lag": _optional(_integer)}
-LISTENER = {"consumer_group": _text}
-LISTENER_OPTIONAL = {"max_poll_interval_s": _optional(_number)}
-REPORT = {
+LISTENER: Fields = {"consumer_group": _text}
+LISTENER_OPTIONAL: Fields = {"max_poll_interval_s": _optional(_number)}
+REPORT: Fields = {
     "id": _text, "reported_at": _time, "started_at": _time, "report_interval_ms": _positive, "state": _text,
     "processed": _integer, "rss_mb": _number,
     "listeners": _items(LISTENER, LISTENER_OPTIONAL),
     "partitions": _items(PARTITION, PARTITION_OPTIONAL),
 }
-TOPIC_PROCESSED = {"consumer_group": _text, "topic": _text, "processed": _integer}
-REPORT_OPTIONAL = {"topics": _items(TOPIC_PROCESSED, {})}  # since 0.2: messages processed per topic since start
-ERROR = {"at": _time, "type": _text}
-ERROR_OPTIONAL = {"error": _optional(_text), "error_class": _optional(_text), "process": _optional(_text),
+TOPIC_PROCESSED: Fields = {"consumer_group": _text, "topic": _text, "processed": _integer}
+REPORT_OPTIONAL: Fields = {"topics": _items(TOPIC_PROCESSED, {})}  # since 0.2: messages processed per topic since start
+ERROR: Fields = {"at": _time, "type": _text}
+ERROR_OPTIONAL: Fields = {"error": _optional(_text), "error_class": _optional(_text), "process": _optional(_text),
                   "topic": _optional(_text), "partition": _optional(_integer), "first_offset": _optional(_integer),
                   "payload_excerpt": _optional(_text), "traceback": _optional(_text), "consumer": _optional(_text)}
 

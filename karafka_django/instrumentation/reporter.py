@@ -100,7 +100,8 @@ class Reporter(threading.Thread):
         Reading starts at the beginning (commands are few) and ignores what was sent before this
         process started, so a command sent while the topic was still being created is not lost.
         """
-        if not self.commands.assignment() and not self._assign_commands():
+        assert self.commands is not None  # run() made it
+        if not self.commands.assignment() and not self._assign_commands(self.commands):
             self._stopped.wait(max(0.0, until - time.monotonic()))
             return
         while not self._stopped.is_set() and time.monotonic() < until:
@@ -122,12 +123,12 @@ class Reporter(threading.Thread):
                                            error=f"{type(exc).__name__}: {exc}", value=repr(value)[:200])
             return None
 
-    def _assign_commands(self) -> bool:
+    def _assign_commands(self, commands: Consumer) -> bool:
         topic = self.config.commands_topic
-        metadata = self.commands.list_topics(topic, timeout=5).topics.get(topic)
+        metadata = commands.list_topics(topic, timeout=5).topics.get(topic)
         if metadata is None or metadata.error is not None or not metadata.partitions:
             return False
-        self.commands.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])
+        commands.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])
         return True
 
     # -- commands --------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def headers_for(raw: Any, route: Route, error: BaseException | None) -> list[tup
 
 def dispatch(raw: Any, route: Route, error: BaseException | None) -> None:
     """Produce ``raw`` to the DLQ (raises on failure); a DLQ without topic skips it on purpose."""
-    topic = route.dead_letter_queue.topic
+    topic = route.dead_letter_queue.topic if route.dead_letter_queue is not None else None
     if topic is None:
         return
     headers = headers_for(raw, route, error)

@@ -34,10 +34,11 @@ DATABASE = "database"
 def causes(error: BaseException) -> Iterator[BaseException]:
     """The error and what it was raised from or during (a wrapper's cause counts too)."""
     seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        error = error.__cause__ or error.__context__
+    found: BaseException | None = error
+    while found is not None and id(found) not in seen:
+        seen.add(id(found))
+        yield found
+        found = found.__cause__ or found.__context__
 
 
 def database_reachable(alias: str) -> bool:

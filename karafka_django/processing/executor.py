@@ -38,7 +38,7 @@ class Executor:
 
     def run(self, job: Job | ServiceJob) -> int:
         """Run a job and chain the partition's next batch; returns messages processed."""
-        if type(job) is ServiceJob:
+        if isinstance(job, ServiceJob):
             self._run_service(job)
             return 0
         coordinator = job.coordinator
@@ -128,7 +128,7 @@ class Executor:
     def _completed(self, job: Job, started: float, mark_last: bool, dead_lettered: bool = False) -> None:
         coordinator = job.coordinator
         if coordinator.dependency_since is not None:
-            if not dead_lettered:  # a batch that went through: the dependency answers again
+            if not dead_lettered and coordinator.dependency is not None:  # a batch went through: it answers again
                 self.dependencies.recovered(coordinator.dependency)
             coordinator.dependency = coordinator.dependency_since = None
         for following in coordinator.complete(job, mark_last=mark_last, dead_lettered=dead_lettered):
@@ -152,8 +152,9 @@ class Executor:
         [raw] = job.raw
         error = coordinator.last_error
         started = time.monotonic()
-        route = coordinator.route
-        mark = not route.manual_offset_management or route.dead_letter_queue.mark_after_dispatch
+        route, dlq = coordinator.route, coordinator.route.dead_letter_queue
+        assert dlq is not None  # dead_letter_due() is true only for a route with one
+        mark = not route.manual_offset_management or dlq.mark_after_dispatch
         try:
             with self.monitor.around("dead_letter_queue.dispatch", raw=raw, route=route, error=error):
                 dead_letter_queue.dispatch(raw, route, error)
@@ -173,7 +174,7 @@ class Executor:
             topic=coordinator.topic,
             partition=coordinator.partition,
             offset=raw.offset(),
-            dead_letter_topic=coordinator.route.dead_letter_queue.topic,
+            dead_letter_topic=dlq.topic,
             attempts=coordinator.pause.attempt,
             error=f"{type(error).__name__}: {error}",
         )

@@ -41,7 +41,7 @@ class Worker(threading.Thread):
                 self.busy = True
                 try:
                     count = self.executor.run(job)
-                    if count:  # only a consume job (Job) processes messages
+                    if count and isinstance(job, Job):  # only a consume job processes messages
                         key = (job.coordinator.route.consumer_group, job.coordinator.topic)
                         self.processed_by_topic[key] = self.processed_by_topic.get(key, 0) + count
                 except BaseException as exc:  # critical (SystemExit, MemoryError, ...)

@@ -113,7 +113,7 @@ def build_routing(config: KarafkaConfig) -> Routing:
     groups: dict[str, ConsumerGroup] = {}
     seen: dict[tuple[str, str], str] = {}
     # KARAFKA['TRANSIENT_ERRORS'] apply to every route, before each route's own transient_errors.
-    transient = exception_classes(config.transient_errors, "KARAFKA['TRANSIENT_ERRORS']", problems, "karafka.E013") or ()
+    transient = exception_classes(config.transient_errors, "KARAFKA['TRANSIENT_ERRORS']", problems, "karafka.E013")
     for raw, where in candidates:
         route = parse_route(raw, config.client_id, where, problems)
         if route is None:

@@ -54,13 +54,13 @@ def _resolve(value: Any, what: str, where: str, problems: list[Problem], check_i
         return None
 
 
-def _dead_letter_queue(raw: Any, topic: str, where: str, problems: list[Problem]) -> DeadLetterQueue | None | bool:
-    """The route's DLQ, ``None`` without one, ``False`` when the settings are invalid."""
+def _dead_letter_queue(raw: Any, topic: str, where: str, problems: list[Problem]) -> DeadLetterQueue | None:
+    """The route's DLQ; ``None`` without one or when invalid (the problems say why)."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
         problems.append(Problem("karafka.E030", f"{where}: dead_letter_queue must be a dict, got {raw!r}."))
-        return False
+        return None
     valid = True
     for key in raw:
         if key not in DEAD_LETTER_QUEUE_KEYS:
@@ -84,17 +84,17 @@ def _dead_letter_queue(raw: Any, topic: str, where: str, problems: list[Problem]
             problems.append(Problem("karafka.E035", f"{where}: dead_letter_queue {name} must be True or False."))
             valid = False
     if not valid:
-        return False
+        return None
     return DeadLetterQueue(topic=raw["topic"] or None, max_retries=retries, **flags)
 
 
-def _filters(raw: Any, where: str, problems: list[Problem]) -> tuple | bool:
-    """Filter factories (one instance per partition), or False when the settings are invalid."""
+def _filters(raw: Any, where: str, problems: list[Problem]) -> tuple:
+    """Filter factories (one instance per partition); none when invalid (the problems say why)."""
     if raw is None:
         return ()
     if not isinstance(raw, (list, tuple)):
         problems.append(Problem("karafka.E040", f"{where}: filters must be a list."))
-        return False
+        return ()
     factories = []
     for spec in raw:
         options: dict[str, Any] = {}
@@ -103,64 +103,64 @@ def _filters(raw: Any, where: str, problems: list[Problem]) -> tuple | bool:
             spec = spec.get("class")
             if spec is None:
                 problems.append(Problem("karafka.E041", f"{where}: a filter given as a dict needs a 'class'."))
-                return False
+                return ()
         factory = _resolve(spec, "filter", where, problems, "karafka.E042")
         if factory is None:
-            return False
+            return ()
         try:
             inspect.signature(factory).bind(**options)
         except (TypeError, ValueError) as exc:
             problems.append(Problem("karafka.E043", f"{where}: filter {spec!r} does not take {options}: {exc}"))
-            return False
+            return ()
         factories.append(functools.partial(factory, **options) if options else factory)
     return tuple(factories)
 
 
-def _virtual_partitions(raw: Any, where: str, problems: list[Problem]) -> VirtualPartitions | None | bool:
+def _virtual_partitions(raw: Any, where: str, problems: list[Problem]) -> VirtualPartitions | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or "partitioner" not in raw:
         problems.append(Problem("karafka.E044", f"{where}: virtual_partitions must be a dict with a 'partitioner'."))
-        return False
+        return None
     partitioner = _resolve(raw["partitioner"], "partitioner", where, problems, "karafka.E045")
     size = raw.get("max_partitions", 5)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         problems.append(Problem("karafka.E046", f"{where}: virtual_partitions max_partitions must be an integer >= 1."))
-        return False
-    return False if partitioner is None else VirtualPartitions(partitioner, size)
+        return None
+    return None if partitioner is None else VirtualPartitions(partitioner, size)
 
 
-def _periodic(raw: Any, where: str, problems: list[Problem]) -> int | None | bool:
+def _periodic(raw: Any, where: str, problems: list[Problem]) -> int | None:
     if raw is None:
         return None
     interval = raw.get("interval_ms") if isinstance(raw, dict) else None
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
         problems.append(Problem("karafka.E047", f"{where}: periodic must be {{'interval_ms': <integer >= 1>}}."))
-        return False
+        return None
     return interval
 
 
-def exception_classes(raw: Any, what: str, problems: list[Problem], check_id: str) -> tuple[type, ...] | bool:
-    """Exception classes from a list of dotted paths (or classes); False with problems added."""
+def exception_classes(raw: Any, what: str, problems: list[Problem], check_id: str) -> tuple[type, ...]:
+    """Exception classes from a list of dotted paths (or classes); none when invalid (problems added)."""
     if raw is None:
         return ()
     if not isinstance(raw, (list, tuple)):
         problems.append(Problem(check_id, f"{what} must be a list of exception classes (dotted paths), got {raw!r}."))
-        return False
+        return ()
     classes = []
     for spec in raw:
         found = _resolve(spec, "exception class", what, problems, check_id)
         if found is None:
-            return False
+            return ()
         if not (isinstance(found, type) and issubclass(found, Exception)):
             problems.append(Problem(check_id, f"{what}: {spec!r} is not an Exception subclass."))
-            return False
+            return ()
         classes.append(found)
     return tuple(classes)
 
 
-def _offset_storage(raw: dict[str, Any], where: str, problems: list[Problem]) -> tuple[str, str] | bool:
-    """``(storage, database alias)``, or False when they cannot hold together.
+def _offset_storage(raw: dict[str, Any], where: str, problems: list[Problem]) -> tuple[str, str]:
+    """``(storage, database alias)``; Kafka's when they cannot hold together (the problems say why).
 
     Offsets in the database are exactly-once only when one transaction covers a whole batch and
     its offset: not with virtual partitions (parts commit apart), and not when a dead-lettered
@@ -169,32 +169,33 @@ def _offset_storage(raw: dict[str, Any], where: str, problems: list[Problem]) ->
     storage, alias = raw.get("offset_storage", "kafka"), raw.get("database", "default")
     if storage not in OFFSET_STORAGES:
         problems.append(Problem("karafka.E026", f"{where}: offset_storage must be one of {OFFSET_STORAGES}, got {storage!r}."))
-        return False
+        return "kafka", "default"
     if storage == "kafka":
         if "database" in raw:
             problems.append(Problem("karafka.E027", f"{where}: 'database' applies only with offset_storage 'database'."))
-            return False
+            return "kafka", "default"
         return storage, alias
     if alias not in settings.DATABASES:
         problems.append(Problem("karafka.E027", f"{where}: database '{alias}' is not in settings.DATABASES.",
                                 did_you_mean(str(alias), list(settings.DATABASES))))
-        return False
+        return "kafka", "default"
     if raw.get("virtual_partitions") is not None:
         problems.append(Problem("karafka.E028", f"{where}: offset_storage 'database' cannot be combined with virtual_partitions.",
                                 "Virtual parts of a batch finish apart; one transaction must cover the whole batch."))
-        return False
+        return "kafka", "default"
     dlq = raw.get("dead_letter_queue")
     if raw.get("manual_offset_management") and isinstance(dlq, dict) and not dlq.get("mark_after_dispatch"):
         problems.append(Problem("karafka.E029", f"{where}: with offset_storage 'database' and manual_offset_management, "
                                 "a dead-lettered message must be marked: set dead_letter_queue mark_after_dispatch.",
                                 "Otherwise its offset is never stored and the partition replays it forever."))
-        return False
+        return "kafka", "default"
     return storage, alias
 
 
 def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: list[Problem]) -> Route | None:
     """A :class:`Route` from one declaration (validated already to have a topic and a consumer),
     or None with the reasons added to ``problems``."""
+    before = len(problems)  # a parser reports what is invalid as a problem: any new one refuses the route
     consumer_class = _resolve(raw["consumer"], "consumer", where, problems, "karafka.E020")
     if consumer_class is None:
         return None
@@ -216,10 +217,10 @@ def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: l
     periodic = _periodic(raw.get("periodic"), where, problems)
     topic_config = None
     if raw.get("config") is not None:
-        topic_config = parse_spec(str(raw["topic"]), raw["config"], where, problems) or False
+        topic_config = parse_spec(str(raw["topic"]), raw["config"], where, problems)
     offset_storage = _offset_storage(raw, where, problems)
     transient_errors = exception_classes(raw.get("transient_errors"), f"{where}: transient_errors", problems, "karafka.E036")
-    if False in (dead_letter_queue, filters, virtual_partitions, periodic, topic_config, offset_storage, transient_errors):
+    if len(problems) > before:
         return None
     consumer_group = str(raw.get("consumer_group") or default_group)
     return Route(

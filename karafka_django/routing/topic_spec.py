@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..problems import Problem
 
@@ -28,4 +28,4 @@ def parse_spec(topic: str, raw: Any, where: str, problems: list[Problem]) -> Top
             problems.append(Problem("karafka.E051", f"{where}: config '{name}' must be an integer >= 1, got {value!r}."))
             return None
     configs = {k: str(v) for k, v in raw.items() if k not in ("partitions", "replication_factor")}
-    return TopicSpec(topic, partitions, replication, configs)
+    return TopicSpec(topic, cast(int, partitions), replication, configs)  # checked above

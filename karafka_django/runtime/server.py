@@ -101,7 +101,7 @@ class Server:
     def run(self, handle_signals: bool = True) -> int:
         """Run until a signal, :meth:`stop` or a critical error stops the server; returns the exit
         code. ``handle_signals=False`` when the process's main thread belongs to someone else
-        (``karafka_django.runtime.embedded``)."""
+        (``karafka_django.embedded``)."""
         connections.close_all()
         if handle_signals:
             self.install_signal_handlers()
@@ -192,7 +192,7 @@ class Server:
             self.quiet()
         elif command == "stop":
             self.stop()
-        elif command in ("pause", "resume"):
+        elif command in ("pause", "resume") and topic is not None and partition is not None:
             for listener in self.listeners:
                 coordinator = listener.coordinators.get((topic, partition))
                 if coordinator is None:

@@ -138,11 +138,13 @@ class KarafkaTestClient:
                 self.jobs.put(job)
         for (name, _), coordinator in self.coordinators.items():
             if topic is None or name == topic:
-                for job in coordinator.due_jobs(max(time.monotonic(), coordinator.pause.ends_at)):
-                    self.jobs.put(job)
+                for due in coordinator.due_jobs(max(time.monotonic(), coordinator.pause.ends_at)):
+                    self.jobs.put(due)
         self._errors.clear()
         while len(self.jobs):
-            self.executor.run(self.jobs.get())
+            queued = self.jobs.get()
+            if queued is not None:  # no worker-stopping sentinel is ever put here
+                self.executor.run(queued)
         if self._errors:
             raise self._errors[0]
 
@@ -167,7 +169,7 @@ class KarafkaTestClient:
 
     def __enter__(self) -> KarafkaTestClient:
         self._saved_client = (producer._client, producer._pid)
-        producer._client, producer._pid = _RecordingClient(self.produced_messages), os.getpid()
+        producer._client, producer._pid = _RecordingClient(self.produced_messages), os.getpid()  # type: ignore[assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:

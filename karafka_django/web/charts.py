@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -25,6 +25,7 @@ MAX_SERIES = 8
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 TopicKey = tuple[str, str]  # (consumer group, topic)
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,10 @@ def per_topic_lag(points: list[Point]) -> dict[str, Values]:
     return {topic_name(key): [_sum(s.lag.get(key) for s in samples.values()) for _, samples in points] for key in keys}
 
 
-def rates(points: list[Point], counters: Callable[[str, Sample], dict[Hashable, int]]) -> dict[Hashable, Values]:
+def rates(points: list[Point], counters: Callable[[str, Sample], dict[K, int]]) -> dict[K, Values]:
     """Per key, summed over processes: how fast its counter grew (per second) since the previous
     point; None where no process has two samples of one run to compare."""
-    out: dict[Hashable, Values] = {}
+    out: dict[K, Values] = {}
     for i in range(1, len(points)):
         for pid, after in points[i][1].items():
             before = points[i - 1][1].get(pid)
@@ -134,7 +135,8 @@ def line_chart(title: str, unit: str, times: list[datetime], series: dict[str, V
 
     lines = []
     for (name, values), color in zip(drawn, PALETTE):
-        runs, run = [], []
+        runs: list[list[str]] = []
+        run: list[str] = []
         for i, value in enumerate(values + [None]):
             if value is None:
                 if run:

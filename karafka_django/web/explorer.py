@@ -32,7 +32,7 @@ class SearchForm(forms.Form):
                                help_text=f"messages to scan, at most {MAX_SCAN:,}")
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         for name in ("since", "until"):
             if data.get(name) and data[name].timestamp() < 0:
                 self.add_error(name, "Kafka's timestamps start in 1970.")

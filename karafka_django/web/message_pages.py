@@ -78,7 +78,7 @@ class MessagePages(Pages):
     def search_view(self, request: HttpRequest, topic: str) -> TemplateResponse:
         form = SearchForm(request.GET)
         if not form.is_valid():
-            raise BadRequest("; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+            raise BadRequest("; ".join(f"{field}: {' '.join(str(e) for e in errors)}" for field, errors in form.errors.items()))
         try:
             result = search(AdminReader.shared().topics, topic_name(topic), form.cleaned_data)
         except ValueError as exc:

@@ -44,7 +44,8 @@ class Pages(admin.ModelAdmin):
     @staticmethod
     def record_in_admin_log(request: HttpRequest, object_id: str, message: str) -> None:
         LogEntry.objects.create(
-            user_id=request.user.pk, content_type_id=ContentType.objects.get_for_model(Dashboard).pk,
+            user_id=request.user.pk,  # type: ignore[misc]  # a logged-in staff user (the admin's views)
+            content_type_id=ContentType.objects.get_for_model(Dashboard).pk,
             object_id=object_id, object_repr=f"karafka {object_id}"[:200], action_flag=CHANGE, change_message=message,
         )
 

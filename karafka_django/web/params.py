@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import re
 from functools import wraps
-from typing import Any
+from typing import Any, overload
 
 from confluent_kafka import KafkaException
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from ..conf import TOPIC_NAME
+
 MAX_OFFSET = 2**63 - 1  # Kafka's offsets are signed 64-bit
-#: Kafka's topic names: letters, digits, '.', '_' and '-', at most 249 characters.
-TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 CONFIG_KEY = re.compile(r"[a-z0-9.]{1,100}")
 SECRET_MARKERS = ("password", "secret", "ssl.key", "sasl.oauthbearer", "token")
 
@@ -22,6 +22,10 @@ class BadRequest(Exception):
     """A query parameter a page cannot use: answered 400 with the message."""
 
 
+@overload
+def int_param(request: HttpRequest, name: str, default: int, low: int = 0, high: int = MAX_OFFSET) -> int: ...
+@overload
+def int_param(request: HttpRequest, name: str, default: None = None, low: int = 0, high: int = MAX_OFFSET) -> int | None: ...
 def int_param(request: HttpRequest, name: str, default: int | None = None, low: int = 0,
               high: int = MAX_OFFSET) -> int | None:
     raw = request.GET.get(name)

@@ -4,6 +4,7 @@ errors, and the commands sent to processes."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -54,7 +55,7 @@ class ProcessPages(Pages):
             for p in process["partitions"]:
                 if p["lag"] is not None and p["lag"] >= 0:
                     lag[(p["consumer_group"], p["topic"])] = lag.get((p["consumer_group"], p["topic"]), 0) + p["lag"]
-        groups = []
+        groups: list[dict[str, Any]] = []
         for cg in routing.consumer_groups:
             subs = []
             for sg in cg.subscription_groups:
@@ -112,7 +113,7 @@ class ProcessPages(Pages):
         command = request.POST.get("command")
         if command not in COMMANDS:
             return HttpResponseForbidden("Unknown command.")
-        payload = {"command": command, "process": request.POST.get("process", "*")}
+        payload: dict[str, Any] = {"command": command, "process": request.POST.get("process", "*")}
         if command in CONFIRMED_COMMANDS and request.POST.get("confirmed") != "yes":
             return self.render(request, "confirm_command.html", title=f"{command.capitalize()} {payload['process']}?",
                                command=command, process_id=payload["process"],

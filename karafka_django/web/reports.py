@@ -106,7 +106,7 @@ class AdminReader:
         key = (at, step)
         if key in self._samples:
             return self._samples[key]
-        end, seen = at + step, set()
+        end, seen = at + step, set[bytes | None]()
 
         def keep(read: Read) -> bool:
             """Reports are keyed by process: a repeat means every process was seen. A report a

@@ -93,9 +93,12 @@ def test_ticks_run_on_idle_partitions_at_the_interval_and_never_overlap_consume(
     route = {"topic": topic, "consumer": "tests.testapp.consumers.TickingConsumer", "periodic": {"interval_ms": 500}}
     server = make_server([route]).start()
     server.wait_assigned()
-    for _ in range(6):
+    consumes = Span.objects.filter(partition=0, kind="consume")
+    for n in range(6):  # each message consumed, then a tick on its partition, before the next
         kafka.produce(topic, [(0, b"k", b"{}")])
-        wait_until(lambda: True, 0.4, "")
+        consumed = wait_until(lambda n=n: consumes.count() > n and consumes.order_by("-started").first(), 10, "the message consumed")
+        wait_until(lambda c=consumed: Span.objects.filter(partition=0, kind="tick", started__gte=c.ended).exists(), 10,
+                   "a tick on the partition once idle")
     wait_until(lambda: Span.objects.filter(kind="tick", partition=1).count() >= 6, 10, "ticks on the idle partition")
     assert server.stop() == 0
 

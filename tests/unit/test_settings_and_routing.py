@@ -28,45 +28,59 @@ def test_defaults_and_librdkafka_defaults_that_the_user_can_override():
     assert not config.problems
 
 
-@pytest.mark.parametrize(
-    "karafka, expected",
-    [
-        ({"KAFKA": {}}, ["karafka.E004"]),
-        ({**BASE, "CONCURRENCY": 0}, ["karafka.E005"]),
-        ({**BASE, "CONCURRENCY": "4"}, ["karafka.E005"]),
-        ({**BASE, "CONCURENCY": 4}, ["karafka.E002"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": "tests.testapp.consumers.Nope"}]}, ["karafka.E020"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": "tests.testapp.models.Record"}]}, ["karafka.E021"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER}, {"topic": "a", "consumer": CONSUMER}]}, ["karafka.E024"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "subscription_grup": "x"}]}, ["karafka.E011"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "initial_offset": "first"}]}, ["karafka.E023"]),
-        ({**BASE, "ROUTES": [{"topic": "a"}]}, ["karafka.E012"]),
-        (
-            {**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER}, {"topic": "b", "consumer": CONSUMER, "initial_offset": "latest"}]},
-            ["karafka.E025"],
-        ),
-        ({**BASE, "ROUTES": []}, ["karafka.W001"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": "a.dlq"}]}, ["karafka.E030"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "retries": 1}}]}, ["karafka.E031"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"max_retries": 1}}]}, ["karafka.E032"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "a"}}]}, ["karafka.E033"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "max_retries": -1}}]},
-         ["karafka.E034"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "independent": "no"}}]},
-         ["karafka.E035"]),
-        ({**BASE, "PRODUCER": "fast"}, ["karafka.E003"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "redis"}]}, ["karafka.E026"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database", "database": "main"}]},
-         ["karafka.E027"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "database": "default"}]}, ["karafka.E027"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database",
-                              "virtual_partitions": {"partitioner": "tests.testapp.consumers.by_key"}}]}, ["karafka.E028"]),
-        ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database", "manual_offset_management": True,
-                              "dead_letter_queue": {"topic": "d"}}]}, ["karafka.E029"]),
-    ],
-)
+INVALID_SETTINGS = [
+    ({"KAFKA": {}}, ["karafka.E004"]),
+    ({**BASE, "CONCURRENCY": 0}, ["karafka.E005"]),
+    ({**BASE, "CONCURRENCY": "4"}, ["karafka.E005"]),
+    ({**BASE, "CONCURENCY": 4}, ["karafka.E002"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": "tests.testapp.consumers.Nope"}]}, ["karafka.E020"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": "tests.testapp.models.Record"}]}, ["karafka.E021"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER}, {"topic": "a", "consumer": CONSUMER}]}, ["karafka.E024"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "subscription_grup": "x"}]}, ["karafka.E011"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "initial_offset": "first"}]}, ["karafka.E023"]),
+    ({**BASE, "ROUTES": [{"topic": "a"}]}, ["karafka.E012"]),
+    (
+        {**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER}, {"topic": "b", "consumer": CONSUMER, "initial_offset": "latest"}]},
+        ["karafka.E025"],
+    ),
+    ({**BASE, "ROUTES": []}, ["karafka.W001"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": "a.dlq"}]}, ["karafka.E030"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "retries": 1}}]}, ["karafka.E031"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"max_retries": 1}}]}, ["karafka.E032"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "a"}}]}, ["karafka.E033"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "max_retries": -1}}]},
+     ["karafka.E034"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "dead_letter_queue": {"topic": "d", "independent": "no"}}]},
+     ["karafka.E035"]),
+    ({**BASE, "PRODUCER": "fast"}, ["karafka.E014"]),
+    ({**BASE, "REPORTING": "yes"}, ["karafka.E072"]),
+    ({**BASE, "REPORTS_TOPIC": "reports/all"}, ["karafka.E073"]),
+    ({**BASE, "REPORT_INTERVAL_MS": 0}, ["karafka.E097"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "redis"}]}, ["karafka.E026"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database", "database": "main"}]},
+     ["karafka.E027"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "database": "default"}]}, ["karafka.E027"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database",
+                          "virtual_partitions": {"partitioner": "tests.testapp.consumers.by_key"}}]}, ["karafka.E028"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database", "manual_offset_management": True,
+                          "dead_letter_queue": {"topic": "d"}}]}, ["karafka.E029"]),
+]
+
+
+@pytest.mark.parametrize("karafka, expected", INVALID_SETTINGS, ids=[",".join(e) or "clean" for _, e in INVALID_SETTINGS])
 def test_invalid_settings_fail_the_checks(karafka, expected):
     assert ids(karafka) == expected
+
+
+def test_every_setting_has_a_check_id_of_its_own_and_a_field():
+    from dataclasses import fields
+
+    from karafka_django.conf import SETTINGS, KarafkaConfig
+
+    check_ids = [s.check_id for s in SETTINGS]
+    assert len(set(check_ids)) == len(check_ids)
+    derived = {"kafka", "producer_kafka", "problems"}  # KAFKA and PRODUCER become the clients' settings
+    assert {s.key.lower() for s in SETTINGS} - {"kafka", "producer"} == {f.name for f in fields(KarafkaConfig)} - derived
 
 
 def test_dead_letter_queue_settings():
@@ -136,15 +150,15 @@ def test_config_is_reread_when_settings_change():
     assert get_config().concurrency == 4
 
 
-@pytest.mark.parametrize(
-    "kafka, expected",
-    [
-        ({"enable.auto.offset.store": True}, ["karafka.E060"]),
-        ({"enable.auto.commit": "false"}, ["karafka.W060"]),
-        ({"auto.offset.reset": "latest"}, ["karafka.W061"]),
-        ({"auto.offset.reset": "smallest"}, []),
-    ],
-)
+DELIVERY_SETTINGS = [
+    ({"enable.auto.offset.store": True}, ["karafka.E060"]),
+    ({"enable.auto.commit": "false"}, ["karafka.W060"]),
+    ({"auto.offset.reset": "latest"}, ["karafka.W061"]),
+    ({"auto.offset.reset": "smallest"}, []),
+]
+
+
+@pytest.mark.parametrize("kafka, expected", DELIVERY_SETTINGS, ids=[",".join(e) or "clean" for _, e in DELIVERY_SETTINGS])
 def test_settings_that_break_the_delivery_contract_are_flagged(kafka, expected):
     karafka = {"KAFKA": {"bootstrap.servers": "k:9092", **kafka}, "ROUTES": [{"topic": "a", "consumer": CONSUMER}]}
     assert ids(karafka) == expected

@@ -22,7 +22,7 @@ def _tags(payload: dict[str, Any], *keys: str) -> list[str]:
 
 
 class StatsdListener:
-    def __init__(self, host: str = "127.0.0.1", port: int = 8125, namespace: str = "karafka", tags: list[str] = (),
+    def __init__(self, host: str = "127.0.0.1", port: int = 8125, namespace: str = "karafka", tags: tuple[str, ...] | list[str] = (),
                  client: DogStatsd | None = None):
         self.client = client or DogStatsd(host=host, port=port, namespace=namespace, constant_tags=list(tags),
                                           disable_telemetry=True)

@@ -52,7 +52,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _list(self, groups, **options):
-        summaries = groups.list()
+        summaries = groups.summaries()
         if not summaries:
             self.stdout.write("No consumer groups.")
         for s in summaries:

@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, brokers, concurrency, swarm, metrics, no_producer, format, **options):
         config, routing = load_or_fail()
-        topics = {}
+        topics: dict[str, int] = {}
         if brokers is None:
             brokers, topics = self._cluster(config.tool_kafka)
         groups = routing.select()

@@ -21,8 +21,8 @@ from __future__ import annotations
 import atexit
 import threading
 
-from ..loading import load_or_fail
-from .server import Server
+from .loading import load_or_fail
+from .runtime.server import Server
 
 _lock = threading.Lock()
 _running: tuple[Server, threading.Thread, list[int]] | None = None
