@@ -1,0 +1,107 @@
+"""The listener's thread against a scripted client (through its client factory): assignment,
+per-partition runs handed to the jobs queue, offsets stored after processing, commit on
+revocation and on shutdown. No broker: the client's answers are the test's."""
+
+import threading
+import time
+
+from confluent_kafka import TopicPartition
+
+from karafka_django.conf import parse
+from karafka_django.connection.listener import Listener
+from karafka_django.instrumentation import Monitor
+from karafka_django.processing.coordinator import BufferBudget
+from karafka_django.processing.executor import Executor
+from karafka_django.processing.jobs_queue import JobsQueue
+from karafka_django.routing.builder import build_routing
+from karafka_django.testing import raw_message
+from tests.integration.harness import wait_until
+
+
+class ScriptedClient:
+    """Stands for :class:`karafka_django.connection.client.Client`: assigns ``t/0`` and ``t/1``
+    on the first fetch and hands over ``fetched`` then, then nothing."""
+
+    def __init__(self, fetched: list):
+        self.fetched = fetched
+        self.stored: list = []
+        self.committed: list = []
+        self.accepted: list = []
+        self.closed = threading.Event()
+        self._callbacks: dict = {}
+
+    def subscribe(self, topics, on_assign, on_revoke, on_lost):
+        self._callbacks = {"assign": on_assign, "revoke": on_revoke}
+
+    def fetch(self, max_messages, timeout):
+        if not self.accepted:
+            self._callbacks["assign"](None, [TopicPartition("t", 0), TopicPartition("t", 1)])
+            fetched, self.fetched = self.fetched, []
+            return fetched
+        time.sleep(min(timeout, 0.01))
+        return []
+
+    def revoke(self, partitions):  # as librdkafka would, inside a consume call: here, directly
+        self._callbacks["revoke"](None, [TopicPartition("t", p) for p in partitions])
+
+    def accept_assignment(self, partitions):
+        self.accepted += [(tp.topic, tp.partition) for tp in partitions]
+
+    def store_offsets(self, offsets):
+        self.stored += offsets
+
+    def commit(self, offsets):
+        self.committed += offsets
+        return True
+
+    def consume(self, num_messages, timeout):
+        return self.fetch(num_messages, timeout)
+
+    def pause(self, topic, partition):
+        pass
+
+    def resume(self, topic, partition):
+        pass
+
+    def seek(self, topic, partition, offset):
+        return True
+
+    def close(self):
+        self.closed.set()
+
+
+def make_listener(client: ScriptedClient) -> tuple[Listener, JobsQueue]:
+    config = parse({"KAFKA": {"bootstrap.servers": "k:9092"}, "MAX_MESSAGES": 10,
+                    "ROUTES": [{"topic": "t", "consumer": "karafka_django.consumer.BaseConsumer"}]})
+    [group] = build_routing(config).subscription_groups
+    jobs, monitor = JobsQueue(), Monitor()
+    listener = Listener(group, config, jobs, Executor(jobs, monitor), monitor, BufferBudget(0), 1024,
+                        client_factory=lambda settings, on_stats, on_error: client)
+    return listener, jobs
+
+
+def test_runs_become_jobs_and_processed_offsets_are_stored_then_committed_on_revoke_and_shutdown():
+    fetched = [raw_message("t", p, o, b"{}") for p in (0, 1) for o in range(15)]
+    client = ScriptedClient(fetched)
+    listener, jobs = make_listener(client)
+    listener.start()
+    try:
+        first = [jobs.get(), jobs.get()]
+        assert sorted((j.coordinator.partition, [m.offset() for m in j.raw]) for j in first) == [
+            (0, list(range(10))), (1, list(range(10)))], "one batch of MAX_MESSAGES per partition, in offset order"
+        assert client.accepted == [("t", 0), ("t", 1)]
+        for job in first:
+            [following] = job.coordinator.complete(job, mark_last=True)  # a worker's turn: it takes the rest itself
+            assert [m.offset() for m in following.raw] == list(range(10, 15))
+            if job.coordinator.partition == 0:
+                job.coordinator.complete(following, mark_last=True)
+        wait_until(lambda: ("t", 0, 15) in client.stored and ("t", 1, 10) in client.stored, 5, "the marks stored by the listener")
+
+        revoked = listener.coordinators[("t", 0)]
+        client.revoke([0])
+        assert ("t", 0, 15) in client.committed and ("t", 0) not in listener.coordinators and revoked.revoked
+    finally:
+        listener.stop(time.monotonic() + 0.3)  # partition 1's second batch stays queued: no worker takes it
+        listener.join(10)
+    assert client.closed.is_set() and not listener.is_alive()
+    assert client.committed[-1] == ("t", 1, 10), "shutdown commits what was marked, not the batch left unfinished"
