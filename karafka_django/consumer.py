@@ -50,7 +50,7 @@ class BaseConsumer:
     @property
     def errors_tracker(self) -> tuple[BaseException, ...]:
         """The errors of this partition since it last recovered, oldest first (at most 100)."""
-        return tuple(self._coordinator.errors)
+        return tuple(self._coordinator.retry.errors)
 
     # -- the user's API --------------------------------------------------------------------------
 

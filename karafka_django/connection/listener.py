@@ -24,7 +24,8 @@ from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
 from ..instrumentation.snapshot import ListenerSnapshot
 from ..processing import db, offset_storage
-from ..processing.coordinator import FETCH_BATCH, BufferBudget, Coordinator
+from ..processing.buffer import FETCH_BATCH, BufferBudget
+from ..processing.coordinator import Coordinator
 from ..processing.executor import Executor
 from ..processing.filter_chain import apply_filters
 from ..processing.jobs_queue import JobsQueue
@@ -126,7 +127,7 @@ class Listener(threading.Thread):
     def _poll_once(self) -> None:
         held = next((c for c in self.coordinators.values() if c.holds_fetch()), None)
         if held is not None:  # a consumer is working through a full buffer: let it, fetch after
-            held.wait_for_progress(TICK_S)
+            held.execution.wait_for_an_end(TICK_S)
             self._maintain(time.monotonic())
             return
         now = time.monotonic()
@@ -203,12 +204,12 @@ class Listener(threading.Thread):
         for (topic, partition), coordinator in self.coordinators.items():
             if self.quiet and not coordinator.closing:
                 coordinator.close()
-            if coordinator.seek_to is not None:
-                client.seek(topic, partition, coordinator.seek_to)
+            if coordinator.offsets.seek_to is not None:
+                client.seek(topic, partition, coordinator.offsets.seek_to)
                 coordinator.seek_applied()
             for job in coordinator.due_jobs(now):
                 self.jobs.put(job)
-            wants_paused = coordinator.wants_fetch_paused(now)
+            wants_paused = coordinator.judge_fetch_pause(now)
             if wants_paused != coordinator.fetch_paused:
                 (client.pause if wants_paused else client.resume)(topic, partition)
                 coordinator.fetch_paused = wants_paused
@@ -218,17 +219,17 @@ class Listener(threading.Thread):
         """Hand newly marked offsets to librdkafka, which commits them (auto-commit, close)."""
         to_store = []
         for coordinator in coordinators:
-            marked = coordinator.marked
-            if marked is not None and marked != coordinator.stored:
+            marked = coordinator.offsets.marked
+            if marked is not None and marked != coordinator.offsets.stored:
                 to_store.append((coordinator.topic, coordinator.partition, marked))
-                coordinator.stored = marked
+                coordinator.offsets.stored = marked
         if to_store:
             self.client.store_offsets(to_store)
 
     # -- rebalance callbacks (run inside consume, on this thread) ---------------------------------
 
     def _on_assign(self, _consumer: Any, partitions: list) -> None:
-        self._forget_outlived()
+        self._outlived = {key: c for key, c in self._outlived.items() if c.execution.count}  # those that ended: gone
         stored = offset_storage.load_assigned(self.subscription_group.route_for, partitions)
         for tp in partitions:
             key = (tp.topic, tp.partition)
@@ -236,7 +237,7 @@ class Listener(threading.Thread):
             coordinator = Coordinator(tp.topic, tp.partition, route, self.config.max_messages, self.backoff,
                                       self.budget, predecessor=self._outlived.get(key))
             if key in stored:  # offsets in the database: start where the last committed batch ended
-                tp.offset = coordinator.db_offset = stored[key]
+                tp.offset = coordinator.offsets.db_offset = stored[key]
             if self.quiet or self._stopping.is_set():
                 coordinator.close()
             self.coordinators[key] = coordinator
@@ -263,16 +264,13 @@ class Listener(threading.Thread):
             coordinator.revoke()  # queued jobs of these partitions will not start
         self._finish(revoked, time.monotonic() + self.revocation_timeout_s, hook="revoked", commit=commit)
         for coordinator in revoked:
-            if coordinator.running:
+            if coordinator.execution.count:
                 self._outlived[(coordinator.topic, coordinator.partition)] = coordinator
         self.monitor.instrument(
             event,
             subscription_group=self.subscription_group.name,
             partitions=",".join(f"{tp.topic}/{tp.partition}" for tp in partitions),
         )
-
-    def _forget_outlived(self) -> None:
-        self._outlived = {key: c for key, c in self._outlived.items() if c.running}
 
     def _finish(self, coordinators: list[Coordinator], deadline: float, hook: str, commit: bool = True) -> bool:
         """Wait for running jobs (until ``deadline``), commit their marks, run ``hook``.
@@ -283,14 +281,14 @@ class Listener(threading.Thread):
         """
         finished = True
         for coordinator in coordinators:
-            finished &= coordinator.wait_running(deadline - time.monotonic())
+            finished &= coordinator.execution.wait_idle(deadline - time.monotonic())
         if commit:
             # Store too: librdkafka commits stored offsets on close and unassign, and an older
             # stored offset would move the committed one back.
             self._store(coordinators)
-            self.client.commit([(c.topic, c.partition, c.marked) for c in coordinators if c.marked is not None])
+            self.client.commit([(c.topic, c.partition, c.offsets.marked) for c in coordinators if c.offsets.marked is not None])
         for coordinator in coordinators:
-            if not coordinator.defer_hook(hook):
+            if not coordinator.execution.defer(hook):
                 self.executor.run_hook(coordinator, hook)
         return finished
 

@@ -24,10 +24,10 @@ def partition_snapshot(consumer_group: str, topic: str, partition: int, coordina
         committed=p.get("committed_offset"), high_watermark=p.get("hi_offset"), lag=lag if lag >= 0 else None,
         committed_lag=committed_lag if committed_lag >= 0 else None,
         paused=coordinator.pause.until_resumed, fetch_paused=coordinator.fetch_paused,
-        last_processed_at=coordinator.last_processed_at, errors=len(coordinator.errors),
-        running_s=None if coordinator.running_since is None else round(now - coordinator.running_since, 1),
+        last_processed_at=coordinator.offsets.last_processed_at, errors=len(coordinator.retry.errors),
+        running_s=None if coordinator.execution.since is None else round(now - coordinator.execution.since, 1),
         paused_s=None if held is None else round(held, 1),
-        stalled=stalled, stalled_s=round(now - coordinator.moved_at, 1) if stalled else None,
+        stalled=stalled, stalled_s=round(now - coordinator.offsets.moved_at, 1) if stalled else None,
     )
 
 

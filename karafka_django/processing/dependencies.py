@@ -80,7 +80,7 @@ class Dependencies:
     def unavailable(self, error: BaseException, coordinator: Coordinator) -> str | None:
         """The dependency ``error`` says is unavailable, or None when it is the message's own failure
         (including a transient error that has lasted past the bound for this partition)."""
-        waiting_since = coordinator.dependency_since
+        waiting_since = coordinator.retry.dependency_since
         if waiting_since is not None and time.monotonic() - waiting_since > self.timeout_s:
             return None
         declared = coordinator.route.transient_errors  # KARAFKA['TRANSIENT_ERRORS'] and the route's own

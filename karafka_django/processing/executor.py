@@ -42,13 +42,13 @@ class Executor:
             self._run_service(job)
             return 0
         coordinator = job.coordinator
-        if not coordinator.begin():  # revoked while the job was queued
+        if not coordinator.job_started():  # revoked while the job was queued
             coordinator.abandon(job)
             return 0
         try:
             return self._run(job)
         finally:
-            hook = coordinator.end()
+            hook = coordinator.job_ended()
             if hook is not None:  # the partition was revoked (or the server stopped) meanwhile
                 self.run_hook(coordinator, hook)
 
@@ -118,19 +118,19 @@ class Executor:
         name = self.dependencies.unavailable(exc, coordinator)
         if name is None:
             return False
-        if coordinator.dependency_since is None:
-            coordinator.dependency_since = time.monotonic()
-        coordinator.dependency = name
+        if coordinator.retry.dependency_since is None:
+            coordinator.retry.dependency_since = time.monotonic()
+        coordinator.retry.dependency = name
         coordinator.fail(job, exc, blame=False, counted=False)
         self.dependencies.failed(name, exc)
         return True
 
     def _completed(self, job: Job, started: float, mark_last: bool, dead_lettered: bool = False) -> None:
         coordinator = job.coordinator
-        if coordinator.dependency_since is not None:
-            if not dead_lettered and coordinator.dependency is not None:  # a batch went through: it answers again
-                self.dependencies.recovered(coordinator.dependency)
-            coordinator.dependency = coordinator.dependency_since = None
+        if coordinator.retry.dependency_since is not None:
+            if not dead_lettered and coordinator.retry.dependency is not None:  # a batch went through: it answers again
+                self.dependencies.recovered(coordinator.retry.dependency)
+            coordinator.retry.dependency = coordinator.retry.dependency_since = None
         for following in coordinator.complete(job, mark_last=mark_last, dead_lettered=dead_lettered):
             self.jobs.put(following)
         if job.tick:
@@ -150,7 +150,7 @@ class Executor:
     def _dead_letter(self, job: Job) -> int:
         coordinator = job.coordinator
         [raw] = job.raw
-        error = coordinator.last_error
+        error = coordinator.retry.last_error
         started = time.monotonic()
         route, dlq = coordinator.route, coordinator.route.dead_letter_queue
         assert dlq is not None  # dead_letter_due() is true only for a route with one

@@ -73,21 +73,21 @@ def load_assigned(route_for: Callable[[str], Route], partitions: list) -> dict[t
 def batch_transaction(coordinator: Coordinator) -> Iterator[BatchTransaction]:
     """The transaction of one batch (or one dead-lettered message): its writes and its offset.
 
-    Moves ``coordinator.db_offset`` only once the transaction committed.
+    Moves ``coordinator.offsets.db_offset`` only once the transaction committed.
     """
     batch = BatchTransaction()
     with transaction.atomic(using=coordinator.route.database):
         yield batch
         target = batch.next_offset
-        moved = target is not None and (coordinator.db_offset is None or target > coordinator.db_offset)
+        moved = target is not None and (coordinator.offsets.db_offset is None or target > coordinator.offsets.db_offset)
         if target is not None and moved:
             _advance(coordinator, target)
     if moved:
-        coordinator.db_offset = target
+        coordinator.offsets.db_offset = target
 
 
 def _advance(coordinator: Coordinator, target: int) -> None:
-    route, expected = coordinator.route, coordinator.db_offset
+    route, expected = coordinator.route, coordinator.offsets.db_offset
     rows = StoredOffset.objects.using(route.database)
     key = {"consumer_group": route.consumer_group, "topic": coordinator.topic, "partition": coordinator.partition}
     if expected is None:

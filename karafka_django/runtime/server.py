@@ -25,7 +25,7 @@ from ..instrumentation import monitor as default_monitor
 from ..instrumentation.resources import buffer_split
 from ..instrumentation.snapshot import ServerSnapshot, WorkersSnapshot
 from ..instrumentation.stack_dump import dump_thread_stacks
-from ..processing.coordinator import BufferBudget
+from ..processing.buffer import BufferBudget
 from ..processing.executor import Executor
 from ..processing.jobs import ServiceJob
 from ..processing.jobs_queue import JobsQueue

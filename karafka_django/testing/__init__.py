@@ -163,7 +163,7 @@ class KarafkaTestClient:
 
     def committed(self, topic: str, partition: int = 0) -> int | None:
         """The offset a server would have committed (last processed + 1)."""
-        return self.coordinator(topic, partition).marked
+        return self.coordinator(topic, partition).offsets.marked
 
     # -- the shared producer -------------------------------------------------------------------------
 

@@ -89,7 +89,7 @@ def test_a_consumer_that_keeps_up_with_a_deep_backlog_holds_the_fetch_and_is_nev
 
     from karafka_django import embedded
     from karafka_django.connection.client import Client
-    from karafka_django.processing.coordinator import Coordinator
+    from karafka_django.processing.execution import Execution
     from tests.testapp.consumers import OffsetsCollector
 
     calls = {"pause": 0, "hold": 0}
@@ -101,7 +101,7 @@ def test_a_consumer_that_keeps_up_with_a_deep_backlog_holds_the_fetch_and_is_nev
         return call
 
     monkeypatch.setattr(Client, "pause", counting("pause", Client.pause))
-    monkeypatch.setattr(Coordinator, "wait_for_progress", counting("hold", Coordinator.wait_for_progress))
+    monkeypatch.setattr(Execution, "wait_for_an_end", counting("hold", Execution.wait_for_an_end))  # the listener holding
     monkeypatch.setattr(OffsetsCollector, "batches", {})
     # As karafka_server does: a full collection of this test process's heap (pytest's, Django's)
     # must not stall the consumer past BEHIND_AFTER_S, which would rightly pause it.

@@ -49,7 +49,7 @@ def test_skipping_dead_letter_queue_marks_the_bad_message_after_its_retries_and_
     RejectsBad.seen = []
     drain(executor, coordinator, (coordinator.add(values(b"ok", b"ok", b"bad", b"ok", b"ok"))))
     assert RejectsBad.seen == [0, 1, 3, 4]
-    assert coordinator.marked == 5
+    assert coordinator.offsets.marked == 5
     assert events.count("error.occurred") == 2  # in the batch, then alone once more (max_retries=1)
     assert events.count("dead_letter_queue.dispatched") == 1
 
@@ -86,7 +86,7 @@ def test_virtual_partitions_with_a_dead_letter_queue_skip_only_the_bad_message(m
     assert len(jobs) == 3, "split into three virtual parts"
     drain(executor, coordinator, jobs)
     assert sorted(set(RejectsBad.seen)) == [0, 1, 2, 3, 5, 6, 7, 8] and events == [4]
-    assert coordinator.marked == 9
+    assert coordinator.offsets.marked == 9
 
 
 class FailingHooks(BaseConsumer):

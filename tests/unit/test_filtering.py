@@ -47,7 +47,7 @@ def test_expirer_skips_old_messages_and_a_marker_commits_past_trailing_ones(coor
     [job] = coordinator.add(run.raw)
     assert [m.offset() for m in job.messages] == [1]
     coordinator.complete(job, mark_last=True)
-    assert coordinator.marked == 4, "skipped messages are never read again"
+    assert coordinator.offsets.marked == 4, "skipped messages are never read again"
 
 
 def test_delayer_holds_back_young_messages(coordinator_with):

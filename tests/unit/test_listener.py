@@ -10,7 +10,7 @@ from confluent_kafka import TopicPartition
 from karafka_django.conf import parse
 from karafka_django.connection.listener import Listener
 from karafka_django.instrumentation import Monitor
-from karafka_django.processing.coordinator import BufferBudget
+from karafka_django.processing.buffer import BufferBudget
 from karafka_django.processing.executor import Executor
 from karafka_django.processing.jobs_queue import JobsQueue
 from karafka_django.routing.builder import build_routing

@@ -1,0 +1,27 @@
+"""Where a partition stands: the offset to commit, what the listener stored, a seek to apply.
+
+Locking: ``mark`` is called by the worker running the partition's job (under the coordinator's
+lock for virtual parts); ``stored`` and ``seek_to`` are the listener's, the only thread that
+talks to the client. Offsets only move forward through ``mark``.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class PartitionOffsets:
+    def __init__(self) -> None:
+        self.marked: int | None = None  # next offset to commit: last processed + 1
+        self.db_offset: int | None = None  # offsets in the database: the stored next offset as this owner knows it
+        self.stored: int | None = None  # last offset the listener handed to librdkafka
+        self.seek_to: int | None = None  # a seek the listener must apply
+        self.requested_seek: int | None = None  # asked for by the consumer during a job
+        self.moved_at = time.monotonic()  # when the consumed offset last moved (or the partition was assigned)
+        self.last_processed_at: float | None = None  # wall clock, for the reports
+
+    def mark(self, offset: int) -> None:
+        """Record ``offset`` as the next one to commit; marks only move forward."""
+        if self.marked is None or offset > self.marked:
+            self.marked = offset
+            self.moved_at = time.monotonic()
