@@ -28,18 +28,10 @@ from pathlib import Path
 
 from .base import BrokerError, free_ports, wait_for_port
 from .kafka_jars import KAFKA_VERSION, classpath, java
+from .kafka_properties import LOG4J2, node_properties
 
 READY_TIMEOUT_S = 120.0
 
-LOG4J2 = """status = warn
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = {path}
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = info
-rootLogger.appenderRef.file.ref = file
-"""
 
 
 def new_cluster_id() -> str:
@@ -94,10 +86,13 @@ class KafkaCluster:
     """
 
     def __init__(self, brokers: int = 1, port: int | None = None, data_dir: Path | None = None,
-                 host: str = "127.0.0.1", heap: str = "768m"):
+                 host: str = "127.0.0.1", heap: str = "768m", sasl_users: dict[str, str] | None = None):
+        """``sasl_users`` (name: password): clients must authenticate with SASL/PLAIN as one of
+        them (over plaintext: a development broker); the nodes use a user of their own."""
         if brokers < 1:
             raise BrokerError("a cluster has at least one broker")
         self.host, self.heap = host, heap
+        self.sasl_users = None if sasl_users is None else {**sasl_users, "karafka-broker": uuid.uuid4().hex}
         self.keep_data = data_dir is not None
         self.data_dir = Path(data_dir or Path(tempfile.gettempdir()) / f"karafka-kafka-{uuid.uuid4().hex[:12]}")
         first = port or free_ports(2 * brokers)
@@ -109,6 +104,15 @@ class KafkaCluster:
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(node.address for node in self.nodes.values())
+
+    @property
+    def client_settings(self) -> dict[str, str]:
+        """What a client needs to reach the cluster (with the nodes' own SASL identity, if any)."""
+        settings = {"bootstrap.servers": self.bootstrap_servers}
+        if self.sasl_users is not None:
+            settings.update({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "sasl.username": "karafka-broker",
+                             "sasl.password": self.sasl_users["karafka-broker"]})
+        return settings
 
     @property
     def ports(self) -> set[int]:
@@ -191,43 +195,17 @@ class KafkaCluster:
     def _admin(self):
         from confluent_kafka.admin import AdminClient
         running = ",".join(n.address for n in self.nodes.values() if n.running) or self.bootstrap_servers
-        return AdminClient({"bootstrap.servers": running})
+        return AdminClient({**self.client_settings, "bootstrap.servers": running})
 
     def _write_configs(self) -> None:
         cluster_id_file = self.data_dir / "cluster.id"
         if not cluster_id_file.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             cluster_id_file.write_text(new_cluster_id())
-        count = len(self.nodes)
         voters = ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in self.nodes.values())
-        replicas, min_isr = min(count, 3), min(count, 2)
         for node in self.nodes.values():
             node.directory.mkdir(parents=True, exist_ok=True)
-            settings = {
-                "process.roles": "broker,controller",
-                "node.id": node.node_id,
-                "controller.quorum.voters": voters,
-                "listeners": f"PLAINTEXT://{node.host}:{node.port},CONTROLLER://{node.host}:{node.controller_port}",
-                "advertised.listeners": f"PLAINTEXT://{node.address}",
-                "controller.listener.names": "CONTROLLER",
-                "inter.broker.listener.name": "PLAINTEXT",
-                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                "log.dirs": node.directory / "data",
-                "num.partitions": 1,
-                "default.replication.factor": replicas,
-                "min.insync.replicas": min_isr,
-                "offsets.topic.replication.factor": replicas,
-                "offsets.topic.num.partitions": 10,
-                "transaction.state.log.replication.factor": replicas,
-                "transaction.state.log.min.isr": min_isr,
-                "transaction.state.log.num.partitions": 10,
-                "share.coordinator.state.topic.replication.factor": replicas,
-                "share.coordinator.state.topic.min.isr": min_isr,
-                # A development broker: a group forms at once, a lost node is fenced in seconds.
-                "group.initial.rebalance.delay.ms": 0,
-                "broker.heartbeat.interval.ms": 500,
-                "broker.session.timeout.ms": 3000,
-            }
+            settings = node_properties(node, voters, len(self.nodes), self.sasl_users)
             node.config_path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
             (node.directory / "log4j2.properties").write_text(LOG4J2.format(path=node.directory / "server.log"))
 
@@ -258,7 +236,7 @@ class KafkaCluster:
             wait_for_port(node.host, node.port, max(deadline - time.monotonic(), 0.1))
         except BrokerError:
             self._failed(node, "its listener never opened")
-        admin = AdminClient({"bootstrap.servers": node.address, "log_level": 3})
+        admin = AdminClient({**self.client_settings, "bootstrap.servers": node.address, "log_level": 3})
         while time.monotonic() < deadline:
             if not node.running:
                 self._failed(node, f"it exited with {node.started.returncode}")
@@ -277,7 +255,7 @@ class KafkaCluster:
         librdkafka issue 5040); a consumer retries it. Ready means ready for every client."""
         from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-        probe = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": "karafka-broker-ready",
+        probe = Consumer({**self.client_settings, "group.id": "karafka-broker-ready",
                           "enable.auto.commit": False, "log_level": 3})
         try:
             while time.monotonic() < deadline:

@@ -52,10 +52,10 @@ class Change:
 
 
 class Topics:
-    def __init__(self, kafka: dict):
+    def __init__(self, kafka: dict, failures: clients.Failures | None = None):
         """``kafka``: the settings of an admin client (the cluster and its credentials), e.g.
         ``KarafkaConfig.producer_kafka``."""
-        self.admin = clients.admin(kafka)
+        self.admin = clients.admin(kafka, failures)
 
     def plan(self, specs: dict[str, TopicSpec]) -> list[Change]:
         metadata = self.admin.list_topics(timeout=10).topics

@@ -52,9 +52,10 @@ class ClientFaults:
         """librdkafka's ``error_cb`` (on the polling thread)."""
         code, text = error.code(), error.str()
         self.last_error = text
-        if error.fatal() or code in FAILING_CODES:
+        failure = failure_of(error)
+        if failure is not None:
             if self.failure is None:
-                self.failure = f"{error.name()}: {text}"
+                self.failure = failure
                 self._change("failed", error=self.failure, fatal=error.fatal())
             return
         if code == KafkaError._ALL_BROKERS_DOWN:
@@ -94,6 +95,11 @@ class ClientFaults:
     def _change(self, state: str, **details: Any) -> None:
         self.state = state
         self.monitor.instrument("connection.client.state_changed", state=state, **self.context, **details)
+
+
+def failure_of(error: Any) -> str | None:
+    """Why a client cannot work when ``error`` says so (authentication, a fatal error), as one line."""
+    return f"{error.name()}: {error.str()}" if error.fatal() or error.code() in FAILING_CODES else None
 
 
 def brokers_up(statistics: dict[str, Any]) -> bool:

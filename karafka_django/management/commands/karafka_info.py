@@ -29,7 +29,7 @@ class Command(BaseCommand):
         config, routing = load_or_fail()
         topics: dict[str, int] = {}
         if brokers is None:
-            brokers, topics = self._cluster(config.tool_kafka)
+            brokers, topics = self._cluster(config.producer_kafka)  # an admin client: no consumer settings
         groups = routing.select()
         budget, prefetch_kbytes = buffer_split(config.max_buffered_bytes, config.kafka, len(groups))
         estimate = ResourceEstimate(
@@ -53,11 +53,13 @@ class Command(BaseCommand):
         self._print(routing_data, estimate, bool(topics))
 
     def _cluster(self, kafka: dict) -> tuple[int, dict]:
+        failures = clients.Failures()
+        admin = clients.admin(kafka, failures)
         try:
-            admin = clients.admin(kafka)
             metadata = admin.list_topics(timeout=10)
         except Exception as exc:
-            raise CommandError(f"cannot reach the cluster ({exc}); give --brokers N to work offline") from exc
+            raise CommandError(f"cannot reach the cluster ({failures.explain(exc, admin)}); "
+                               "give --brokers N to work offline") from exc
         return len(metadata.brokers), {name: len(t.partitions) for name, t in metadata.topics.items()}
 
     def _print(self, routing: list, estimate: ResourceEstimate, online: bool) -> None:

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from karafka_django.cluster.topics import Topics, topics_to_manage
+from karafka_django.connection import clients
 from karafka_django.loading import load_or_fail
 
 
@@ -26,13 +27,14 @@ class Command(BaseCommand):
         if not specs:
             self.stdout.write("No topic to manage: no route declares its topic (add 'config': {'partitions': N} to a route).")
             return
-        topics = Topics(config.producer_kafka)
+        failures = clients.Failures()
+        topics = Topics(config.producer_kafka, failures)
         try:
             getattr(self, f"_{action}")(topics, specs, **options)
         except Exception as exc:  # the broker's answer, e.g. an unsupported or invalid request
             if isinstance(exc, CommandError):
                 raise
-            raise CommandError(f"{action} failed: {exc}") from exc
+            raise CommandError(f"{action} failed: {failures.explain(exc, topics.admin)}") from exc
 
     def _plan(self, topics, specs, **options):
         changes = topics.plan(specs)
