@@ -30,7 +30,7 @@ from ..processing.executor import Executor
 from ..processing.filter_chain import apply_filters
 from ..processing.jobs_queue import JobsQueue
 from ..processing.pause import Backoff
-from ..routing import SubscriptionGroup
+from ..routing.route import SubscriptionGroup
 from .client import Client
 from .faults import ClientFaults
 from .statistics import broker_ids, client_totals, partition_snapshot

@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Any
 
-from ..routing import Route
+from ..routing.route import Route
 from .buffer import BufferBudget, PartitionBuffer
 from .execution import Execution
 from .jobs import Job, SkipMarker

@@ -18,7 +18,7 @@ from confluent_kafka import KafkaError
 
 from ..errors import ProduceError
 from ..producing.producer import producer
-from ..routing import Route
+from ..routing.route import Route
 
 #: The headers a dispatch adds to the message's own (a replay takes them off again).
 DLQ_HEADERS = ("original_topic", "original_partition", "original_offset", "original_consumer_group",

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 
 from ..models import ReceivedMessage, StoredOffset
 from ..producing.outbox import message_id
-from ..routing import Route
+from ..routing.route import Route
 from . import db
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from ..processing.pause import FOREVER
 from ..processing.worker import WorkerPool
 from ..producing.outbox import OutboxRelay
 from ..producing.producer import producer
-from ..routing import SubscriptionGroup
+from ..routing.route import SubscriptionGroup
 
 if TYPE_CHECKING:
     from ..instrumentation.http_endpoint import HttpEndpoint

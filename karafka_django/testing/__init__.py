@@ -30,7 +30,7 @@ from ..processing.executor import Executor
 from ..processing.jobs_queue import JobsQueue
 from ..processing.pause import Backoff
 from ..producing.producer import producer, serialize
-from ..routing import Route
+from ..routing.route import Route
 
 
 def raw_message(topic: str, partition: int, offset: int, value: bytes | None, key: Any = None,
