@@ -76,10 +76,12 @@ class TopicReader:
     """One consumer that reads are serialised on (its lock): a page or a command costs a few
     fetches, not a new client."""
 
-    def __init__(self, kafka: dict[str, Any], preview_bytes: int = 10_000):
+    def __init__(self, kafka: dict[str, Any], preview_bytes: int = 10_000,
+                 consumer_factory: Callable[..., Consumer] = clients.consumer):
         """``kafka``: a reading client's settings (``KarafkaConfig.tool_kafka``: cluster and credentials)."""
         self.kafka = kafka
         self.preview_bytes = preview_bytes
+        self.consumer_factory = consumer_factory  # clients.consumer; a scripted one in unit tests
         self._lock = threading.Lock()  # one read at a time on the one consumer
         self._client: Consumer | None = None
 
@@ -91,7 +93,7 @@ class TopicReader:
 
     def _consumer(self) -> Consumer:
         if self._client is None:
-            self._client = clients.consumer(self.kafka, **READER_SETTINGS, **{"group.id": f"karafka-reader-{uuid.uuid4().hex}"})
+            self._client = self.consumer_factory(self.kafka, **READER_SETTINGS, **{"group.id": f"karafka-reader-{uuid.uuid4().hex}"})
         return self._client
 
     def partitions(self, topic: str) -> list[int]:
