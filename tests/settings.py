@@ -74,7 +74,7 @@ KARAFKA.update(_overrides)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "formatters": {},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "level"}},
+    "formatters": {"level": {"format": "%(levelname)s %(message)s"}},
     "loggers": {"karafka_django": {"handlers": ["console"], "level": env("KARAFKA_LOG_LEVEL", default="INFO")}},
 }

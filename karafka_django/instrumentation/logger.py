@@ -18,7 +18,9 @@ QUIET_EVENTS = {
     "connection.listener.fetch_loop", "consumer.consumed", "consumer.revoked", "consumer.shutdown",
     "consumer.ticked", "filtering.skipped", "statistics.emitted", "worker.processed",
 }
-INFO_EVENTS = tuple(e for e in EVENTS if e not in QUIET_EVENTS and e != "error.occurred")
+#: Events that need an operator even where the log is kept at WARNING.
+WARNING_EVENTS = ("app.shutdown_blocked",)
+INFO_EVENTS = tuple(e for e in EVENTS if e not in QUIET_EVENTS and e not in WARNING_EVENTS and e != "error.occurred")
 
 
 def _format(value: Any) -> str:
@@ -35,12 +37,17 @@ class LoggingListener:
     def subscribe_to(self, monitor: Monitor) -> None:
         for event in INFO_EVENTS:
             monitor.subscribe(event, self.info)
+        for event in WARNING_EVENTS:
+            monitor.subscribe(event, self.warning)
         monitor.subscribe("error.occurred", self.error)
         if logger.isEnabledFor(logging.DEBUG):
             monitor.subscribe("consumer.consumed", self.debug)
 
     def info(self, event: str, payload: dict[str, Any]) -> None:
         logger.info(format_line(event, payload))
+
+    def warning(self, event: str, payload: dict[str, Any]) -> None:
+        logger.warning(format_line(event, payload))
 
     def debug(self, event: str, payload: dict[str, Any]) -> None:
         logger.debug(format_line(event, payload))

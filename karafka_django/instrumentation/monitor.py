@@ -33,6 +33,7 @@ EVENTS = (
     "app.running",
     "app.quieting",
     "app.stopping",
+    "app.shutdown_blocked",
     "app.stopped",
     "app.status",
     "app.command",

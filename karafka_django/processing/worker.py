@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ..instrumentation import Monitor
 from . import db
 from .executor import Executor
-from .jobs import Job
+from .jobs import Job, ServiceJob
 from .jobs_queue import JobsQueue
 
 logger = logging.getLogger("karafka_django.worker")
@@ -27,10 +27,14 @@ class Worker(threading.Thread):
         self.executor = executor
         self.monitor: Monitor = executor.monitor
         self.on_critical = on_critical
-        self.busy = False
+        self.current: Job | ServiceJob | None = None  # the job it executes now
         #: messages processed per (consumer group, topic); written only by this thread
         self.processed_by_topic: dict[tuple[str, str], int] = {}
         self.last_finished_at = time.monotonic()
+
+    @property
+    def busy(self) -> bool:
+        return self.current is not None
 
     def run(self) -> None:
         try:
@@ -38,7 +42,7 @@ class Worker(threading.Thread):
                 job = self.jobs.get()
                 if job is None:
                     return
-                self.busy = True
+                self.current = job
                 try:
                     count = self.executor.run(job)
                     if count and isinstance(job, Job):  # only a consume job processes messages
@@ -48,7 +52,7 @@ class Worker(threading.Thread):
                     logger.critical("critical error in %s, shutting down", self.name, exc_info=True)
                     self.on_critical(exc)
                 finally:
-                    self.busy = False
+                    self.current = None
                     self.last_finished_at = time.monotonic()
                 if self.monitor.has_subscribers("worker.processed") and type(job) is Job:
                     self.monitor.instrument("worker.processed", worker=self.name, topic=job.coordinator.topic,
@@ -91,6 +95,10 @@ class WorkerPool:
             for key, count in list(worker.processed_by_topic.items()):  # a copy: the worker may add a key
                 totals[key] = totals.get(key, 0) + count
         return totals
+
+    def running_jobs(self) -> list[Job]:
+        """The consume jobs (batches, virtual parts, ticks) workers execute now."""
+        return [job for worker in self.workers if isinstance(job := worker.current, Job)]
 
     @property
     def last_finished_at(self) -> float:

@@ -27,7 +27,7 @@ from ..instrumentation.snapshot import ServerSnapshot, WorkersSnapshot
 from ..instrumentation.stack_dump import dump_thread_stacks
 from ..processing.buffer import BufferBudget
 from ..processing.executor import Executor
-from ..processing.jobs import ServiceJob
+from ..processing.jobs import Job, ServiceJob
 from ..processing.jobs_queue import JobsQueue
 from ..processing.pause import FOREVER
 from ..processing.worker import WorkerPool
@@ -211,7 +211,10 @@ class Server:
         for listener in self.listeners:
             listener.join(max(0.0, deadline - time.monotonic()))
         clean = all(not listener.is_alive() and listener.clean_exit for listener in self.listeners)
+        blocking = self.workers.running_jobs()
         clean &= self.workers.stop(max(0.1, deadline - time.monotonic()))
+        if not clean:
+            self._report_blocking(blocking)
         if self.reporter is not None:
             self.reporter.stop()
             self.reporter.join(max(1.0, deadline - time.monotonic()))
@@ -222,6 +225,23 @@ class Server:
         self.state = "stopped"
         self.monitor.instrument("app.stopped", pid=os.getpid(), exit_code=code, processed=self.workers.processed)
         return code
+
+    def _report_blocking(self, jobs: list[Job]) -> None:
+        """A forced stop names what held it (``app.shutdown_blocked``, a WARNING): each job still
+        running, whose offsets are not committed, and each listener that did not finish."""
+        now = time.monotonic()
+        for job in jobs:
+            coordinator = job.coordinator
+            since = coordinator.execution.since
+            self.monitor.instrument(
+                "app.shutdown_blocked", consumer=coordinator.route.consumer_path, topic=coordinator.topic,
+                partition=coordinator.partition, first_offset=job.raw[0].offset() if job.raw else None,
+                last_offset=job.raw[-1].offset() if job.raw else None, tick=job.tick,
+                running_s=None if since is None else round(now - since, 1), committed=False)
+        for listener in self.listeners:
+            if listener.is_alive() or not listener.clean_exit:
+                self.monitor.instrument("app.shutdown_blocked", subscription_group=listener.subscription_group.name,
+                                        listener="did not finish" if listener.is_alive() else "left jobs running")
 
     # -- signals and critical errors -------------------------------------------------------------
 

@@ -104,6 +104,10 @@ def test_shutdown_timeout_exits_non_zero_and_commits_nothing_unfinished(kafka, m
     assert time.monotonic() - started < 10
     assert kafka.committed(make_server.group, topic, 1) == {0: -1001}
     assert Record.objects.count() == 0
+    [blocked] = [line for line in server.log().splitlines() if "app.shutdown_blocked consumer=" in line]
+    assert blocked.startswith("WARNING "), "said even where the log is kept at WARNING"
+    assert all(part in blocked for part in (f"consumer={CONSUMER}", f"topic={topic}", "partition=0", "first_offset=0",
+                                            "last_offset=0", "committed=False")), blocked
 
 
 def test_a_second_stop_signal_forces_exit(kafka, make_server):
