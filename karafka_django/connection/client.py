@@ -68,6 +68,14 @@ class Client:
     def resume(self, topic: str, partition: int) -> None:
         self._consumer.resume([TopicPartition(topic, partition)])
 
+    def high_watermark(self, topic: str, partition: int) -> int | None:
+        """The partition's end as the broker says now (librdkafka's statistics stop refreshing a
+        partition it does not fetch); None when the broker did not answer within a second."""
+        try:
+            return self._consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=1, cached=False)[1]
+        except KafkaException:
+            return None
+
     def seek(self, topic: str, partition: int, offset: int) -> bool:
         try:
             self._consumer.seek(TopicPartition(topic, partition, offset))

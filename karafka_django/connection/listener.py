@@ -33,7 +33,7 @@ from ..processing.pause import Backoff
 from ..routing.route import SubscriptionGroup
 from .client import Client
 from .faults import ClientFaults
-from .statistics import broker_ids, client_totals, partition_snapshot
+from .statistics import PausedEnds, broker_ids, client_totals, partition_snapshot
 
 logger = logging.getLogger("karafka_django.listener")
 
@@ -86,6 +86,7 @@ class Listener(threading.Thread):
         self._deadline = float("inf")
         self.client_factory = client_factory  # Client(settings, on_stats, on_error); a fake in unit tests
         self._client: Client | None = None
+        self.paused_ends = PausedEnds(int(self.kafka_config.get("statistics.interval.ms", 5000)) / 1000 or 5.0)
 
     # -- control, from the server thread ---------------------------------------------------------
 
@@ -213,7 +214,9 @@ class Listener(threading.Thread):
             if wants_paused != coordinator.fetch_paused:
                 (client.pause if wants_paused else client.resume)(topic, partition)
                 coordinator.fetch_paused = wants_paused
+                coordinator.offsets.paused_high_watermark = None
         self._store(self.coordinators.values())
+        self.paused_ends.refresh(client, self.coordinators, now)
 
     def _store(self, coordinators: Iterable[Coordinator]) -> None:
         """Hand newly marked offsets to librdkafka, which commits them (auto-commit, close)."""
@@ -244,11 +247,7 @@ class Listener(threading.Thread):
         # Every pause of an earlier assignment is dropped (as Karafka does): a partition starts
         # flowing from its committed offset; what should pause now pauses on the next turn.
         self.client.accept_assignment(partitions)
-        self.monitor.instrument(
-            "connection.listener.partitions_assigned",
-            subscription_group=self.subscription_group.name,
-            partitions=",".join(f"{tp.topic}/{tp.partition}" for tp in partitions),
-        )
+        self._partitions_event("connection.listener.partitions_assigned", partitions)
 
     def _on_revoke(self, _consumer: Any, partitions: list) -> None:
         self._give_up(partitions, commit=True, event="connection.listener.partitions_revoked")
@@ -266,11 +265,7 @@ class Listener(threading.Thread):
         for coordinator in revoked:
             if coordinator.execution.count:
                 self._outlived[(coordinator.topic, coordinator.partition)] = coordinator
-        self.monitor.instrument(
-            event,
-            subscription_group=self.subscription_group.name,
-            partitions=",".join(f"{tp.topic}/{tp.partition}" for tp in partitions),
-        )
+        self._partitions_event(event, partitions)
 
     def _finish(self, coordinators: list[Coordinator], deadline: float, hook: str, commit: bool = True) -> bool:
         """Wait for running jobs (until ``deadline``), commit their marks, run ``hook``.
@@ -332,6 +327,10 @@ class Listener(threading.Thread):
         if self.monitor.has_subscribers("statistics.emitted"):
             self.monitor.instrument("statistics.emitted", subscription_group=self.subscription_group.name,
                                     consumer_group=self.subscription_group.consumer_group, statistics=stats)
+
+    def _partitions_event(self, event: str, partitions: list) -> None:
+        self.monitor.instrument(event, subscription_group=self.subscription_group.name,
+                                partitions=",".join(f"{tp.topic}/{tp.partition}" for tp in partitions))
 
     def _on_message_error(self, message: Any) -> None:
         self.monitor.instrument(

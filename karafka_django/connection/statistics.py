@@ -7,21 +7,47 @@ from typing import Any
 
 from ..instrumentation.snapshot import PartitionSnapshot
 from ..processing.coordinator import Coordinator
+from .client import Client
+
+
+class PausedEnds:
+    """The broker's end of each partition whose fetching is paused (quiet mode, a backoff, a full
+    buffer, an operator's pause), asked once per statistics interval: librdkafka stops refreshing
+    those, and a lag that froze where an alert matters most would be a lie."""
+
+    def __init__(self, interval_s: float):
+        self.interval_s = interval_s
+        self.due_at = 0.0
+
+    def refresh(self, client: Client, coordinators: dict[tuple[str, int], Coordinator], now: float) -> None:
+        if now < self.due_at:
+            return
+        self.due_at = now + self.interval_s
+        for (topic, partition), coordinator in coordinators.items():
+            if coordinator.fetch_paused:
+                coordinator.offsets.paused_high_watermark = client.high_watermark(topic, partition)
 
 
 def partition_snapshot(consumer_group: str, topic: str, partition: int, coordinator: Coordinator, stats: dict[str, Any],
                        now: float, stalled_after_s: float) -> PartitionSnapshot:
     """The partition's offsets and lag as librdkafka last counted them, and its state here. Lag
     is the high watermark minus the stored offset (what was processed) once one is stored, minus
-    the committed offset before."""
+    the committed offset before. A paused partition's high watermark is the one the listener
+    last asked of the broker: librdkafka's statistics stop refreshing a partition not fetched."""
     p = stats.get("topics", {}).get(topic, {}).get("partitions", {}).get(str(partition), {})
     committed_lag, stored_lag = p.get("consumer_lag", -1), p.get("consumer_lag_stored", -1)
+    high = p.get("hi_offset")
+    polled = coordinator.offsets.paused_high_watermark
+    if polled is not None and (high is None or polled > high):  # paused: statistics stopped at the pause
+        committed, stored = p.get("committed_offset", -1), p.get("stored_offset", -1)
+        high, committed_lag = polled, polled - committed if committed >= 0 else -1
+        stored_lag = polled - stored if stored >= 0 else -1
     lag = stored_lag if stored_lag >= 0 else committed_lag
     held = coordinator.pause.held_for(now)
     stalled = coordinator.stalled(now, stalled_after_s)
     return PartitionSnapshot(
         consumer_group=consumer_group, topic=topic, partition=partition,
-        committed=p.get("committed_offset"), high_watermark=p.get("hi_offset"), lag=lag if lag >= 0 else None,
+        committed=p.get("committed_offset"), high_watermark=high, lag=lag if lag >= 0 else None,
         committed_lag=committed_lag if committed_lag >= 0 else None,
         paused=coordinator.pause.until_resumed, fetch_paused=coordinator.fetch_paused,
         last_processed_at=coordinator.offsets.last_processed_at, errors=len(coordinator.retry.errors),

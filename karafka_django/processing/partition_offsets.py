@@ -19,6 +19,8 @@ class PartitionOffsets:
         self.requested_seek: int | None = None  # asked for by the consumer during a job
         self.moved_at = time.monotonic()  # when the consumed offset last moved (or the partition was assigned)
         self.last_processed_at: float | None = None  # wall clock, for the reports
+        #: The end asked of the broker while fetching is paused (the listener's; statistics go stale then)
+        self.paused_high_watermark: int | None = None
 
     def mark(self, offset: int) -> None:
         """Record ``offset`` as the next one to commit; marks only move forward."""

@@ -112,9 +112,9 @@ def test_critical_errors_stop_the_server_without_retry_or_commit(kafka, make_ser
     assert kafka.committed(make_server.group, topic, 1) == {0: 1}, "only the message before it is committed"
 
 
-def lag_metric(port: int, group: str, topic: str, name: str = "karafka_consumer_lag") -> float | None:
+def lag_metric(port: int, group: str, topic: str, name: str = "karafka_consumer_lag", partition: int = 0) -> float | None:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    found = re.search(rf'{name}{{consumer_group="{group}",partition="0",topic="{topic}"}} ([0-9.]+)', text)
+    found = re.search(rf'{name}{{consumer_group="{group}",partition="{partition}",topic="{topic}"}} ([0-9.]+)', text)
     return float(found.group(1)) if found else None
 
 
@@ -139,6 +139,32 @@ def test_metrics_lag_matches_the_broker_and_health_and_stack_dump(kafka, make_se
     server.wait_for_log("thread stacks")
     assert "--- thread karafka.worker-0 ---" in server.log()
     assert server.process.poll() is None
+    assert server.stop() == 0
+
+
+def test_the_lag_of_paused_partitions_follows_the_broker_in_backoff_and_in_quiet_mode(kafka, make_server):
+    """librdkafka stops refreshing a partition it does not fetch; the lag must not freeze there."""
+    topic = kafka.create_topic(unique("paused_lag"), 2)
+    kafka.produce(topic, [(p, b"k", b"{}") for p in (0, 1) for _ in range(10)])
+    port = free_port()
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], KAFKA={**FAST_COMMITS, "statistics.interval.ms": 1000},
+                         PAUSE_TIMEOUT_MS=120_000, PAUSE_MAX_TIMEOUT_MS=120_000, args=["--metrics-port", str(port)]).start()
+    wait_until(lambda: kafka.committed(make_server.group, topic, 2) == {0: 10, 1: 10}, 40, "the first messages")
+    kafka.produce(topic, [(0, b"k", json.dumps({"poison": True}).encode())])  # partition 0 backs off for two minutes
+    server.wait_for_log("type=consumer.consume.error")
+
+    def true_lag(partition: int) -> int:  # what karafka_groups lag says: the end minus the committed offset
+        return kafka.ends(topic, 2)[partition] - kafka.committed(make_server.group, topic, 2)[partition]
+
+    kafka.produce(topic, [(0, b"k", b"{}")] * 400)
+    wait_until(lambda: lag_metric(port, make_server.group, topic) == true_lag(0) == 401, 20, "the backing-off partition's lag grown")
+
+    server.signal(signal.SIGTSTP)  # quiet: no partition is fetched any more
+    server.wait_for_log("app.quieting")
+    wait_until(lambda: "fetch_paused=2" in server.log(), 20, "both partitions paused")
+    kafka.produce(topic, [(1, b"k", b"{}")] * 300)
+    wait_until(lambda: lag_metric(port, make_server.group, topic, partition=1) == true_lag(1) == 300, 20,
+               "the quiet partition's lag grown")
     assert server.stop() == 0
 
 

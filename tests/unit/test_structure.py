@@ -142,7 +142,7 @@ FORBIDDEN = {
 }
 MAX_LINES = 300
 #: Modules still over the limit, at their size today: they may only shrink (issue #23 splits them).
-OVERSIZED = {"karafka_django.connection.listener": 340}
+OVERSIZED = {"karafka_django.connection.listener": 339}
 
 
 def _within(module: str, room: str) -> bool:
@@ -172,7 +172,7 @@ def oversized(sizes: dict[str, int]) -> list[str]:
 def test_no_module_grows_past_the_size_limit():
     sizes = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
     assert oversized(sizes) == []
-    assert oversized({"karafka_django.web.charts": 301, "karafka_django.connection.listener": 340}) == ["karafka_django.web.charts"]
+    assert oversized({"karafka_django.web.charts": 301, "karafka_django.connection.listener": 339}) == ["karafka_django.web.charts"]
 
 
 CLIENT_CLASSES = {"Consumer", "Producer", "AdminClient"}
