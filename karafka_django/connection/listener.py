@@ -15,10 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from itertools import groupby
-from typing import Any, cast
-
-from confluent_kafka import Message as RawMessage
+from typing import Any
 
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
@@ -27,11 +24,11 @@ from ..processing import db, offset_storage
 from ..processing.buffer import FETCH_BATCH, BufferBudget
 from ..processing.coordinator import Coordinator
 from ..processing.executor import Executor
-from ..processing.filter_chain import apply_filters
 from ..processing.jobs_queue import JobsQueue
 from ..processing.pause import Backoff
 from ..routing.route import SubscriptionGroup
 from .client import Client
+from .distribution import Distributor
 from .faults import ClientFaults
 from .statistics import PausedEnds, broker_ids, client_totals, partition_snapshot
 
@@ -39,10 +36,6 @@ logger = logging.getLogger("karafka_django.listener")
 
 #: Poll timeout while something time-based is pending (a backoff, a pause, a full buffer).
 TICK_S = 0.05
-
-
-def _topic_partition(message: RawMessage) -> tuple[str, int]:
-    return message.topic(), message.partition()  # type: ignore[return-value]  # set on every fetched message
 
 
 class Listener(threading.Thread):
@@ -77,7 +70,8 @@ class Listener(threading.Thread):
         # Revoked coordinators whose job outlived the revocation wait, until it ends.
         self._outlived: dict[tuple[str, int], Coordinator] = {}
         topics = subscription_group.topics
-        self._single_topic: str | None = topics[0] if len(topics) == 1 else None
+        self.distributor = Distributor(topics[0] if len(topics) == 1 else None, jobs, monitor, self.backoff,
+                                       self._on_message_error)
         self.statistics: dict[str, Any] = {}
         self.last_poll_at = time.monotonic()
         self.clean_exit = True
@@ -138,66 +132,11 @@ class Listener(threading.Thread):
         self.last_poll_at = time.monotonic()
         if messages:
             self.faults.on_reachable()
-            self._distribute(messages)
+            self.distributor.distribute(messages, self.coordinators)
         self._maintain(self.last_poll_at)
         if self.monitor.has_subscribers("connection.listener.fetch_loop"):
             self.monitor.instrument("connection.listener.fetch_loop", subscription_group=self.subscription_group.name,
                                     messages=len(messages))
-
-    def _distribute(self, messages: list) -> None:
-        """Split a fetch into per-partition runs and give each to its coordinator.
-
-        The hot path: librdkafka returns long runs of one partition, so runs are grouped in C
-        (``groupby`` on the partition alone when the group reads one topic), and errors, which
-        are rare, are looked for in C first.
-        """
-        if any(map(RawMessage.error, messages)):
-            kept = []
-            for message in messages:
-                if message.error() is None:
-                    kept.append(message)
-                else:
-                    self._on_message_error(message)
-            messages = kept
-        topic = self._single_topic
-        runs: dict[tuple[str, int], list] = {}
-        for found, group in groupby(messages, RawMessage.partition if topic else _topic_partition):
-            key = cast(tuple[str, int], (topic, found) if topic else found)
-            if key in runs:
-                runs[key].extend(group)
-            else:
-                runs[key] = list(group)
-        for key, run in runs.items():
-            coordinator = self.coordinators.get(key)
-            if coordinator is None:
-                continue  # not ours any more; the new owner reads it from the committed offset
-            if coordinator.filters:
-                self._filter_and_add(coordinator, run)
-                continue
-            for job in coordinator.add(run):
-                self.jobs.put(job)
-
-    def _filter_and_add(self, coordinator: Coordinator, run: list) -> None:
-        """Apply the route's filters to a fetched run (here, on the listener thread), then buffer it.
-
-        A filter that raises has the run read again after the first backoff: nothing of it is
-        buffered or skipped, and the error is reported (once per retry) as ``filtering.error``.
-        """
-        db.before_job()
-        try:
-            filtered = apply_filters(coordinator, run, self.monitor)
-        except Exception as exc:
-            coordinator.refetch(run[0].offset(), time.monotonic() + self.backoff.seconds(1))
-            self.monitor.instrument("error.occurred", type="filtering.error", topic=coordinator.topic,
-                                    partition=coordinator.partition, first_offset=run[0].offset(),
-                                    error=f"{type(exc).__name__}: {exc}", exception=exc)
-            return
-        finally:
-            db.after_job()
-        for job in coordinator.add(filtered.raw):
-            self.jobs.put(job)
-        if filtered.refetch_from is not None:
-            coordinator.refetch(filtered.refetch_from, filtered.refetch_after)
 
     def _maintain(self, now: float) -> None:
         """Apply what coordinators recorded since the last poll."""
