@@ -23,7 +23,7 @@ def write_batch(coordinator, next_offset: int) -> None:
 def test_the_offset_and_the_rows_commit_together_and_the_owner_reads_it_back(stored):
     write_batch(stored, 10)
     write_batch(stored, 20)
-    assert stored.db_offset == 20 and load(stored.route, "t", [0, 1]) == {0: 20}
+    assert stored.offsets.db_offset == 20 and load(stored.route, "t", [0, 1]) == {0: 20}
     assert Record.objects.count() == 2
 
 
@@ -33,14 +33,14 @@ def test_a_failing_batch_rolls_back_its_rows_and_its_offset(stored):
         Record.objects.create(topic="t", partition=0, offset=10)
         batch.store(11)
         raise ValueError("consume failed")
-    assert stored.db_offset == 10 and load(stored.route, "t", [0]) == {0: 10}
+    assert stored.offsets.db_offset == 10 and load(stored.route, "t", [0]) == {0: 10}
     assert Record.objects.count() == 1
 
 
 def test_a_stale_owner_is_fenced_and_its_rows_rolled_back(stored, make_coordinator):
     write_batch(stored, 10)
     successor = make_coordinator(offset_storage="database")
-    successor.db_offset = 10
+    successor.offsets.db_offset = 10
     write_batch(successor, 15)  # the partition's new owner stored first
     with pytest.raises(OffsetFenced):
         write_batch(stored, 15)  # the old owner's batch, outliving its revocation
