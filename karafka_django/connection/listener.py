@@ -20,7 +20,8 @@ from typing import Any
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
 from ..instrumentation.snapshot import ListenerSnapshot
-from ..processing import db, offset_storage
+from ..processing import db
+from ..processing.assigned_offsets import AssignedOffsets
 from ..processing.buffer import FETCH_BATCH, BufferBudget
 from ..processing.coordinator import Coordinator
 from ..processing.executor import Executor
@@ -80,6 +81,7 @@ class Listener(threading.Thread):
         self._deadline = float("inf")
         self.client_factory = client_factory  # Client(settings, on_stats, on_error); a fake in unit tests
         self._client: Client | None = None
+        self.assigned_offsets = AssignedOffsets(subscription_group.route_for, executor.dependencies, self.backoff.seconds(1))
         self.paused_ends = PausedEnds(int(self.kafka_config.get("statistics.interval.ms", 5000)) / 1000 or 5.0)
 
     # -- control, from the server thread ---------------------------------------------------------
@@ -156,6 +158,7 @@ class Listener(threading.Thread):
                 coordinator.offsets.paused_high_watermark = None
         self._store(self.coordinators.values())
         self.paused_ends.refresh(client, self.coordinators, now)
+        self.assigned_offsets.retry(self.coordinators, now)
 
     def _store(self, coordinators: Iterable[Coordinator]) -> None:
         """Hand newly marked offsets to librdkafka, which commits them (auto-commit, close)."""
@@ -172,7 +175,7 @@ class Listener(threading.Thread):
 
     def _on_assign(self, _consumer: Any, partitions: list) -> None:
         self._outlived = {key: c for key, c in self._outlived.items() if c.execution.count}  # those that ended: gone
-        stored = offset_storage.load_assigned(self.subscription_group.route_for, partitions)
+        stored = self.assigned_offsets.stored([(tp.topic, tp.partition) for tp in partitions], time.monotonic())
         for tp in partitions:
             key = (tp.topic, tp.partition)
             route = self.subscription_group.route_for(tp.topic)
@@ -180,6 +183,7 @@ class Listener(threading.Thread):
                                       self.budget, predecessor=self._outlived.get(key))
             if key in stored:  # offsets in the database: start where the last committed batch ended
                 tp.offset = coordinator.offsets.db_offset = stored[key]
+            coordinator.offsets.unknown = key in self.assigned_offsets.unknown
             if self.quiet or self._stopping.is_set():
                 coordinator.close()
             self.coordinators[key] = coordinator

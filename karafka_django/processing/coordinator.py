@@ -100,7 +100,16 @@ class Coordinator:
     def judge_fetch_pause(self, now: float) -> bool:
         """Should fetching of this partition be paused now? (Judging a full buffer updates its
         hysteresis: the listener calls this once per turn.)"""
-        return self.closing or self.buffer.judge_full(now) or not self.pause.fetch_due(now)
+        return self.closing or self.offsets.unknown or self.buffer.judge_full(now) or not self.pause.fetch_due(now)
+
+    def start_at(self, offset: int | None) -> None:
+        """Its offsets, unknown at assignment, are read now: start at ``offset`` (what was
+        fetched meanwhile is dropped and read again from there), or where Kafka said if None."""
+        with self._lock:
+            if offset is not None:
+                self.offsets.db_offset = self.offsets.seek_to = offset
+                self.buffer.drop()
+            self.offsets.unknown = False
 
     def holds_fetch(self) -> bool:
         """Past the bound while its consumer keeps ending batches (as :meth:`judge_fetch_pause`
@@ -110,13 +119,8 @@ class Coordinator:
 
     def needs_ticks(self, now: float) -> bool:
         """True while something here changes with time, so the listener polls briefly."""
-        return (
-            self.fetch_paused
-            or self.offsets.seek_to is not None
-            or not self.pause.due(now)
-            or bool(self.route.periodic_interval_ms)
-            or (self.predecessor is not None and self.predecessor.execution.count > 0)
-        )
+        return (self.fetch_paused or self.offsets.seek_to is not None or self.offsets.unknown or not self.pause.due(now)
+                or bool(self.route.periodic_interval_ms) or self._predecessor_running())
 
     def seek_applied(self) -> None:
         with self._lock:
@@ -273,15 +277,8 @@ class Coordinator:
 
     def _take(self, now: float) -> list[Job]:
         """The next batch, when one may start: the partition idle, open, due and not seeking."""
-        if (
-            self.busy
-            or not len(self.buffer)
-            or self.closing
-            or self.revoked
-            or self.offsets.seek_to is not None
-            or not self.pause.due(now)
-            or (self.predecessor is not None and self.predecessor.execution.count > 0)
-        ):
+        if (self.busy or not len(self.buffer) or self.closing or self.revoked or self.offsets.seek_to is not None
+                or self.offsets.unknown or not self.pause.due(now) or self._predecessor_running()):
             return []
         batch = self.buffer.take(self.retry.batch_size(self.buffer.messages[0].offset(), self.max_messages))
         self.busy = True
@@ -295,6 +292,9 @@ class Coordinator:
             return [Job(self, batch, error=exc)]
         shared = VirtualBatch(batch, list(parts.values()))
         return [Job(self, part, slot=slot, part=index, batch=shared) for index, (slot, part) in enumerate(parts.items())]
+
+    def _predecessor_running(self) -> bool:
+        return self.predecessor is not None and self.predecessor.execution.count > 0
 
     def __repr__(self) -> str:
         return f"<Coordinator {self.topic}/{self.partition} busy={self.busy} buffered={len(self.buffer)} marked={self.offsets.marked}>"

@@ -220,7 +220,9 @@ class Executor:
         return consumer
 
     def run_hook(self, coordinator: Coordinator, hook: str) -> None:
-        """Run ``revoked``/``shutdown`` on the calling (listener) thread with the same hygiene."""
+        """Run ``revoked``/``shutdown`` on the calling (listener) thread with the same hygiene.
+        A hook that fails because a dependency is unavailable (a rebalance during a database
+        outage) counts as a retry of that outage, not as an error of its own: hooks are not retried."""
         if not coordinator.consumers:
             return
         self.db.before_job()
@@ -229,6 +231,10 @@ class Executor:
                 try:
                     getattr(consumer, hook)()
                 except Exception as exc:
+                    dependency = self.dependencies.unavailable(exc, coordinator)
+                    if dependency is not None:
+                        self.dependencies.failed(dependency, exc)
+                        continue
                     self.monitor.instrument(
                         "error.occurred",
                         type=f"consumer.{hook}.error",

@@ -13,7 +13,7 @@ revocation cannot apply its writes twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,6 @@ from django.db import IntegrityError, transaction
 from ..models import ReceivedMessage, StoredOffset
 from ..producing.outbox import message_id
 from ..routing.route import Route
-from . import db
 
 if TYPE_CHECKING:
     from .coordinator import Coordinator
@@ -51,23 +50,6 @@ class BatchTransaction:
         self.next_offset = next_offset
 
 
-
-def load_assigned(route_for: Callable[[str], Route], partitions: list) -> dict[tuple[str, int], int]:
-    """Where newly assigned partitions whose route keeps offsets in the database start: the end
-    of their last committed batch. Runs on the listener thread, with a worker's DB hygiene."""
-    by_topic: dict[str, list[int]] = {}
-    for tp in partitions:
-        by_topic.setdefault(tp.topic, []).append(tp.partition)
-    routes = {topic: route_for(topic) for topic in by_topic}
-    stored_here = [topic for topic, route in routes.items() if route.offsets_in_database]
-    if not stored_here:
-        return {}
-    db.before_job()
-    try:
-        return {(topic, partition): offset for topic in stored_here
-                for partition, offset in load(routes[topic], topic, by_topic[topic]).items()}
-    finally:
-        db.after_job()
 
 @contextmanager
 def batch_transaction(coordinator: Coordinator) -> Iterator[BatchTransaction]:

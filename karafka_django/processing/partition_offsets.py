@@ -16,6 +16,7 @@ class PartitionOffsets:
         self.db_offset: int | None = None  # offsets in the database: the stored next offset as this owner knows it
         self.stored: int | None = None  # last offset the listener handed to librdkafka
         self.seek_to: int | None = None  # a seek the listener must apply
+        self.unknown = False  # kept in a database that could not be read at assignment: no batch yet
         self.requested_seek: int | None = None  # asked for by the consumer during a job
         self.moved_at = time.monotonic()  # when the consumed offset last moved (or the partition was assigned)
         self.last_processed_at: float | None = None  # wall clock, for the reports
