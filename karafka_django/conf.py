@@ -68,6 +68,12 @@ def _boolean(value: Any) -> bool:
     return value
 
 
+def _optional_boolean(value: Any) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ValueError("must be True, False or None")
+    return value
+
+
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty string")
@@ -115,6 +121,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRANSIENT_ERROR_TIMEOUT_MS", 10 * 60 * 1000, _positive_int, "karafka.E094"),
     Setting("STALLED_PARTITION_TIMEOUT_MS", 5 * 60 * 1000, _positive_int, "karafka.E095"),
     Setting("EXPLORER_PREVIEW_BYTES", 10_000, _positive_int, "karafka.E096"),
+    Setting("ERROR_PAYLOADS", None, _optional_boolean, "karafka.E076"),
     Setting("REPORTING", False, _boolean, "karafka.E072"),
     Setting("REPORT_INTERVAL_MS", 5000, _positive_int, "karafka.E097"),
     Setting("REPORTS_TOPIC", "karafka_consumers_reports", _topic, "karafka.E073"),
@@ -150,6 +157,7 @@ class KarafkaConfig:
     transient_error_timeout_ms: int
     stalled_partition_timeout_ms: int
     explorer_preview_bytes: int
+    error_payloads: bool | None  # None: as Sentry's send_default_pii (instrumentation/privacy.py)
     reporting: bool
     report_interval_ms: int
     reports_topic: str

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..conf import get_config
 from ..instrumentation import Monitor
+from ..instrumentation.privacy import payloads_allowed
 from ..messages import Messages
 from . import db, dead_letter_queue, offset_storage
 from .coordinator import Coordinator
@@ -33,7 +34,9 @@ class Executor:
     def __init__(self, jobs: JobsQueue, monitor: Monitor, db_hooks: Any = db):
         self.jobs = jobs
         self.monitor = monitor
-        self.dependencies = Dependencies(monitor, get_config().transient_error_timeout_ms)
+        config = get_config()
+        self.dependencies = Dependencies(monitor, config.transient_error_timeout_ms)
+        self.error_payloads = config.error_payloads
         self.db = db_hooks  # before_job()/after_job(); the test client turns them off, as Django's does
 
     def run(self, job: Job | ServiceJob) -> int:
@@ -183,7 +186,7 @@ class Executor:
 
     def _error(self, coordinator: Coordinator, job: Job, exc: BaseException, kind: str, **extra: Any) -> None:
         messages = job.messages  # a tick has none; skip markers have no payload
-        first = messages[0].value() if messages else None
+        first = messages[0].value() if messages and payloads_allowed(self.error_payloads) else None
         self.monitor.instrument(
             "error.occurred",
             type=kind,
