@@ -57,6 +57,19 @@ class LoggingListener:
         logger.error(format_line(event, payload), exc_info=(type(exc), exc, exc.__traceback__) if exc else None)
 
 
+_logging_to: list[Monitor] = []
+
+
+def log_events(monitor: Monitor) -> None:
+    """The server's log lines for ``monitor``'s events, once per process (``karafka_server`` and
+    an embedded server alike, however often the host starts one)."""
+    if any(subscribed is monitor for subscribed in _logging_to):
+        return
+    ensure_console_logging()
+    LoggingListener().subscribe_to(monitor)
+    _logging_to.append(monitor)
+
+
 def ensure_console_logging(level: int = logging.INFO) -> None:
     """Give the server a console at INFO unless the project's LOGGING already configured one."""
     if logger.handlers or logging.getLogger().handlers:

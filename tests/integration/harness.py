@@ -135,13 +135,24 @@ class Kafka:
             consumer.close()
 
 
-class ServerProcess:
-    """``manage.py karafka_server`` in a subprocess, with its log captured in a file."""
+def readme_block(first_line: str) -> str:
+    """The README's code block that starts with ``first_line``: the tests run the examples as
+    the README shows them."""
+    blocks = (ROOT / "README.md").read_text().split("```python\n")[1:]
+    found = [block.split("```")[0] for block in blocks if block.startswith(first_line)]
+    assert len(found) == 1, f"one README block starting {first_line!r}, found {len(found)}"
+    return found[0]
 
-    def __init__(self, log_path: Path, env: dict[str, str], overrides: dict[str, Any], args: list[str] = ()):
+
+class ServerProcess:
+    """``manage.py karafka_server`` (or a ``command`` that runs the server another way: a host
+    that embeds it) in a subprocess, with its log captured in a file."""
+
+    def __init__(self, log_path: Path, env: dict[str, str], overrides: dict[str, Any], args: list[str] = (),
+                 command: list[str] | None = None):
         self.log_path = log_path
         self.env = {**env, "KARAFKA_TEST_OVERRIDES": json.dumps(overrides)}
-        self.args = list(args)
+        self.command = command or [sys.executable, str(ROOT / "manage.py"), "karafka_server", *args]
         self.process: subprocess.Popen | None = None
         self._log_offset = 0
 
@@ -149,7 +160,7 @@ class ServerProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, str(ROOT / "manage.py"), "karafka_server", *self.args],
+                self.command,
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         return self

@@ -5,10 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from karafka_django.instrumentation import monitor
-from karafka_django.instrumentation.logger import (
-    LoggingListener,
-    ensure_console_logging,
-)
+from karafka_django.instrumentation.logger import log_events
 from karafka_django.loading import load_or_fail
 from karafka_django.runtime.server import Server, freeze_startup_heap
 from karafka_django.swarm.node import run_node
@@ -46,8 +43,7 @@ class Command(BaseCommand):
             raise CommandError("--swarm takes a number of nodes >= 1.")
         if reload and swarm is not None:
             raise CommandError("--reload is for development and does not combine with --swarm.")
-        ensure_console_logging()
-        LoggingListener().subscribe_to(monitor)
+        log_events(monitor)
         freeze_startup_heap()
         if reload:
             from karafka_django.runtime.reloading import run_with_reload
