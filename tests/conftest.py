@@ -76,10 +76,11 @@ def make_server(server_env, tmp_path):
     servers: list[ServerProcess] = []
     group = unique("group")
 
-    def make(routes: list[dict], args: list[str] = (), command: list[str] | None = None, **overrides) -> ServerProcess:
+    def make(routes: list[dict], args: list[str] = (), command: list[str] | None = None, env: dict | None = None,
+             **overrides) -> ServerProcess:
         overrides.setdefault("CLIENT_ID", group)
-        server = ServerProcess(tmp_path / f"server-{len(servers)}.log", server_env, {"ROUTES": routes, **overrides},
-                               list(args), command)
+        server = ServerProcess(tmp_path / f"server-{len(servers)}.log", {**server_env, **(env or {})},
+                               {"ROUTES": routes, **overrides}, list(args), command)
         servers.append(server)
         return server
 

@@ -19,7 +19,7 @@ QUIET_EVENTS = {
     "consumer.ticked", "filtering.skipped", "statistics.emitted", "worker.processed",
 }
 #: Events that need an operator even where the log is kept at WARNING.
-WARNING_EVENTS = ("app.shutdown_blocked",)
+WARNING_EVENTS = ("app.shutdown_blocked", "app.reload_failed")
 INFO_EVENTS = tuple(e for e in EVENTS if e not in QUIET_EVENTS and e not in WARNING_EVENTS and e != "error.occurred")
 
 

@@ -38,6 +38,7 @@ EVENTS = (
     "app.status",
     "app.command",
     "app.reloading",
+    "app.reload_failed",
     "dependency.state_changed",
     "consumer.stalled",
     "process.notice_signal",

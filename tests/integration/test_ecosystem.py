@@ -55,6 +55,35 @@ def test_reload_restarts_after_a_file_changes_and_processes_nothing_twice(kafka,
     assert server.log().count("app.stopped") == 2, "the first server stopped gracefully before the reload"
 
 
+PROBE = "from tests.testapp.consumers import RecordingConsumer\n\n\nclass Probe(RecordingConsumer):\n    pass\n"
+
+
+@pytest.mark.matrix  # a long restart scenario: one Python/Django pair runs it
+def test_reload_survives_a_syntax_error_and_restarts_when_it_is_fixed(kafka, make_server, tmp_path):
+    topic = kafka.create_topic(unique("typo"), 1)
+    probe = tmp_path / "reload_probe.py"
+    probe.write_text(PROBE)
+    ends = kafka.produce_json(topic, 1, 10)
+    server = make_server([{"topic": topic, "consumer": "reload_probe.Probe"}], args=["--reload"], KAFKA=FAST_COMMITS,
+                         env={"PYTHONPATH": str(tmp_path)}).start()
+    wait_until(lambda: kafka.committed(make_server.group, topic, 1) == ends, 40, "the first messages committed")
+
+    probe.write_text(PROBE + "    def broken(:\n")  # a typo saved
+    server.wait_for_log("app.reload_failed", 40)
+    assert server.process.poll() is None, "the parent waits for the fix"
+    assert "SyntaxError" in server.log() and server.log().count("app.reload_failed") == 1
+
+    probe.write_text(PROBE + "    # fixed\n")
+    server.wait_for_log("partitions_assigned", 60, count=2)
+    ends = kafka.produce_json(topic, 1, 10)
+    wait_until(lambda: kafka.committed(make_server.group, topic, 1) == {0: 20}, 40, "the later messages committed")
+    assert Record.objects.filter(topic=topic).count() == 20
+    server.signal(signal.SIGTTIN)
+    server.wait_for_log("thread stacks", 20)
+    assert "--- thread karafka.worker-0 ---" in server.log(), "SIGTTIN reached the child's server"
+    assert server.stop() == 0
+
+
 def test_an_embedded_server_consumes_in_a_thread_and_stops_cleanly(kafka, embedded_server, db_connections):
     from karafka_django import embedded
 
