@@ -135,15 +135,6 @@ class Kafka:
             consumer.close()
 
 
-def readme_block(first_line: str) -> str:
-    """The README's code block that starts with ``first_line``: the tests run the examples as
-    the README shows them."""
-    blocks = (ROOT / "README.md").read_text().split("```python\n")[1:]
-    found = [block.split("```")[0] for block in blocks if block.startswith(first_line)]
-    assert len(found) == 1, f"one README block starting {first_line!r}, found {len(found)}"
-    return found[0]
-
-
 class ServerProcess:
     """``manage.py karafka_server`` (or a ``command`` that runs the server another way: a host
     that embeds it) in a subprocess, with its log captured in a file."""

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from karafka_django.brokers import free_port
-from tests.integration.harness import ROOT, health, readme_block, unique, wait_until
+from project.shop.tests.readme import readme_block
+from tests.integration.harness import ROOT, health, unique, wait_until
 from tests.testapp.models import Record
 
 pytestmark = pytest.mark.integration

@@ -108,3 +108,14 @@ def test_a_full_local_queue_raises_after_the_bounded_wait_and_a_too_large_messag
             producer.produce_async("orders", b"x" * 2_000_000)
     finally:
         producer.close(0.1)
+
+
+def test_the_readmes_producing_example_delivers_what_it_says(producing_to):
+    from project.shop.tests.readme import readme_block
+
+    topic = producing_to.create_topic(unique("orders"), 1)
+    namespace: dict = {}
+    exec(readme_block("from karafka_django import producer").replace('"orders"', repr(topic)), namespace)
+    assert namespace["delivery"].wait(10).offset == 1, "produce_sync's message was acknowledged first"
+    read = producing_to.read_all(topic)
+    assert [(m.key(), json.loads(m.value())) for m in read] == [(b"A-1", {"number": "A-1"}), (None, {"number": "A-2"})]
