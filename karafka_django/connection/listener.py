@@ -268,8 +268,10 @@ class Listener(threading.Thread):
         self.faults.on_statistics(stats)
         self.statistics = stats
         if self.monitor.has_subscribers("statistics.emitted"):
+            # partitions: this listener's view, with the lag of paused ones from the broker (PausedEnds)
             self.monitor.instrument("statistics.emitted", subscription_group=self.subscription_group.name,
-                                    consumer_group=self.subscription_group.consumer_group, statistics=stats)
+                                    consumer_group=self.subscription_group.consumer_group, statistics=stats,
+                                    partitions=self.snapshot(time.monotonic()).partitions)
 
     def _partitions_event(self, event: str, partitions: list) -> None:
         self.monitor.instrument(event, subscription_group=self.subscription_group.name,

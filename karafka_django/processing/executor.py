@@ -138,7 +138,7 @@ class Executor:
             self.jobs.put(following)
         if job.tick:
             self.monitor.instrument("consumer.ticked", topic=coordinator.topic, partition=coordinator.partition)
-        elif self.monitor.has_subscribers("consumer.consumed"):
+        elif not dead_lettered and self.monitor.has_subscribers("consumer.consumed"):  # a DLQ dispatch is its own event
             self.monitor.instrument(
                 "consumer.consumed",
                 topic=coordinator.topic,
@@ -174,6 +174,7 @@ class Executor:
             return 0
         self.monitor.instrument(
             "dead_letter_queue.dispatched",
+            consumer_group=coordinator.route.consumer_group,
             topic=coordinator.topic,
             partition=coordinator.partition,
             offset=raw.offset(),

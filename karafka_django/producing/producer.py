@@ -66,14 +66,25 @@ def serialize(value: Any) -> bytes | None:
     return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":")).encode("utf-8")
 
 
+class DeliveryCounts:
+    """Messages delivered and failed since the client started (for metrics); written by the
+    report thread only."""
+
+    __slots__ = ("delivered", "failed")
+
+    def __init__(self) -> None:
+        self.delivered = self.failed = 0
+
+
 class Delivery:
     """The outcome of one produced message; ``wait()`` blocks until librdkafka reports it."""
 
-    __slots__ = ("_done", "_faults", "error", "topic", "partition", "offset")
+    __slots__ = ("_done", "_faults", "_counts", "error", "topic", "partition", "offset")
 
-    def __init__(self, topic: str, faults: ClientFaults) -> None:
+    def __init__(self, topic: str, faults: ClientFaults, counts: DeliveryCounts) -> None:
         self._done = threading.Event()
         self._faults = faults
+        self._counts = counts
         self.error: KafkaError | None = None
         self.topic = topic
         self.partition: int | None = None
@@ -84,7 +95,10 @@ class Delivery:
         if message is not None:
             self.topic, self.partition, self.offset = message.topic(), message.partition(), message.offset()
         if error is None:
+            self._counts.delivered += 1
             self._faults.on_reachable()
+        else:
+            self._counts.failed += 1
         self._done.set()
 
     def wait(self, timeout: float | None = None) -> Delivery:
@@ -111,6 +125,7 @@ class Producer:
         self._closing = threading.Event()
         self._pid = os.getpid()
         self.faults = ClientFaults(monitor, client="producer")
+        self.counts = DeliveryCounts()
         self._sync_wait_s = 0.0
         self._queue_full_wait_s = 0.0
 
@@ -127,6 +142,7 @@ class Producer:
         self._pid = os.getpid()
         self._closing = threading.Event()
         self.faults = ClientFaults(monitor, client="producer")
+        self.counts = DeliveryCounts()
         kafka = config.producer_kafka
         self._sync_wait_s = int(kafka["message.timeout.ms"]) / 1000 + REPORT_MARGIN_S
         self._queue_full_wait_s = config.producer_queue_full_timeout_ms / 1000
@@ -159,7 +175,7 @@ class Producer:
     def _produce(self, topic: str, value: bytes | None, key: str | bytes | None, headers: dict[str, Any] | list | None,
                  partition: int | None) -> Delivery:
         client = self.client
-        delivery = Delivery(topic, self.faults)
+        delivery = Delivery(topic, self.faults, self.counts)
         kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivery._report}
         if headers:
             kwargs["headers"] = headers
@@ -208,10 +224,12 @@ class Producer:
         transaction.on_commit(lambda: outbox.deliver_after_commit(self, row, using), using=using)
 
     def state(self) -> dict[str, Any]:
-        """For /healthz, the process report and the admin: brokers, messages in flight, last error."""
+        """For /healthz, the process report, the admin and metrics: brokers, messages in flight,
+        delivered and failed since the client started, last error."""
         client = self._client if self._pid == os.getpid() else None
         return {"started": client is not None, "brokers": self.faults.state,
-                "in_flight": len(client) if client is not None else 0, "last_error": self.faults.last_error}
+                "in_flight": len(client) if client is not None else 0, "delivered": self.counts.delivered,
+                "failed": self.counts.failed, "last_error": self.faults.last_error}
 
     def flush(self, timeout: float = 30) -> int:
         """Wait for queued messages; returns how many are still undelivered."""

@@ -129,8 +129,14 @@ def test_metrics_lag_matches_the_broker_and_health_and_stack_dump(kafka, make_se
     assert wait_until(lambda: lag_metric(port, make_server.group, topic) == ends[0] - 50, 20, "lag = high watermark - processed")
     assert lag_metric(port, make_server.group, topic, "karafka_consumer_lag_committed") == ends[0] - 50
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    assert 'karafka_errors_total{type="consumer.consume.error"}' in metrics
-    assert "karafka_workers 4.0" in metrics
+    group = f'consumer_group="{make_server.group}",topic="{topic}"'
+    assert f'karafka_errors_total{{{group},type="consumer.consume.error"}}' in metrics, "an alert can say which group and topic"
+    assert f"karafka_messages_consumed_total{{{group}}} 50.0" in metrics
+    assert f"karafka_partitions_assigned{{{group}}} 1.0" in metrics
+    assert f'karafka_rebalances_total{{event="assigned",subscription_group="{make_server.group}"}} 1.0' in metrics
+    assert "karafka_workers 4.0" in metrics and "karafka_producer_in_flight" in metrics
+    assert "process_resident_memory_bytes" in metrics and "python_info" in metrics, "the conventional collectors"
+    assert "_created" not in metrics
 
     body = health(port)
     assert body["healthy"] is True and body["partitions"] == 1

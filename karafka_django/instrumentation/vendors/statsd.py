@@ -5,8 +5,9 @@
 
 Counters ``karafka.messages.consumed``, ``karafka.batches.consumed``, ``karafka.errors`` (tag
 ``type``), ``karafka.dead_letter_queue.dispatched``; the timing ``karafka.batch.processing_time``
-(ms); the gauge ``karafka.consumer.lag`` per partition (from librdkafka's statistics, every
-``statistics.interval.ms``). Tags: ``topic``, ``partition``, ``consumer_group`` (DogStatsD tags;
+(ms); the gauge ``karafka.consumer.lag`` per partition, every ``statistics.interval.ms`` (a
+paused partition's from the broker's end offset, as everywhere). A dead-lettered message is
+counted by ``dead_letter_queue.dispatched``, not as consumed. Tags: ``topic``, ``partition``, ``consumer_group`` (DogStatsD tags;
 a plain StatsD server ignores them).
 """
 
@@ -41,10 +42,7 @@ class StatsdListener:
                               tags=_tags(payload, "topic", "partition", "consumer_group", "dead_letter_topic"))
 
     def on_statistics_emitted(self, _event: str, payload: dict[str, Any]) -> None:
-        group = payload.get("consumer_group")
-        for topic, stats in payload["statistics"].get("topics", {}).items():
-            for partition, p in stats.get("partitions", {}).items():
-                stored, committed = p.get("consumer_lag_stored", -1), p.get("consumer_lag", -1)
-                lag = stored if stored >= 0 else committed
-                if int(partition) >= 0 and lag >= 0:
-                    self.client.gauge("consumer.lag", lag, tags=[f"topic:{topic}", f"partition:{partition}", f"consumer_group:{group}"])
+        for p in payload["partitions"]:
+            if p.lag is not None:
+                self.client.gauge("consumer.lag", p.lag,
+                                  tags=[f"topic:{p.topic}", f"partition:{p.partition}", f"consumer_group:{p.consumer_group}"])
