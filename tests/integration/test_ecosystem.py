@@ -131,8 +131,9 @@ def test_a_view_that_produces_and_the_consumer_that_handles_it_share_one_trace(k
     exporter, provider = InMemorySpanExporter(), TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     subscribed(TracingListener(tracer_provider=provider))
-    topic, dlq = kafka.create_topic(unique("traced"), 1), unique("traced_dlq")
-    embedded_server([{"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 0}}])
+    topic, dlq, reports = kafka.create_topic(unique("traced"), 1), unique("traced_dlq"), unique("traced_reports")
+    embedded_server([{"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 0}}],
+                    REPORTING=True, REPORTS_TOPIC=reports, REPORT_INTERVAL_MS=500)
 
     assert client.post(f"/produce/{topic}/?key=fine", b"{}", content_type="application/json").status_code == 201
     spans = lambda name: [s for s in exporter.get_finished_spans() if s.name == name]  # noqa: E731
@@ -161,6 +162,8 @@ def test_a_view_that_produces_and_the_consumer_that_handles_it_share_one_trace(k
     context = dlq_send.context
     assert [v for k, v in dead.headers() if k == "traceparent"] == [
         f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}".encode()], "one traceparent: the DLQ send's"
+    wait_until(lambda: kafka.read_all(reports, timeout=2), 20, "reports sent")
+    assert not spans(f"send {reports}"), "the framework's own report traffic opens no span"
 
 
 def test_statsd_metrics_arrive_with_their_tags(kafka, make_server):

@@ -8,6 +8,8 @@ span per batch (messaging semantic conventions), which continues the producer's 
 batch carries one context (a lone message) and links to every message's context otherwise; an
 exception from ``consume`` is recorded on it. A dead letter dispatch is a span under the
 message's own context. Spans go wherever the application's ``TracerProvider`` sends them.
+The framework's own traffic (process reports, errors and commands for the admin, every few
+seconds) opens no span unless ``trace_framework_topics=True``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.trace import Link, SpanKind
+
+from ...conf import get_config
 
 MAX_LINKS = 128  # a batch links to at most this many messages' contexts
 
@@ -56,13 +60,22 @@ def _span_context(headers: Headers) -> trace.SpanContext:
 
 
 class TracingListener:
-    def __init__(self, tracer_provider: trace.TracerProvider | None = None, max_links: int = MAX_LINKS):
+    def __init__(self, tracer_provider: trace.TracerProvider | None = None, max_links: int = MAX_LINKS,
+                 trace_framework_topics: bool = False):
         self.tracer = trace.get_tracer("karafka_django", tracer_provider=tracer_provider)
         self.max_links = max_links
+        self.trace_framework_topics = trace_framework_topics
+
+    def _framework_topic(self, topic: str) -> bool:
+        config = get_config()
+        return topic in (config.reports_topic, config.errors_topic, config.commands_topic)
 
     @contextmanager
     def around_producer_produce(self, payload: dict[str, Any]) -> Iterator[None]:
         topic = payload["topic"]
+        if not self.trace_framework_topics and self._framework_topic(topic):
+            yield
+            return
         attributes = {"messaging.system": "kafka", "messaging.operation.type": "send", "messaging.destination.name": topic}
         with self.tracer.start_as_current_span(f"send {topic}", kind=SpanKind.PRODUCER, attributes=attributes):
             fields = propagate.get_global_textmap().fields
