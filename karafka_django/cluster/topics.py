@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AlterConfigOpType,
     ConfigEntry,
@@ -21,7 +22,9 @@ from confluent_kafka.admin import (
 
 from ..conf import KarafkaConfig
 from ..connection import clients
-from ..routing import Routing, TopicSpec
+from ..instrumentation import Monitor
+from ..routing import Routing, SubscriptionGroup, TopicSpec
+from ..routing.builder import kafka_tasks_topics
 
 TASKS_TOPIC_PARTITIONS = 6  # a route with "config" on the tasks topic chooses otherwise
 REPORTS_RETENTION_MS = str(7 * 24 * 3600 * 1000)
@@ -31,12 +34,52 @@ def topics_to_manage(config: KarafkaConfig, routing: Routing) -> dict[str, Topic
     """The topics routes declare, plus the framework's own when it uses them (the reports topic
     with REPORTING, the Kafka Tasks backends' topics): those are created if missing, else left as they are."""
     specs = dict(routing.declared_topics)
-    own = [TopicSpec(topic, TASKS_TOPIC_PARTITIONS, create_only=True) for topic in routing.tasks_topics]
-    if config.reporting:  # the admin's charts reach 7 days back
-        own.append(TopicSpec(config.reports_topic, 1, configs={"retention.ms": REPORTS_RETENTION_MS}, create_only=True))
-    for spec in own:
+    for spec in own_topics(config, routing.tasks_topics):
         specs.setdefault(spec.name, spec)
     return specs
+
+
+def own_topics(config: KarafkaConfig, tasks_topics: list[str]) -> list[TopicSpec]:
+    own = [TopicSpec(topic, TASKS_TOPIC_PARTITIONS, create_only=True) for topic in tasks_topics]
+    if config.reporting:  # the admin's charts reach 7 days back
+        own.append(TopicSpec(config.reports_topic, 1, configs={"retention.ms": REPORTS_RETENTION_MS}, create_only=True))
+    return own
+
+
+def create_missing(kafka: dict, specs: list[TopicSpec]) -> list[str]:
+    """Create the topics of ``specs`` the cluster lacks, before their first message (a broker that
+    auto-creates topics would give them its default partition count and configs); returns the
+    names created. Raises ``KafkaException`` when the cluster cannot be asked or refuses."""
+    topics, created = Topics(kafka), []
+    for change in topics.plan({spec.name: spec for spec in specs}):
+        if change.action == "create":
+            try:
+                topics.apply([change])
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # another process was first: as good
+                    raise
+                continue
+            created.append(change.topic)
+    return created
+
+
+def create_own_topics(config: KarafkaConfig, subscription_groups: list[SubscriptionGroup], monitor: Monitor) -> None:
+    """At a server's start: the framework's topics it uses (its Tasks topics, the reports topic),
+    created when missing, before anything is produced to them or subscribed; a route's declared
+    config wins. A cluster that cannot be asked or refuses (no permission) is logged, not fatal:
+    ``karafka_topics migrate`` or an operator creates them then."""
+    routes = {route.topic: route for group in subscription_groups for route in group.routes}
+    tasks = [topic for topic, _consumer in kafka_tasks_topics() if topic in routes]
+    specs = [(routes[spec.name].topic_config if spec.name in routes else None) or spec for spec in own_topics(config, tasks)]
+    if not specs:
+        return
+    try:
+        created = create_missing(config.producer_kafka, specs)
+    except KafkaException as exc:
+        monitor.instrument("error.occurred", type="topics.create_error", topics=",".join(s.name for s in specs), error=str(exc))
+        return
+    if created:
+        monitor.instrument("topics.created", topics=",".join(created))
 
 
 @dataclass(frozen=True)

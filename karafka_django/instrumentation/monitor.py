@@ -40,6 +40,7 @@ EVENTS = (
     "app.reloading",
     "app.reload_failed",
     "dependency.state_changed",
+    "topics.created",
     "consumer.stalled",
     "process.notice_signal",
     "connection.listener.fetch_loop",

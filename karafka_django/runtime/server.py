@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 
+from ..cluster.topics import create_own_topics
 from ..conf import KarafkaConfig
 from ..connection.listener import Listener
 from ..instrumentation import Monitor
@@ -105,6 +106,7 @@ class Server:
         connections.close_all()
         if handle_signals:
             self.install_signal_handlers()
+        create_own_topics(self.config, self.subscription_groups, self.monitor)  # before a report or a subscription
         # The endpoint and the reporter (psutil) are imported only when used: a smaller idle process.
         if self.metrics_port is not None:
             from ..instrumentation.http_endpoint import HttpEndpoint

@@ -74,3 +74,17 @@ def test_karafka_topics_migrate_creates_the_tasks_and_reports_topics(kafka, sett
     assert tasks in out and reports in out
     topics = kafka.admin.list_topics(timeout=10).topics
     assert tasks in topics and reports in topics
+
+
+def test_a_server_creates_its_missing_tasks_and_reports_topics_before_anything_reaches_them(kafka, make_server, settings):
+    tasks, reports = unique("tasks"), unique("reports")
+    settings.TASKS = kafka_tasks(tasks)
+    server = make_server([], TASKS=kafka_tasks(tasks), REPORTING=True, REPORTS_TOPIC=reports).start()
+    server.wait_for_log("topics.created", 40)
+    topics = kafka.admin.list_topics(timeout=10).topics
+    assert len(topics[tasks].partitions) == 6, "the documented count, not the broker's default"
+    assert len(topics[reports].partitions) == 1
+    with transaction.atomic():
+        result = add.enqueue(1, 2)
+    wait_until(lambda: add.get_result(result.id).status == TaskResultStatus.SUCCESSFUL, 40, "the task run")
+    assert server.stop() == 0
