@@ -67,6 +67,7 @@ class Reporter(threading.Thread):
         self.db_ports = {int(db.get("PORT") or 5432) for db in settings.DATABASES.values() if db.get("HOST")}
         self._stopped = threading.Event()
         self.commands: Consumer | None = None
+        self.shutdown_blocked: list[dict[str, Any]] = []  # what held a forced stop, in the last report
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -178,7 +179,11 @@ class Reporter(threading.Thread):
                                "bound": estimate.db_connections_per_process},
             "partitions": [asdict(p) for p in snapshot.partitions],
             "producer": producer.state(),
+            "shutdown_blocked": self.shutdown_blocked,
         }
+
+    def on_app_shutdown_blocked(self, _event: str, payload: dict[str, Any]) -> None:
+        self.shutdown_blocked.append(payload)
 
     # -- errors ----------------------------------------------------------------------------------
 

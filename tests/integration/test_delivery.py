@@ -1,5 +1,6 @@
 """At-least-once across crashes and stops: kill -9, SIGTERM under load, slow jobs."""
 
+import json
 import signal
 import time
 
@@ -98,7 +99,9 @@ def _server_stuck_in_a_long_batch(kafka, make_server, **overrides):
 
 
 def test_shutdown_timeout_exits_non_zero_and_commits_nothing_unfinished(kafka, make_server):
-    topic, server = _server_stuck_in_a_long_batch(kafka, make_server, SHUTDOWN_TIMEOUT_MS=2000)
+    reports = unique("reports")
+    topic, server = _server_stuck_in_a_long_batch(kafka, make_server, SHUTDOWN_TIMEOUT_MS=2000, REPORTING=True,
+                                                  REPORTS_TOPIC=reports)
     started = time.monotonic()
     assert server.stop() == 2
     assert time.monotonic() - started < 10
@@ -108,6 +111,10 @@ def test_shutdown_timeout_exits_non_zero_and_commits_nothing_unfinished(kafka, m
     assert blocked.startswith("WARNING "), "said even where the log is kept at WARNING"
     assert all(part in blocked for part in (f"consumer={CONSUMER}", f"topic={topic}", "partition=0", "first_offset=0",
                                             "last_offset=0", "committed=False")), blocked
+    last_report = json.loads(kafka.read_all(reports)[-1].value())
+    assert last_report["state"] == "stopped" and [
+        (b["consumer"], b["topic"], b["partition"], b["committed"]) for b in last_report["shutdown_blocked"]
+        if "consumer" in b] == [(CONSUMER, topic, 0, False)], "the process report says it too"
 
 
 def test_a_second_stop_signal_forces_exit(kafka, make_server):
