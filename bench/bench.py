@@ -1,7 +1,8 @@
 """Benchmarks: karafka_django against raw confluent-kafka, side by side in one run, one broker.
 
     ./bench/run                      # every benchmark
-    ./bench/run overhead json        # some of them (latency overhead json orm exactly_once cpu memory shutdown big_messages)
+    ./bench/run overhead json        # some of them (latency overhead json orm exactly_once cpu memory shutdown
+                                     # big_messages deploys)
 
 Each prints a line as it finishes, then a table and one JSON line with every figure. Runs
 start their own Tansu broker; the ORM run uses the PostgreSQL that scripts/postgres.sh starts.
@@ -32,6 +33,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+from bench.deploys import deploys  # noqa: E402
 from karafka_django.brokers import Broker, make_broker  # noqa: E402
 
 CONSUMERS = "bench.benchapp.consumers"
@@ -517,7 +519,7 @@ def main(argv: list[str]) -> None:
     benches: dict[str, Callable[[Bench], dict]] = {
         "overhead": Bench.overhead, "json": Bench.json, "orm": Bench.orm, "cpu": Bench.cpu,
         "memory": Bench.memory, "shutdown": Bench.shutdown, "big_messages": Bench.big_messages,
-        "exactly_once": Bench.exactly_once, "latency": Bench.latency,
+        "exactly_once": Bench.exactly_once, "latency": Bench.latency, "deploys": deploys,
     }
     unknown = set(names) - set(benches)
     if unknown:

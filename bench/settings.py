@@ -24,6 +24,7 @@ KARAFKA = {
 }
 _overrides = json.loads(env("KARAFKA_BENCH_OVERRIDES", default="{}"))
 KARAFKA["KAFKA"].update(_overrides.pop("KAFKA", {}))
+KARAFKA["KAFKA"] = {key: value for key, value in KARAFKA["KAFKA"].items() if value is not None}  # None: unset
 KARAFKA.update(_overrides)
 LOGGING = {"version": 1, "disable_existing_loggers": False,
            "handlers": {"console": {"class": "logging.StreamHandler"}},

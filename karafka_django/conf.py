@@ -37,7 +37,7 @@ CONSUMER_ONLY_KEYS = {
     "group.id", "auto.offset.reset", "session.timeout.ms", "max.poll.interval.ms", "auto.commit.interval.ms",
     "heartbeat.interval.ms", "partition.assignment.strategy", "group.instance.id", "fetch.min.bytes",
     "fetch.max.bytes", "fetch.wait.max.ms", "queued.min.messages", "queued.max.messages.kbytes",
-    "max.partition.fetch.bytes", "isolation.level", "statistics.interval.ms",
+    "max.partition.fetch.bytes", "isolation.level", "statistics.interval.ms", "group.protocol", "group.remote.assignor",
 }
 
 #: Kafka's topic names: letters, digits, '.', '_' and '-', at most 249 characters.

@@ -69,6 +69,7 @@ _overrides = json.loads(env("KARAFKA_TEST_OVERRIDES", default="{}"))
 if "TASKS" in _overrides:  # a Kafka Tasks backend routes its topic: only the tests of tasks configure one
     TASKS = _overrides.pop("TASKS")
 KARAFKA["KAFKA"].update(_overrides.pop("KAFKA", {}))
+KARAFKA["KAFKA"] = {key: value for key, value in KARAFKA["KAFKA"].items() if value is not None}  # None: unset
 KARAFKA.update(_overrides)
 
 LOGGING = {

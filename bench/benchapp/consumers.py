@@ -4,9 +4,11 @@ import hashlib
 import threading
 import time
 
+from django.conf import settings
+
 from karafka_django import BaseConsumer
 
-from .models import Row
+from .models import Arrival, Row
 
 
 class Tally:
@@ -94,3 +96,11 @@ class SlowBigReader(BaseConsumer):
         for message in messages:
             len(message.raw_payload)
             time.sleep(0.02)
+
+
+class Arrivals(BaseConsumer):
+    """Writes when each message was processed, tagged with the deploy run (the consumer group)."""
+
+    def consume(self, messages):
+        now, run = time.time(), settings.KARAFKA["CLIENT_ID"]
+        Arrival.objects.bulk_create(Arrival(run=run, partition=m.partition, offset=m.offset, at=now) for m in messages)

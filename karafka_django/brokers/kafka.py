@@ -86,13 +86,16 @@ class KafkaCluster:
     """
 
     def __init__(self, brokers: int = 1, port: int | None = None, data_dir: Path | None = None,
-                 host: str = "127.0.0.1", heap: str = "768m", sasl_users: dict[str, str] | None = None):
+                 host: str = "127.0.0.1", heap: str = "768m", sasl_users: dict[str, str] | None = None,
+                 properties: dict[str, object] | None = None):
         """``sasl_users`` (name: password): clients must authenticate with SASL/PLAIN as one of
-        them (over plaintext: a development broker); the nodes use a user of their own."""
+        them (over plaintext: a development broker); the nodes use a user of their own.
+        ``properties``: broker settings over the development defaults (e.g. a feature turned off)."""
         if brokers < 1:
             raise BrokerError("a cluster has at least one broker")
         self.host, self.heap = host, heap
         self.sasl_users = None if sasl_users is None else {**sasl_users, "karafka-broker": uuid.uuid4().hex}
+        self.properties = properties or {}
         self.keep_data = data_dir is not None
         self.data_dir = Path(data_dir or Path(tempfile.gettempdir()) / f"karafka-kafka-{uuid.uuid4().hex[:12]}")
         first = port or free_ports(2 * brokers)
@@ -205,7 +208,7 @@ class KafkaCluster:
         voters = ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in self.nodes.values())
         for node in self.nodes.values():
             node.directory.mkdir(parents=True, exist_ok=True)
-            settings = node_properties(node, voters, len(self.nodes), self.sasl_users)
+            settings = {**node_properties(node, voters, len(self.nodes), self.sasl_users), **self.properties}
             node.config_path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
             (node.directory / "log4j2.properties").write_text(LOG4J2.format(path=node.directory / "server.log"))
 

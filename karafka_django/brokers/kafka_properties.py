@@ -45,6 +45,12 @@ def node_properties(node: Node, voters: str, count: int, sasl_users: dict[str, s
         "group.initial.rebalance.delay.ms": 0,
         "broker.heartbeat.interval.ms": 500,
         "broker.session.timeout.ms": 3000,
+        # The consumer group protocol (KIP-848) keeps sessions and heartbeats on the broker: as short
+        # as the classic members' session.timeout.ms in the tests (a killed member leaves in seconds).
+        "group.consumer.min.session.timeout.ms": 6000,
+        "group.consumer.session.timeout.ms": 6000,
+        "group.consumer.min.heartbeat.interval.ms": 1000,
+        "group.consumer.heartbeat.interval.ms": 1000,
     }
     if sasl_users is not None:
         properties.update(sasl_properties(node, sasl_users))

@@ -96,6 +96,10 @@ class TopicReader:
             self._client = self.consumer_factory(self.kafka, **READER_SETTINGS, **{"group.id": f"karafka-reader-{uuid.uuid4().hex}"})
         return self._client
 
+    def topic_names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._consumer().list_topics(timeout=10).topics)
+
     def partitions(self, topic: str) -> list[int]:
         with self._lock:
             metadata = self._consumer().list_topics(topic, timeout=10).topics.get(topic)

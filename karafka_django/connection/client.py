@@ -13,6 +13,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 
+from ..routing.group_protocol import incremental
 from . import clients
 
 logger = logging.getLogger("karafka_django.client")
@@ -26,15 +27,14 @@ class Client:
         on_error: Callable[[Any], None],
     ):
         self.config = config
-        # librdkafka allows cooperative-sticky only on its own, so the strategy names the protocol.
-        self.cooperative = "cooperative" in str(config.get("partition.assignment.strategy", ""))
+        self.cooperative = incremental(config)
         self._consumer = clients.consumer(config, stats_cb=on_stats, error_cb=on_error)
 
     def subscribe(self, topics: list[str], on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None:
         self._consumer.subscribe(topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
 
     def accept_assignment(self, partitions: list) -> None:
-        """Inside ``on_assign``: take the partitions (incrementally under cooperative-sticky) and
+        """Inside ``on_assign``: take the partitions (incrementally under cooperative-sticky or KIP-848) and
         resume them. librdkafka keeps an application pause flag across revoke and re-assign,
         and pause works only on assigned partitions, so the fetch state is set here, explicitly."""
         if self.cooperative:

@@ -97,9 +97,21 @@ class ClientFaults:
         self.monitor.instrument("connection.client.state_changed", state=state, **self.context, **details)
 
 
+#: What to do about a failure, by a phrase of its text.
+REMEDIES = {
+    "ConsumerGroupHeartbeat": "the cluster does not offer group.protocol 'consumer' (KIP-848): it needs Kafka 4.0+ "
+                              "with the protocol enabled; or set group.protocol 'classic'",
+}
+
+
 def failure_of(error: Any) -> str | None:
-    """Why a client cannot work when ``error`` says so (authentication, a fatal error), as one line."""
-    return f"{error.name()}: {error.str()}" if error.fatal() or error.code() in FAILING_CODES else None
+    """Why a client cannot work when ``error`` says so (authentication, a fatal error), as one
+    line, with what to do about it when that is known."""
+    if not (error.fatal() or error.code() in FAILING_CODES or error.code() == KafkaError._FATAL):
+        return None
+    text = f"{error.name()}: {error.str()}"
+    remedy = next((remedy for phrase, remedy in REMEDIES.items() if phrase in text), None)
+    return f"{text} ({remedy})" if remedy else text
 
 
 def brokers_up(statistics: dict[str, Any]) -> bool:

@@ -30,7 +30,7 @@ from ..processing.pause import Backoff
 from ..routing.route import SubscriptionGroup
 from .client import Client
 from .distribution import Distributor
-from .faults import ClientFaults
+from .faults import ClientFaults, failure_of
 from .statistics import PausedEnds, broker_ids, client_totals, partition_snapshot
 
 logger = logging.getLogger("karafka_django.listener")
@@ -70,9 +70,9 @@ class Listener(threading.Thread):
         self.coordinators: dict[tuple[str, int], Coordinator] = {}
         # Revoked coordinators whose job outlived the revocation wait, until it ends.
         self._outlived: dict[tuple[str, int], Coordinator] = {}
-        topics = subscription_group.topics
-        self.distributor = Distributor(topics[0] if len(topics) == 1 else None, jobs, monitor, self.backoff,
-                                       self._on_message_error)
+        routes = subscription_group.routes  # one topic (not a pattern): runs are told apart by partition alone
+        single_topic = routes[0].topic if len(routes) == 1 and not routes[0].is_pattern else None
+        self.distributor = Distributor(single_topic, jobs, monitor, self.backoff, self._on_message_error)
         self.statistics: dict[str, Any] = {}
         self.last_poll_at = time.monotonic()
         self.clean_exit = True
@@ -274,10 +274,15 @@ class Listener(threading.Thread):
                                     partitions=self.snapshot(time.monotonic()).partitions)
 
     def _partitions_event(self, event: str, partitions: list) -> None:
+        if not partitions:  # an incremental rebalance that changed nothing here (cooperative, KIP-848)
+            return
         self.monitor.instrument(event, subscription_group=self.subscription_group.name,
                                 partitions=",".join(f"{tp.topic}/{tp.partition}" for tp in partitions))
 
     def _on_message_error(self, message: Any) -> None:
+        if failure_of(message.error()) is not None:  # fatal (a static member fenced, ...): the client cannot go on
+            self.faults.on_error(message.error())
+            return
         self.monitor.instrument(
             "error.occurred", type="connection.listener.message_error", subscription_group=self.subscription_group.name,
             topic=message.topic(), partition=message.partition(), error=str(message.error()),

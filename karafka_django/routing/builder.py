@@ -10,6 +10,7 @@ from django.utils.module_loading import import_string
 
 from ..conf import KarafkaConfig
 from ..problems import Problem, did_you_mean
+from .group_protocol import protocol_problems
 from .options import ROUTE_KEYS, exception_classes, parse_route
 from .registry import declared_routes
 from .route import ConsumerGroup, Route, SubscriptionGroup
@@ -142,7 +143,18 @@ def build_routing(config: KarafkaConfig) -> Routing:
                 "Put this route in its own subscription_group.",
             ))
             continue
+        elif sub.routes and dict(route.kafka) != sub.kafka:
+            problems.append(Problem(
+                "karafka.E037",
+                f"{where}: kafka {dict(route.kafka)} differs from {sub.kafka} of the other routes in subscription group "
+                f"'{sub.name}' (they share one librdkafka consumer).",
+                "Give the same 'kafka' to every route of the group, or put this route in its own subscription_group.",
+            ))
+            continue
         sub.routes.append(route)
+    for group in groups.values():
+        for sub in group.subscription_groups:
+            problems += protocol_problems(sub.kafka_config(config.kafka), f"subscription group '{sub.name}'")
     routing = Routing(list(groups.values()), problems, [topic for topic, _ in tasks_topics])
     declared: dict[str, TopicSpec] = {}
     for route in routing.routes:

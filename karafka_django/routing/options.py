@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,7 @@ ROUTE_KEYS = (
     "offset_storage",
     "database",
     "transient_errors",
+    "kafka",
 )
 INITIAL_OFFSETS = ("earliest", "latest")
 OFFSET_STORAGES = ("kafka", "database")
@@ -199,6 +201,16 @@ def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: l
     consumer_class = _resolve(raw["consumer"], "consumer", where, problems, "karafka.E020")
     if consumer_class is None:
         return None
+    if str(raw["topic"]).startswith("^"):
+        try:
+            re.compile(str(raw["topic"]))
+        except re.error as exc:
+            problems.append(Problem("karafka.E048", f"{where}: topic pattern {raw['topic']!r} is not a regular expression: {exc}."))
+            return None
+        if raw.get("config") is not None:
+            problems.append(Problem("karafka.E048", f"{where}: a pattern route cannot declare a topic's config.",
+                                    "Declare each topic in a route of its own, or create them with karafka_topics."))
+            return None
     if not (isinstance(consumer_class, type) and issubclass(consumer_class, BaseConsumer)):
         problems.append(Problem("karafka.E021", f"{where}: consumer {consumer_class!r} is not a BaseConsumer subclass."))
         return None
@@ -220,6 +232,9 @@ def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: l
         topic_config = parse_spec(str(raw["topic"]), raw["config"], where, problems)
     offset_storage = _offset_storage(raw, where, problems)
     transient_errors = exception_classes(raw.get("transient_errors"), f"{where}: transient_errors", problems, "karafka.E036")
+    kafka = raw.get("kafka") or {}
+    if not (isinstance(kafka, dict) and all(isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in kafka.items())):
+        problems.append(Problem("karafka.E037", f"{where}: kafka must be a dict of librdkafka settings, got {kafka!r}."))
     if len(problems) > before:
         return None
     consumer_group = str(raw.get("consumer_group") or default_group)
@@ -240,4 +255,5 @@ def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: l
         offset_storage=offset_storage[0],
         database=offset_storage[1],
         transient_errors=transient_errors,
+        kafka=tuple(sorted(kafka.items())),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,16 @@ class Route:
     offset_storage: str = "kafka"  # or "database": offsets committed with the batch's writes
     database: str = "default"  # the alias whose transactions hold them
     transient_errors: tuple[type, ...] = ()  # a dependency unavailable, not the message failing
+    kafka: tuple[tuple[str, Any], ...] = ()  # librdkafka settings of its subscription group's consumer, over KAFKA
+
+    @property
+    def is_pattern(self) -> bool:
+        """A topic that starts with ``^`` is a regular expression (librdkafka's convention): the
+        route consumes every topic it matches, those created later too."""
+        return self.topic.startswith("^")
+
+    def matches(self, topic: str) -> bool:
+        return topic == self.topic or (self.is_pattern and re.search(self.topic, topic) is not None)
 
     @property
     def offsets_in_database(self) -> bool:
@@ -77,20 +88,31 @@ class SubscriptionGroup:
     def initial_offset(self) -> str:
         return self.routes[0].initial_offset
 
+    @property
+    def kafka(self) -> dict[str, Any]:
+        """The routes' own librdkafka settings (one consumer: the routes of a group agree on them)."""
+        return dict(self.routes[0].kafka) if self.routes else {}
+
     def route_for(self, topic: str) -> Route:
+        """The route of a topic: the one that names it, else the first pattern it matches."""
         for candidate in self.routes:
             if candidate.topic == topic:
+                return candidate
+        for candidate in self.routes:
+            if candidate.matches(topic):
                 return candidate
         raise KeyError(topic)
 
     def kafka_config(self, base: dict[str, Any], node: int | None = None) -> dict[str, Any]:
-        """The librdkafka config of this group's consumer: the user's settings win.
+        """The librdkafka config of this group's consumer: the user's settings win, the routes'
+        ``kafka`` over ``KAFKA``.
 
         A static member id (``group.instance.id``) gets a stable suffix per subscription group
         and swarm node: two consumers with one id would fence each other out of the group.
         """
         config = {"group.id": self.consumer_group, "auto.offset.reset": self.initial_offset}
         config.update(base)
+        config.update(self.kafka)
         config["group.id"] = self.consumer_group
         if config.get("group.instance.id"):
             suffix = self.name if node is None else f"{self.name}-node{node}"

@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from ..loading import load
+from ..routing import Route
 from .charts import RANGES, charts, line_chart
 from .pages import PER_PAGE, Pages
 from .params import BadRequest, decimal, masked, next_url
@@ -59,12 +60,20 @@ class ProcessPages(Pages):
         for cg in routing.consumer_groups:
             subs = []
             for sg in cg.subscription_groups:
-                routes = [{"route": r, "partitions": len(reader.topics.partitions(r.topic)) or None,
-                           "lag": lag.get((cg.name, r.topic))} for r in sg.routes]
+                routes = [self._route_row(reader, r, lag) for r in sg.routes]
                 subs.append({"group": sg, "routes": routes, "kafka": masked(sg.kafka_config(config.kafka))})
             groups.append({"name": cg.name, "subscription_groups": subs})
         missing = sum(1 for cg in groups for sg in cg["subscription_groups"] for r in sg["routes"] if r["partitions"] is None)
         return self.render(request, "routing.html", title="Karafka routing", groups=groups, missing=missing)
+
+    @staticmethod
+    def _route_row(reader: AdminReader, route: Route, lag: dict[tuple[str, str], int]) -> dict[str, Any]:
+        """A route's partitions and lag; a pattern's over the topics it matches now."""
+        topics = sorted(t for t in reader.topics.topic_names() if route.matches(t)) if route.is_pattern else [route.topic]
+        partitions = sum(len(reader.topics.partitions(topic)) for topic in topics)
+        lags = [lag[route.consumer_group, topic] for topic in topics if (route.consumer_group, topic) in lag]
+        return {"route": route, "partitions": partitions or None, "lag": sum(lags) if lags else None,
+                "matched": topics if route.is_pattern else None}
 
     def jobs_view(self, request: HttpRequest) -> TemplateResponse:
         """Batches running now (longest first) and the jobs each process has waiting for a worker."""

@@ -29,7 +29,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.matrix]
 
 CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 PARTITIONS = 2
-SESSION_TIMEOUT_S = 6  # tests/settings.py
+SESSION_TIMEOUT_S = 6  # tests/settings.py, and the broker's group.consumer.session.timeout.ms
+#: The consumer's settings of each rebalance protocol (None unsets the tests' session.timeout.ms:
+#: under KIP-848 the session is the broker's).
+PROTOCOLS = {
+    "eager": {"partition.assignment.strategy": "range"},
+    "cooperative": {"partition.assignment.strategy": "cooperative-sticky"},
+    "consumer": {"group.protocol": "consumer", "session.timeout.ms": None},
+}
 
 
 @dataclass
@@ -70,12 +77,12 @@ STATES = {
 class Cell:
     """One server (or its successor after a restart) on one topic, observed through /healthz."""
 
-    def __init__(self, kafka: Kafka, make_server: Any, state: State, cooperative: bool):
+    def __init__(self, kafka: Kafka, make_server: Any, state: State, protocol: str = "eager"):
         self.kafka, self.make_server, self.state = kafka, make_server, state
         self.topic = kafka.create_topic(unique("matrix"), PARTITIONS)
         self.group = make_server.group
-        self.cooperative = cooperative
-        self.kafka_settings = {"partition.assignment.strategy": "cooperative-sticky" if cooperative else "range"}
+        self.incremental = protocol != "eager"
+        self.kafka_settings = PROTOCOLS[protocol]
         self.route = {"topic": self.topic, "consumer": CONSUMER, **state.route}
         self.ends: dict[int, int] = {}
         self.server = self.start()
@@ -120,8 +127,9 @@ class Cell:
 def join_and_leave(cell: Cell) -> float:
     """Another member joins the group (taking a partition), then leaves it again; returns when
     the rebalance that let it in had completed (its assignment arrived)."""
-    member = Consumer({"bootstrap.servers": cell.kafka.bootstrap_servers, "group.id": cell.group,
-                       "session.timeout.ms": 6000, "enable.auto.commit": False, **cell.kafka_settings})
+    settings = {"session.timeout.ms": 6000, **cell.kafka_settings}
+    member = Consumer({"bootstrap.servers": cell.kafka.bootstrap_servers, "group.id": cell.group, "enable.auto.commit": False,
+                       **{key: value for key, value in settings.items() if value is not None}})
     member.subscribe([cell.topic])
 
     def assigned() -> bool:
@@ -134,7 +142,7 @@ def join_and_leave(cell: Cell) -> float:
     finally:
         member.close()
     cell.server.wait_for_log("partitions_revoked", timeout=60)
-    if cell.cooperative:  # only the partition that moves is revoked
+    if cell.incremental:  # only the partition that moves is revoked
         revoked = re.search(r"partitions_revoked \S+ partitions=(\S+)", cell.server.log()).group(1)
         assert len(revoked.split(",")) == 1, revoked
     cell.wait_for(lambda s: s["partitions"] == PARTITIONS, "both partitions back")
@@ -163,18 +171,21 @@ def restart(cell: Cell) -> None:
 
 
 EVENTS = {
-    "member_joins_and_leaves": (join_and_leave, False),
-    "cooperative_member_joins_and_leaves": (join_and_leave, True),
-    "partitions_lost": (lose_partitions, False),
-    "shutdown_and_restart": (restart, False),
+    "member_joins_and_leaves": (join_and_leave, "eager"),
+    "cooperative_member_joins_and_leaves": (join_and_leave, "cooperative"),
+    "kip848_member_joins_and_leaves": (join_and_leave, "consumer"),
+    "partitions_lost": (lose_partitions, "eager"),
+    "kip848_partitions_lost": (lose_partitions, "consumer"),
+    "shutdown_and_restart": (restart, "eager"),
+    "kip848_shutdown_and_restart": (restart, "consumer"),
 }
 
 
 @pytest.mark.parametrize("event", list(EVENTS))
 @pytest.mark.parametrize("state", list(STATES))
 def test_every_partition_state_survives_every_group_event(kafka, make_server, state, event):
-    happen, cooperative = EVENTS[event]
-    cell = Cell(kafka, make_server, STATES[state], cooperative)
+    happen, protocol = EVENTS[event]
+    cell = Cell(kafka, make_server, STATES[state], protocol)
     if cell.state.before_event:
         cell.produce()
     cell.wait_for(cell.state.reached, f"state {state}")
@@ -194,7 +205,7 @@ def test_revocation_does_not_wait_for_a_long_batch_and_a_partition_never_runs_tw
     long_batch = State(lambda i: {"sleep": 12} if i == 0 else {}, 100, lambda s: s["busy"] >= 1,
                        route={"consumer": "tests.testapp.consumers.SpanningConsumer"},
                        settings={"REVOCATION_TIMEOUT_MS": 500})
-    cell = Cell(kafka, make_server, long_batch, cooperative=False)
+    cell = Cell(kafka, make_server, long_batch, protocol="eager")
     cell.produce()
     cell.wait_for(long_batch.reached, "the long batch running")
     joined_at = join_and_leave(cell)
@@ -228,7 +239,7 @@ def test_quiet_mode_survives_a_rebalance_and_takes_no_new_work(kafka, make_serve
     """Quiet mode crossed with a rebalance: re-assigned partitions stay quiet (fetching paused,
     nothing processed), the process stays in the group, and a stop commits what was processed."""
     backlog = State(lambda i: {"sleep": 0.005}, 3000, lambda s: s["busy"] >= 1)
-    cell = Cell(kafka, make_server, backlog, cooperative=False)
+    cell = Cell(kafka, make_server, backlog, protocol="eager")
     cell.produce()
     cell.wait_for(backlog.reached, "processing under way")
     cell.server.signal(signal.SIGTSTP)

@@ -76,7 +76,8 @@ def test_karafka_topics_migrate_creates_the_tasks_and_reports_topics(kafka, sett
     assert tasks in topics and reports in topics
 
 
-def test_a_server_creates_its_missing_tasks_and_reports_topics_before_anything_reaches_them(kafka, make_server, settings):
+def test_a_server_creates_its_missing_tasks_and_reports_topics_before_anything_reaches_them(kafka, make_server, settings,
+                                                                                           producing_to):
     tasks, reports = unique("tasks"), unique("reports")
     settings.TASKS = kafka_tasks(tasks)
     server = make_server([], TASKS=kafka_tasks(tasks), REPORTING=True, REPORTS_TOPIC=reports).start()

@@ -189,3 +189,39 @@ def test_transient_errors_must_be_lists_of_exception_classes():
     assert "karafka.E036" in ids({**BASE, "ROUTES": [{**route, "transient_errors": ["no.such.Error"]}]})
     assert ids({**BASE, "TRANSIENT_ERRORS": ["builtins.TimeoutError"],
                 "ROUTES": [{**route, "transient_errors": ["tests.testapp.consumers.ServiceUnavailable"]}]}) == []
+
+
+def test_the_consumer_group_protocol_per_process_or_per_subscription_group_and_its_classic_only_settings():
+    from karafka_django.routing.group_protocol import incremental
+
+    consumer = {"group.protocol": "consumer"}
+    routes = [{"topic": "a", "consumer": CONSUMER}, {"topic": "b", "consumer": CONSUMER, "subscription_group": "new",
+                                                   "kafka": consumer}]
+    config = parse({**BASE, "ROUTES": routes})
+    classic, new = build_routing(config).subscription_groups
+    assert (incremental(classic.kafka_config(config.kafka)), incremental(new.kafka_config(config.kafka))) == (False, True)
+    assert "group.protocol" not in config.producer_kafka
+    assert ids({**BASE, "ROUTES": routes}) == []
+    assert ids({"KAFKA": {**BASE["KAFKA"], **consumer, "session.timeout.ms": 6000}, "ROUTES": routes[:1]}) == ["karafka.E039"]
+    with override_settings(KARAFKA={"KAFKA": {**BASE["KAFKA"], "heartbeat.interval.ms": 500}, "ROUTES": routes}):
+        [problem] = run_checks(tags=["karafka"])
+    assert (problem.id, "heartbeat.interval.ms" in problem.msg, "group.consumer.heartbeat.interval.ms" in problem.msg) == (
+        "karafka.E039", True, True), "names the setting and its broker-side counterpart; only the 'new' group has it"
+    assert ids({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "kafka": {"group.protocol": "kip848"}}]}) == ["karafka.E038"]
+    assert ids({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "kafka": {"group.remote.assignor": "uniform"}}]}) == [
+        "karafka.E039"]
+    assert ids({**BASE, "ROUTES": [routes[0], {**routes[1], "subscription_group": "karafka"}]}) == ["karafka.E037"], \
+        "one consumer: the routes of a subscription group agree on kafka"
+    assert ids({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "kafka": ["group.protocol"]}]}) == ["karafka.E037"]
+
+
+def test_a_route_topic_that_starts_with_a_caret_is_a_pattern():
+    routes = [{"topic": "^orders.*", "consumer": CONSUMER}, {"topic": "orders", "consumer": CONSUMER}]
+    [group] = build_routing(parse({**BASE, "ROUTES": routes})).subscription_groups
+    pattern, exact = group.routes
+    assert group.route_for("orders") is exact, "a topic a route names is that route's, though a pattern comes first"
+    assert group.route_for("orders.eu") is pattern and not pattern.matches("eu.orders") and not exact.is_pattern
+    with pytest.raises(KeyError):
+        group.route_for("payments")
+    assert ids({**BASE, "ROUTES": [{"topic": "^orders(", "consumer": CONSUMER}]}) == ["karafka.E048"]
+    assert ids({**BASE, "ROUTES": [{"topic": "^orders", "consumer": CONSUMER, "config": {"partitions": 3}}]}) == ["karafka.E048"]
