@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import threading
 import time
@@ -33,6 +34,7 @@ PARTITIONS, SERVERS = 12, 3
 RATE = 240  # messages/s: 20 per partition, one every 50 ms
 STALL_S = 1.0  # a partition that processed nothing for this long (20 messages due) is stalled
 SETTLE_S = 5.0  # steady consumption before the deploy starts and after it ends
+ROUNDS = 3  # a deploy's figures move from round to round on this 2-core machine
 PROTOCOLS = {
     "classic eager": {"partition.assignment.strategy": "range"},
     "classic cooperative-sticky": {"partition.assignment.strategy": "cooperative-sticky"},
@@ -133,4 +135,14 @@ def _gaps(arrivals: Any, sent: int) -> dict[str, Any]:
 
 
 def deploys(bench: Bench) -> dict[str, Any]:
-    return {protocol: rolling_deploy(bench, protocol) for protocol in PROTOCOLS}
+    """ROUNDS deploys per protocol, alternated: the medians of the gaps, the worst of duplicates and losses."""
+    rounds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for _ in range(ROUNDS):
+        for protocol in PROTOCOLS:
+            rounds[protocol].append(rolling_deploy(bench, protocol))
+    return {protocol: {"longest_gap_s": statistics.median(r["longest_gap_s"] for r in runs),
+                       "stalled_partition_s": statistics.median(r["stalled_partition_s"] for r in runs),
+                       "stalled_rounds": [r["stalled_partition_s"] for r in runs],
+                       "duplicates": max(r["duplicates"] for r in runs), "lost": max(r["lost"] for r in runs),
+                       "deploy_s": statistics.median(r["deploy_s"] for r in runs)}
+            for protocol, runs in rounds.items()}

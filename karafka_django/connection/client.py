@@ -90,16 +90,15 @@ class Client:
         except KafkaException as exc:  # e.g. a partition revoked a moment ago
             logger.debug("store_offsets failed: %s", exc)
 
-    def commit(self, offsets: list[tuple[str, int, int]]) -> bool:
-        """Synchronously commit ``offsets``; True when the broker accepted them."""
+    def commit(self, offsets: list[tuple[str, int, int]]) -> str | None:
+        """Synchronously commit ``offsets``; None when the broker accepted them, else why not."""
         if not offsets:
-            return True
+            return None
         try:
             self._consumer.commit(offsets=[TopicPartition(t, p, o) for t, p, o in offsets], asynchronous=False)
-            return True
+            return None
         except KafkaException as exc:
-            logger.warning("commit of %s failed: %s", offsets, exc)
-            return False
+            return str(exc.args[0])
 
     def close(self) -> None:
         self._consumer.close()

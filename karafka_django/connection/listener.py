@@ -19,7 +19,6 @@ from typing import Any
 
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
-from ..instrumentation.snapshot import ListenerSnapshot
 from ..processing import db
 from ..processing.assigned_offsets import AssignedOffsets
 from ..processing.buffer import FETCH_BATCH, BufferBudget
@@ -31,12 +30,14 @@ from ..routing.route import SubscriptionGroup
 from .client import Client
 from .distribution import Distributor
 from .faults import ClientFaults, failure_of
-from .statistics import PausedEnds, broker_ids, client_totals, partition_snapshot
+from .statistics import PausedEnds, listener_snapshot
 
 logger = logging.getLogger("karafka_django.listener")
 
 #: Poll timeout while something time-based is pending (a backoff, a pause, a full buffer).
 TICK_S = 0.05
+#: How long a stopping listener retries its last commit through a rebalance under way.
+COMMIT_RETRY_S = 5.0
 
 
 class Listener(threading.Thread):
@@ -220,11 +221,8 @@ class Listener(threading.Thread):
         finished = True
         for coordinator in coordinators:
             finished &= coordinator.execution.wait_idle(deadline - time.monotonic())
-        if commit:
-            # Store too: librdkafka commits stored offsets on close and unassign, and an older
-            # stored offset would move the committed one back.
-            self._store(coordinators)
-            self.client.commit([(c.topic, c.partition, c.offsets.marked) for c in coordinators if c.offsets.marked is not None])
+        if commit and (error := self._commit(coordinators)):
+            logger.warning("commit of %s failed: %s: their messages will be delivered again", _marks(coordinators), error)
         for coordinator in coordinators:
             if not coordinator.execution.defer(hook):
                 self.executor.run_hook(coordinator, hook)
@@ -240,26 +238,30 @@ class Listener(threading.Thread):
         while any(c.busy for c in self.coordinators.values()) and time.monotonic() < self._deadline:
             self._maintain(time.monotonic())
             self.client.consume(FETCH_BATCH, TICK_S)
+        self._commit_owned()
         coordinators = list(self.coordinators.values())
         self.coordinators = {}
-        self.clean_exit &= self._finish(coordinators, self._deadline, hook="shutdown")
+        self.clean_exit &= self._finish(coordinators, self._deadline, hook="shutdown", commit=False)
         self.client.close()
 
-    # -- what the server's snapshot shows ---------------------------------------------------------
+    def _commit_owned(self) -> None:
+        """Commit the marks of the partitions still owned, before leaving. In a deploy other
+        members leave and join meanwhile, and a rebalance under way refuses the commit
+        (ILLEGAL_GENERATION): poll it through (a revocation commits what it takes, in the new
+        generation) and commit what is left, for at most COMMIT_RETRY_S. What is fetched
+        meanwhile is dropped: it is not marked, so it is delivered again."""
+        give_up_at = min(self._deadline, time.monotonic() + COMMIT_RETRY_S)
+        while (error := self._commit(list(self.coordinators.values()))) and time.monotonic() < give_up_at:
+            self.client.consume(FETCH_BATCH, TICK_S)
+        if error:
+            logger.warning("commit of %s failed: %s: their messages will be delivered again",
+                           _marks(self.coordinators.values()), error)
 
-    def snapshot(self, now: float) -> ListenerSnapshot:
-        """This listener's part of ``Server.snapshot()``: its client and the partitions it owns."""
-        group, stats = self.subscription_group, self.statistics
-        stalled_after_s = self.config.stalled_partition_timeout_ms / 1000
-        partitions = tuple(partition_snapshot(group.consumer_group, topic, partition, coordinator, stats, now, stalled_after_s)
-                           for (topic, partition), coordinator in list(self.coordinators.items()))
-        return ListenerSnapshot(
-            subscription_group=group.name, consumer_group=group.consumer_group, topics=group.topics,
-            polled_s_ago=now - self.last_poll_at, max_poll_interval_s=self.max_poll_interval_s,
-            brokers=self.faults.state, brokers_down_s=self.faults.down_for(now), failure=self.faults.failure,
-            brokers_unreachable=self.faults.unreachable, partitions=partitions, broker_ids=broker_ids(stats),
-            client_totals=client_totals(stats),
-        )
+    def _commit(self, coordinators: list[Coordinator]) -> str | None:
+        """Store the marks too (librdkafka commits stored offsets on close and unassign: an older
+        stored offset would move the committed one back) and commit them; None, or why not."""
+        self._store(coordinators)
+        return self.client.commit(_marks(coordinators))
 
     # -- librdkafka callbacks --------------------------------------------------------------------
 
@@ -271,7 +273,7 @@ class Listener(threading.Thread):
             # partitions: this listener's view, with the lag of paused ones from the broker (PausedEnds)
             self.monitor.instrument("statistics.emitted", subscription_group=self.subscription_group.name,
                                     consumer_group=self.subscription_group.consumer_group, statistics=stats,
-                                    partitions=self.snapshot(time.monotonic()).partitions)
+                                    partitions=listener_snapshot(self, time.monotonic()).partitions)
 
     def _partitions_event(self, event: str, partitions: list) -> None:
         if not partitions:  # an incremental rebalance that changed nothing here (cooperative, KIP-848)
@@ -287,3 +289,7 @@ class Listener(threading.Thread):
             "error.occurred", type="connection.listener.message_error", subscription_group=self.subscription_group.name,
             topic=message.topic(), partition=message.partition(), error=str(message.error()),
         )
+
+
+def _marks(coordinators: Iterable[Coordinator]) -> list[tuple[str, int, int]]:
+    return [(c.topic, c.partition, c.offsets.marked) for c in coordinators if c.offsets.marked is not None]

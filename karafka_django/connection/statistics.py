@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..instrumentation.snapshot import PartitionSnapshot
+from ..instrumentation.snapshot import ListenerSnapshot, PartitionSnapshot
 from ..processing.coordinator import Coordinator
 from .client import Client
+
+if TYPE_CHECKING:
+    from .listener import Listener
 
 
 class PausedEnds:
@@ -69,3 +72,18 @@ def client_totals(stats: dict[str, Any]) -> dict[str, int]:
         return {}
     return {"fetched_messages": stats.get("rxmsgs", 0), "fetched_bytes": stats.get("rx_bytes", 0),
             "queued_messages": stats.get("msg_cnt", 0)}
+
+
+def listener_snapshot(listener: Listener, now: float) -> ListenerSnapshot:
+    """A listener's part of ``Server.snapshot()``: its client and the partitions it owns."""
+    group, stats = listener.subscription_group, listener.statistics
+    stalled_after_s = listener.config.stalled_partition_timeout_ms / 1000
+    partitions = tuple(partition_snapshot(group.consumer_group, topic, partition, coordinator, stats, now, stalled_after_s)
+                       for (topic, partition), coordinator in list(listener.coordinators.items()))
+    return ListenerSnapshot(
+        subscription_group=group.name, consumer_group=group.consumer_group, topics=group.topics,
+        polled_s_ago=now - listener.last_poll_at, max_poll_interval_s=listener.max_poll_interval_s,
+        brokers=listener.faults.state, brokers_down_s=listener.faults.down_for(now), failure=listener.faults.failure,
+        brokers_unreachable=listener.faults.unreachable, partitions=partitions, broker_ids=broker_ids(stats),
+        client_totals=client_totals(stats),
+    )

@@ -21,6 +21,7 @@ from django.db import connections
 from ..cluster.topics import create_own_topics
 from ..conf import KarafkaConfig
 from ..connection.listener import Listener
+from ..connection.statistics import listener_snapshot
 from ..instrumentation import Monitor
 from ..instrumentation import monitor as default_monitor
 from ..instrumentation.resources import buffer_split
@@ -184,7 +185,7 @@ class Server:
                                   processed=self.workers.processed, idle_s=now - self.workers.last_finished_at,
                                   processed_by_topic=self.workers.processed_by_topic)
         return ServerSnapshot(node=self.node, state=self.state, metrics=self.metrics_port is not None, workers=workers,
-                              listeners=tuple(listener.snapshot(now) for listener in self.listeners),
+                              listeners=tuple(listener_snapshot(listener, now) for listener in self.listeners),
                               buffered_bytes=self.buffer_budget.used,
                               dependencies_unavailable=self.executor.dependencies.snapshot(now))
 
