@@ -27,7 +27,7 @@ import psutil
 from django.utils import autoreload
 
 from ..instrumentation import Monitor
-from .server import Server
+from .server import EXIT_ERROR, Server
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 PASSED_ON = (*STOP_SIGNALS, signal.SIGTSTP, signal.SIGTTIN)
@@ -89,7 +89,9 @@ def _serve_and_watch(server: Server, monitor: Monitor) -> None:
         stopped.set()
         if not reloading.is_set():  # stopped by a signal, a command or an error: end the process
             logging.shutdown()
-            os._exit(code)
+            # A client fault (exit 3) is the autoreloader's "restart me": exit 1 instead, so the
+            # parent waits for a fixed file rather than restarting into the same fault in a loop.
+            os._exit(EXIT_ERROR if code == RELOAD_EXIT_CODE else code)
 
     def on_file_changed(sender: Any, file_path: Any, **kwargs: Any) -> None:
         reloading.set()
