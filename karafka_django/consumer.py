@@ -44,8 +44,13 @@ class BaseConsumer:
     @property
     def is_revoked(self) -> bool:
         """True once a rebalance took this partition away (Karafka's ``revoked?``): long work
-        may check it and stop early, since nothing it marks from now on is committed."""
-        return self._coordinator.revoked
+        may check it and stop early. Once it answered True, nothing of this batch is marked, not
+        even the automatic mark at its end (in the database mode its transaction rolls back):
+        the partition's new owner processes the batch again."""
+        if not self._coordinator.revoked:
+            return False
+        self._job.marks_void = True
+        return True
 
     @property
     def errors_tracker(self) -> tuple[BaseException, ...]:
@@ -71,9 +76,13 @@ class BaseConsumer:
         """With ``"periodic": {"interval_ms": N}``: called on a worker when no message arrived
         for N ms (flush buffers, time out work); never at the same time as :meth:`consume`."""
 
-    def mark_as_consumed(self, message: Message) -> None:
-        """Everything up to and including ``message`` is processed and may be committed."""
+    def mark_as_consumed(self, message: Message) -> bool:
+        """Everything up to and including ``message`` is processed and may be committed; False
+        (nothing marked) once this batch saw :attr:`is_revoked` True."""
+        if self._job.marks_void:
+            return False
         self._coordinator.mark_consumed(self._job, message.offset)
+        return True
 
     def seek(self, position: Position) -> None:
         """After this batch, continue reading this partition from ``position``: an offset,

@@ -97,7 +97,7 @@ class Executor:
         finally:
             self.db.after_job()
         # Filtered-out messages alone (no consumer call) are marked unless the consumer owns its offsets.
-        self._completed(job, started, mark_last=not coordinator.route.manual_offset_management)
+        self._completed(job, started, mark_last=not (coordinator.route.manual_offset_management or job.marks_void))
         return len(raw)
 
     def _consume(self, consumer: Any, coordinator: Coordinator, raw: list) -> None:
@@ -114,7 +114,11 @@ class Executor:
             fresh = offset_storage.drop_received(coordinator.route, raw) if raw else raw
             if fresh:
                 self._consume(consumer, coordinator, fresh)
-            batch.store(job.marked if coordinator.route.manual_offset_management else job.raw[-1].offset() + 1)
+            if job.marks_void:  # stopped short on a revocation
+                batch.discard()
+                job.marked = None
+            else:
+                batch.store(job.marked if coordinator.route.manual_offset_management else job.raw[-1].offset() + 1)
 
     def _wait_for_dependency(self, coordinator: Coordinator, job: Job, exc: BaseException) -> bool:
         """A dependency is unavailable: retry after the backoff, blaming and counting nothing."""

@@ -30,7 +30,7 @@ class SkipMarker:
 class Job:
     """Work for a worker: a batch (or one virtual part of it), or a periodic tick (``raw`` empty)."""
 
-    __slots__ = ("coordinator", "raw", "slot", "part", "batch", "tick", "error", "marked")
+    __slots__ = ("coordinator", "raw", "slot", "part", "batch", "tick", "error", "marked", "marks_void")
 
     def __init__(self, coordinator: Coordinator, raw: list, slot: int = 0, part: int = 0,
                  batch: VirtualBatch | None = None, tick: bool = False, error: Exception | None = None):
@@ -42,6 +42,7 @@ class Job:
         self.tick = tick
         self.error = error  # the batch failed before a consumer saw it (a raising partitioner)
         self.marked: int | None = None  # offsets in the database: a mark waits for the transaction
+        self.marks_void = False  # the consumer saw its partition revoked: it may have stopped short
 
     @property
     def messages(self) -> list:

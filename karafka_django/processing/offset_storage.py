@@ -39,16 +39,20 @@ def load(route: Route, topic: str, partitions: list[int]) -> dict[int, int]:
 
 
 class BatchTransaction:
-    """What the executor stores in the transaction: the partition's next offset, if it moved."""
+    """What the executor stores in the transaction: the partition's next offset, if it moved;
+    or nothing at all (``discard``: the batch stopped short, its writes roll back)."""
 
-    __slots__ = ("next_offset",)
+    __slots__ = ("next_offset", "discarded")
 
     def __init__(self) -> None:
         self.next_offset: int | None = None
+        self.discarded = False
 
     def store(self, next_offset: int | None) -> None:
         self.next_offset = next_offset
 
+    def discard(self) -> None:
+        self.discarded = True
 
 
 @contextmanager
@@ -60,6 +64,8 @@ def batch_transaction(coordinator: Coordinator) -> Iterator[BatchTransaction]:
     batch = BatchTransaction()
     with transaction.atomic(using=coordinator.route.database):
         yield batch
+        if batch.discarded:
+            transaction.set_rollback(True, using=coordinator.route.database)
         target = batch.next_offset
         moved = target is not None and (coordinator.offsets.db_offset is None or target > coordinator.offsets.db_offset)
         if target is not None and moved:

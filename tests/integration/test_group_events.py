@@ -23,7 +23,7 @@ from confluent_kafka import Consumer
 
 from karafka_django.brokers import free_port
 from tests.integration.harness import Kafka, ServerProcess, unique, wait_until
-from tests.testapp.models import Record, Span
+from tests.testapp.models import HookCall, Record, Span
 
 pytestmark = [pytest.mark.integration, pytest.mark.matrix]
 
@@ -175,8 +175,10 @@ EVENTS = {
     "cooperative_member_joins_and_leaves": (join_and_leave, "cooperative"),
     "kip848_member_joins_and_leaves": (join_and_leave, "consumer"),
     "partitions_lost": (lose_partitions, "eager"),
+    "cooperative_partitions_lost": (lose_partitions, "cooperative"),
     "kip848_partitions_lost": (lose_partitions, "consumer"),
     "shutdown_and_restart": (restart, "eager"),
+    "cooperative_shutdown_and_restart": (restart, "cooperative"),
     "kip848_shutdown_and_restart": (restart, "consumer"),
 }
 
@@ -197,34 +199,62 @@ def test_every_partition_state_survives_every_group_event(kafka, make_server, st
     cell.assert_all_processed_and_committed()
 
 
-def test_revocation_does_not_wait_for_a_long_batch_and_a_partition_never_runs_two_batches_at_once(kafka, make_server):
-    """A 12 s batch runs when a member joins: the rebalance waits only REVOCATION_TIMEOUT_MS for
-    it (the member is in before the batch ends), the partition comes back while the batch still
-    runs, and its next batch starts only after it ended. What the batch marked after the
-    revocation is not committed, so its messages are processed again; nothing is lost."""
-    long_batch = State(lambda i: {"sleep": 12} if i == 0 else {}, 100, lambda s: s["busy"] >= 1,
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+def test_revocation_does_not_wait_for_a_long_batch_and_a_partition_never_runs_two_batches_at_once(kafka, make_server,
+                                                                                                    protocol):
+    """A 12 s batch runs on each partition when a member joins: the rebalance waits only
+    REVOCATION_TIMEOUT_MS for the one it takes (the member is in before the batch ends), the
+    partition comes back while the batch still runs, and its next batch starts only after it
+    ended. What the batch marked after the revocation is not committed, so its messages are
+    processed again; nothing is lost."""
+    long_batch = State(lambda i: {"sleep": 12} if i < PARTITIONS else {}, 100, lambda s: s["busy"] == PARTITIONS,
                        route={"consumer": "tests.testapp.consumers.SpanningConsumer"},
                        settings={"REVOCATION_TIMEOUT_MS": 500})
-    cell = Cell(kafka, make_server, long_batch, protocol="eager")
+    cell = Cell(kafka, make_server, long_batch, protocol)
     cell.produce()
-    cell.wait_for(long_batch.reached, "the long batch running")
+    cell.wait_for(long_batch.reached, "the long batches running")
     joined_at = join_and_leave(cell)
     cell.assert_all_processed_and_committed()
 
-    spans = sorted(Span.objects.filter(topic=cell.topic, partition=0).values_list("started", "ended"))
-    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), f"batches overlapped: {spans}"
-    longest = max(spans, key=lambda span: span[1] - span[0])
+    for partition in range(PARTITIONS):
+        spans = sorted(Span.objects.filter(topic=cell.topic, partition=partition).values_list("started", "ended"))
+        assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), f"batches overlapped: {spans}"
+    longest = max(Span.objects.filter(topic=cell.topic).values_list("started", "ended"), key=lambda span: span[1] - span[0])
     assert joined_at < longest[1], "the rebalance waited for the long batch"
 
 
-def test_static_membership_with_two_subscription_groups_consumes_both_topics(kafka, make_server):
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+def test_a_long_batch_asking_is_revoked_stops_early_and_its_messages_are_processed_once_after(kafka, make_server,
+                                                                                              protocol):
+    """A 10 s batch on each partition checks ``is_revoked`` as it goes (Karafka's ``revoked?``)
+    and returns, writing nothing, once a joining member takes its partition. Nothing it marked
+    is committed: when the partition comes back its messages are read again and each offset is
+    written exactly once. The partition that stays (incremental protocols) is not disturbed."""
+    checking = State(lambda i: {"sleep_unless_revoked": 10} if i < PARTITIONS else {}, 100,
+                     lambda s: s["busy"] == PARTITIONS)
+    cell = Cell(kafka, make_server, checking, protocol)
+    cell.produce()
+    cell.wait_for(checking.reached, "the long batches running")
+    join_and_leave(cell)
+    cell.assert_all_processed_and_committed()
+
+    stopped = list(Span.objects.filter(topic=cell.topic, kind="stopped").values_list("partition", "started", "ended"))
+    revoked = {hook.partition for hook in HookCall.objects.filter(topic=cell.topic, name="revoked")}
+    assert {partition for partition, _, _ in stopped} == revoked, (stopped, revoked)  # eager: revoked again on the leave
+    assert len(revoked) == (1 if cell.incremental else PARTITIONS)
+    assert all(ended - started < 6 for _, started, ended in stopped), f"a revoked batch ran on: {stopped}"
+    assert Record.objects.filter(topic=cell.topic).count() == sum(cell.ends.values()), "an offset was written twice"
+
+
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+def test_static_membership_with_two_subscription_groups_consumes_both_topics(kafka, make_server, protocol):
     """One group.instance.id in KAFKA, two subscription groups in one consumer group: each
     consumer gets its own suffixed id, so neither fences the other out."""
     first, second = kafka.create_topic(unique("static-a"), 1), kafka.create_topic(unique("static-b"), 1)
     ends = {topic: kafka.produce_json(topic, 1, 100) for topic in (first, second)}
     routes = [{"topic": first, "consumer": CONSUMER, "subscription_group": "a"},
               {"topic": second, "consumer": CONSUMER, "subscription_group": "b"}]
-    server = make_server(routes, KAFKA={"group.instance.id": unique("host")}).start()
+    server = make_server(routes, KAFKA={"group.instance.id": unique("host"), **PROTOCOLS[protocol]}).start()
     server.wait_assigned(subscription_groups=2, timeout=60)
     for topic in (first, second):
         wait_until(lambda topic=topic: Record.objects.filter(topic=topic).values("offset").distinct().count() == 100, 60,
@@ -235,11 +265,12 @@ def test_static_membership_with_two_subscription_groups_consumes_both_topics(kaf
         assert kafka.committed(make_server.group, topic, 1) == ends[topic]
 
 
-def test_quiet_mode_survives_a_rebalance_and_takes_no_new_work(kafka, make_server):
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+def test_quiet_mode_survives_a_rebalance_and_takes_no_new_work(kafka, make_server, protocol):
     """Quiet mode crossed with a rebalance: re-assigned partitions stay quiet (fetching paused,
     nothing processed), the process stays in the group, and a stop commits what was processed."""
     backlog = State(lambda i: {"sleep": 0.005}, 3000, lambda s: s["busy"] >= 1)
-    cell = Cell(kafka, make_server, backlog, protocol="eager")
+    cell = Cell(kafka, make_server, backlog, protocol)
     cell.produce()
     cell.wait_for(backlog.reached, "processing under way")
     cell.server.signal(signal.SIGTSTP)

@@ -13,7 +13,8 @@ class RecordingConsumer(BaseConsumer):
     """Writes one Record per message with the ORM.
 
     Every payload is read (so a bad one raises here, not earlier). Payload keys steer it:
-    ``sleep`` (seconds, to model slow work), ``poison`` (raises ValueError), ``critical``
+    ``sleep`` (seconds, to model slow work), ``sleep_unless_revoked`` (seconds, but the batch stops
+    early, writing nothing, once its partition is revoked), ``poison`` (raises ValueError), ``critical``
     (raises MemoryError), ``fail_attempts`` (raises while ``self.attempt`` is below it),
     ``pause_ms`` (pauses the partition after this batch, once per consumer instance), ``seek``
     (an ISO time, "earliest" or an offset: read from there after this batch, once per instance).
@@ -27,6 +28,8 @@ class RecordingConsumer(BaseConsumer):
                 payload = {}
             if payload.get("sleep"):
                 time.sleep(payload["sleep"])
+            if payload.get("sleep_unless_revoked") and not self._sleep_unless_revoked(payload["sleep_unless_revoked"]):
+                return
             if payload.get("poison"):
                 raise ValueError(f"poison at {message.offset}")
             if payload.get("critical"):
@@ -43,6 +46,17 @@ class RecordingConsumer(BaseConsumer):
                 target = payload["seek"]
                 self.seek(datetime.fromisoformat(target) if isinstance(target, str) and "T" in target else target)
         Record.objects.bulk_create(rows)
+
+    def _sleep_unless_revoked(self, seconds: float) -> bool:
+        """Long work that checks ``is_revoked`` as it goes; False when it stopped early."""
+        started = time.time()
+        while time.time() < started + seconds:
+            if self.is_revoked:
+                Span.objects.create(kind="stopped", topic=self.topic, partition=self.partition, started=started,
+                                    ended=time.time())
+                return False
+            time.sleep(0.05)
+        return True
 
     def revoked(self):
         HookCall.objects.create(name="revoked", topic=self.topic, partition=self.partition)
