@@ -247,9 +247,10 @@ class Listener(threading.Thread):
     def _commit_owned(self) -> None:
         """Commit the marks of the partitions still owned, before leaving. In a deploy other
         members leave and join meanwhile, and a rebalance under way refuses the commit
-        (ILLEGAL_GENERATION): poll it through (a revocation commits what it takes, in the new
-        generation) and commit what is left, for at most COMMIT_RETRY_S. What is fetched
-        meanwhile is dropped: it is not marked, so it is delivered again."""
+        (ILLEGAL_GENERATION; STALE_MEMBER_EPOCH under KIP-848): poll it through (a revocation
+        commits what it takes, in the new generation or epoch) and commit what is left, for at
+        most COMMIT_RETRY_S. What is fetched meanwhile is dropped: it is not marked, so it is
+        delivered again."""
         give_up_at = min(self._deadline, time.monotonic() + COMMIT_RETRY_S)
         while (error := self._commit(list(self.coordinators.values()))) and time.monotonic() < give_up_at:
             self.client.consume(FETCH_BATCH, TICK_S)

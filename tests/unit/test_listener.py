@@ -27,6 +27,7 @@ class ScriptedClient:
         self.stored: list = []
         self.committed: list = []
         self.accepted: list = []
+        self.refusals: list[str] = []  # the broker's answers to the next commits, before it accepts
         self.closed = threading.Event()
         self._callbacks: dict = {}
 
@@ -51,8 +52,10 @@ class ScriptedClient:
         self.stored += offsets
 
     def commit(self, offsets):
+        if self.refusals:
+            return self.refusals.pop(0)
         self.committed += offsets
-        return True
+        return None
 
     def consume(self, num_messages, timeout):
         return self.fetch(num_messages, timeout)
@@ -105,3 +108,22 @@ def test_runs_become_jobs_and_processed_offsets_are_stored_then_committed_on_rev
         listener.join(10)
     assert client.closed.is_set() and not listener.is_alive()
     assert client.committed[-1] == ("t", 1, 10), "shutdown commits what was marked, not the batch left unfinished"
+
+
+def test_a_commit_refused_at_shutdown_by_a_rebalance_under_way_is_retried_after_polling(caplog):
+    """KIP-848 refuses a commit sent with an epoch the coordinator just bumped
+    (STALE_MEMBER_EPOCH); classic, one sent across a generation (ILLEGAL_GENERATION). Either
+    way the stopping listener polls (which brings the new epoch) and commits again."""
+    client = ScriptedClient([raw_message("t", 0, o, b"{}") for o in range(3)])
+    listener, jobs = make_listener(client)
+    listener.start()
+    try:
+        job = jobs.get()
+        job.coordinator.complete(job, mark_last=True)
+        client.refusals = ["KafkaError{code=STALE_MEMBER_EPOCH,val=113,str=\"Commit failed: Broker: stale epoch\"}",
+                           "KafkaError{code=ILLEGAL_GENERATION,val=22,str=\"Commit failed: Broker: bad generation\"}"]
+    finally:
+        listener.stop(time.monotonic() + 3)
+        listener.join(10)
+    assert client.refusals == [] and client.committed == [("t", 0, 3)]
+    assert "failed" not in caplog.text
