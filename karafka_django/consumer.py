@@ -8,17 +8,22 @@ is revoked or the server stops, so it may keep state (a buffer, a cache) between
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .cluster.positions import LOGICAL, Position, PositionReader, parse_position
 from .conf import get_config
+from .errors import KarafkaError
 from .messages import Message, Messages
+from .processing.transactions import current_transaction
 from .producing.producer import producer
 
 if TYPE_CHECKING:
     from .processing.coordinator import Coordinator
     from .processing.jobs import Job
+    from .processing.transactions import TransactionalProducers
 
 
 class BaseConsumer:
@@ -30,8 +35,10 @@ class BaseConsumer:
     _coordinator: Coordinator
     _job: Job
 
-    def _attach(self, coordinator: Coordinator) -> None:
+    def _attach(self, coordinator: Coordinator, transactions: TransactionalProducers,
+                group_metadata: Callable[[], Any] | None) -> None:
         self._coordinator = coordinator
+        self._transactions, self._group_metadata = transactions, group_metadata
 
     @property
     def topic(self) -> str:
@@ -81,7 +88,11 @@ class BaseConsumer:
         (nothing marked) once this batch saw :attr:`is_revoked` True."""
         if self._job.marks_void:
             return False
-        self._coordinator.mark_consumed(self._job, message.offset)
+        transaction = current_transaction()
+        if transaction is not None:  # committed with the transaction
+            transaction.offset = message.offset + 1
+        else:
+            self._coordinator.mark_consumed(self._job, message.offset)
         return True
 
     def seek(self, position: Position) -> None:
@@ -114,7 +125,25 @@ class BaseConsumer:
         self._coordinator.pause.resume()
 
     def produce_sync(self, topic: str, value: Any, **kwargs: Any) -> Any:
-        return producer.produce_sync(topic, value, **kwargs)
+        """The process's producer; inside a transaction, the transaction's (visible on commit)."""
+        return (current_transaction() or producer).produce_sync(topic, value, **kwargs)
 
     def produce_async(self, topic: str, value: Any, **kwargs: Any) -> Any:
-        return producer.produce_async(topic, value, **kwargs)
+        """The process's producer; inside a transaction, the transaction's (visible on commit)."""
+        return (current_transaction() or producer).produce_async(topic, value, **kwargs)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A Kafka transaction around the block: what it produces (``produce_async``,
+        ``produce_sync``) and what it marks (``mark_as_consumed``) commit together when it ends;
+        an exception aborts both. Inside a ``transactional`` route's batch it joins the batch's."""
+        if current_transaction() is not None:
+            yield
+            return
+        if self._coordinator.route.offsets_in_database or self._group_metadata is None:
+            raise KarafkaError("a Kafka transaction needs a consumer group's member (karafka_server) and cannot "
+                               "hold offsets stored in the database")
+        with self._transactions.transaction(self._coordinator, self._group_metadata) as transaction:
+            yield
+        if transaction.offset is not None and not transaction.revoked:
+            self._coordinator.mark_consumed(self._job, transaction.offset - 1)

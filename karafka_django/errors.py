@@ -21,3 +21,8 @@ class ProduceError(KarafkaError):
     def __init__(self, message: str, topic: str | None = None, error: object = None):
         super().__init__(message)
         self.topic, self.error = topic, error
+
+
+class TransactionFailed(KarafkaError):
+    """A Kafka transaction was aborted by the broker or the client (fenced, a rebalance moved the
+    partition, the coordinator unreachable): nothing of it is visible, the batch runs again."""

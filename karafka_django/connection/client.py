@@ -100,5 +100,9 @@ class Client:
         except KafkaException as exc:
             return str(exc.args[0])
 
+    def group_metadata(self) -> Any:
+        """The group's generation and this member's id, which fence a transaction's offsets."""
+        return self._consumer.consumer_group_metadata()
+
     def close(self) -> None:
         self._consumer.close()

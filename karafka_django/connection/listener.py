@@ -82,6 +82,8 @@ class Listener(threading.Thread):
         self._deadline = float("inf")
         self.client_factory = client_factory  # Client(settings, on_stats, on_error); a fake in unit tests
         self._client: Client | None = None
+        self.group_metadata: Any = None  # the latest, for transactions (read on this thread, which owns the client)
+        executor.group_metadata[subscription_group.name] = lambda: self.group_metadata
         self.assigned_offsets = AssignedOffsets(subscription_group.route_for, executor.dependencies, self.backoff.seconds(1))
         self.paused_ends = PausedEnds(int(self.kafka_config.get("statistics.interval.ms", 5000)) / 1000 or 5.0)
 
@@ -158,6 +160,7 @@ class Listener(threading.Thread):
                 coordinator.fetch_paused = wants_paused
                 coordinator.offsets.paused_high_watermark = None
         self._store(self.coordinators.values())
+        self.group_metadata = client.group_metadata()
         self.paused_ends.refresh(client, self.coordinators, now)
         self.assigned_offsets.retry(self.coordinators, now)
 

@@ -12,6 +12,7 @@ its own topic at ``original_offset`` for as long as that topic keeps it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError
@@ -40,19 +41,22 @@ def headers_for(raw: Any, route: Route, error: BaseException | None) -> list[tup
     ]
 
 
-def dispatch(raw: Any, route: Route, error: BaseException | None) -> None:
-    """Produce ``raw`` to the DLQ (raises on failure); a DLQ without topic skips it on purpose."""
+def dispatch(raw: Any, route: Route, error: BaseException | None,
+             send: Callable[..., Any] | None = None) -> None:
+    """Produce ``raw`` to the DLQ with ``send`` (the process's producer, or a transaction's);
+    raises on failure. A DLQ without topic skips it on purpose."""
     topic = route.dead_letter_queue.topic if route.dead_letter_queue is not None else None
     if topic is None:
         return
     headers = headers_for(raw, route, error)
+    send = send or producer.produce_sync
     try:
-        producer.produce_sync(topic, raw.value(), key=raw.key(), headers=headers)
+        send(topic, raw.value(), key=raw.key(), headers=headers)
     except ProduceError as exc:
         if not too_large(exc):
             raise
         dropped = f"{len(raw.value() or b'')} bytes: too large for {topic} ({exc})"
-        producer.produce_sync(topic, None, key=raw.key(), headers=[*headers, (PAYLOAD_DROPPED_HEADER, dropped.encode())])
+        send(topic, None, key=raw.key(), headers=[*headers, (PAYLOAD_DROPPED_HEADER, dropped.encode())])
 
 
 def too_large(error: ProduceError) -> bool:

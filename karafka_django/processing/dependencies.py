@@ -1,12 +1,14 @@
 """A dependency that is down is a state of the process, not a failure of the message.
 
 When a batch fails because the database cannot be reached (Django's ``OperationalError`` or
-``InterfaceError`` while a probe of the route's database fails too) or with an exception class the
-project declared transient (``TRANSIENT_ERRORS``, a route's ``transient_errors``: a service's
-connection error), the partition retries with the usual backoff up to ``PAUSE_MAX_TIMEOUT_MS``, but
-the failure does not count toward ``max_retries``: nothing is dead-lettered or skipped because a
-dependency was away. The log says when the dependency went away and when it came back (with the
-retries in between counted), not a traceback per attempt.
+``InterfaceError`` while a probe of the route's database fails too), because its Kafka
+transaction was refused (``TransactionFailed``: the transaction coordinator away, a fenced
+producer), or with an exception class the project declared transient (``TRANSIENT_ERRORS``, a
+route's ``transient_errors``: a service's connection error), the partition retries with the
+usual backoff up to ``PAUSE_MAX_TIMEOUT_MS``, but the failure does not count toward
+``max_retries``: nothing is dead-lettered or skipped because a dependency was away. The log says
+when the dependency went away and when it came back (with the retries in between counted), not a
+traceback per attempt.
 
 A partition that keeps failing with a transient error for longer than
 ``TRANSIENT_ERROR_TIMEOUT_MS`` is failing on its own (a message that always times out): from then
@@ -23,12 +25,14 @@ from typing import TYPE_CHECKING
 
 from django.db import InterfaceError, OperationalError, connections
 
+from ..errors import TransactionFailed
 from ..instrumentation import Monitor
 
 if TYPE_CHECKING:
     from .coordinator import Coordinator
 
 DATABASE = "database"
+KAFKA_TRANSACTIONS = "kafka transactions"
 
 
 def causes(error: BaseException) -> Iterator[BaseException]:
@@ -88,6 +92,8 @@ class Dependencies:
         for cause in chain:
             if declared and isinstance(cause, declared):
                 return type(cause).__name__
+            if isinstance(cause, TransactionFailed):
+                return KAFKA_TRANSACTIONS
         return DATABASE if database_unavailable(error, [coordinator.route.database]) else None
 
     def failed(self, name: str, error: BaseException) -> None:

@@ -11,6 +11,7 @@ error escapes to the worker, which shuts the server down gracefully.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..conf import get_config
@@ -22,6 +23,7 @@ from .coordinator import Coordinator
 from .dependencies import Dependencies
 from .jobs import Job, ServiceJob
 from .jobs_queue import JobsQueue
+from .transactions import TransactionalProducers, transactional_id_base
 
 CRITICAL_ERRORS = (MemoryError, SystemExit, KeyboardInterrupt)
 
@@ -31,10 +33,15 @@ def is_critical(error: BaseException) -> bool:
 
 
 class Executor:
-    def __init__(self, jobs: JobsQueue, monitor: Monitor, db_hooks: Any = db):
+    def __init__(self, jobs: JobsQueue, monitor: Monitor, db_hooks: Any = db,
+                 transactions: TransactionalProducers | None = None):
         self.jobs = jobs
         self.monitor = monitor
         config = get_config()
+        self.transactions = transactions or TransactionalProducers(
+            config.producer_kafka, transactional_id_base(config.client_id, config.kafka, None), config.concurrency)
+        #: per subscription group, its consumer's group metadata (the listeners register them)
+        self.group_metadata: dict[str, Callable[[], Any]] = {}
         self.dependencies = Dependencies(monitor, config.transient_error_timeout_ms)
         self.error_payloads = config.error_payloads
         self.db = db_hooks  # before_job()/after_job(); the test client turns them off, as Django's does
@@ -81,6 +88,8 @@ class Executor:
                 consumer.tick()
             elif coordinator.route.offsets_in_database:
                 self._consume_in_transaction(consumer, job, raw)
+            elif coordinator.route.transactional:
+                self._consume_in_kafka_transaction(consumer, job, raw)
             elif raw:
                 self._consume(consumer, coordinator, raw)
         except BaseException as exc:
@@ -120,11 +129,24 @@ class Executor:
             else:
                 batch.store(job.marked if coordinator.route.manual_offset_management else job.raw[-1].offset() + 1)
 
+    def _consume_in_kafka_transaction(self, consumer: Any, job: Job, raw: list) -> None:
+        """A transactional route: what the batch produces and its next offset commit together."""
+        coordinator = job.coordinator
+        with self.transactions.transaction(coordinator, self.group_metadata[coordinator.route.subscription_group]) as txn:
+            self._consume(consumer, coordinator, raw)
+            if not (coordinator.route.manual_offset_management or job.marks_void):
+                txn.offset = job.raw[-1].offset() + 1
+        job.marks_void |= txn.revoked
+        job.marked = txn.offset  # marked once committed (manual offset management)
+
     def _wait_for_dependency(self, coordinator: Coordinator, job: Job, exc: BaseException) -> bool:
         """A dependency is unavailable: retry after the backoff, blaming and counting nothing."""
         name = self.dependencies.unavailable(exc, coordinator)
         if name is None:
             return False
+        if coordinator.revoked:  # the rebalance fenced its transaction: the new owner runs the batch
+            coordinator.fail(job, exc, blame=False, counted=False)
+            return True
         if coordinator.retry.dependency_since is None:
             coordinator.retry.dependency_since = time.monotonic()
         coordinator.retry.dependency = name
@@ -164,7 +186,13 @@ class Executor:
         mark = not route.manual_offset_management or dlq.mark_after_dispatch
         try:
             with self.monitor.around("dead_letter_queue.dispatch", raw=raw, route=route, error=error):
-                dead_letter_queue.dispatch(raw, route, error)
+                if route.transactional:  # the dead letter and the offset move past it commit together
+                    with self.transactions.transaction(coordinator, self.group_metadata[route.subscription_group]) as txn:
+                        dead_letter_queue.dispatch(raw, route, error, send=txn.produce_sync)
+                        txn.offset = raw.offset() + 1 if mark else None
+                    mark &= not txn.revoked
+                else:
+                    dead_letter_queue.dispatch(raw, route, error)
             if mark and route.offsets_in_database:  # its own transaction, once the DLQ has the message
                 self.db.before_job()
                 try:
@@ -223,7 +251,7 @@ class Executor:
     def build(self, coordinator: Coordinator) -> Any:
         """A new, initialized consumer instance for the partition (``initialized()`` may raise)."""
         consumer = coordinator.route.consumer_class()
-        consumer._attach(coordinator)
+        consumer._attach(coordinator, self.transactions, self.group_metadata.get(coordinator.route.subscription_group))
         consumer.initialized()
         return consumer
 

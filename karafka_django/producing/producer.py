@@ -116,6 +116,45 @@ class Delivery:
         return self
 
 
+def send(client: KafkaProducer, delivery: Delivery, value: bytes | None, key: str | bytes | None,
+         headers: dict[str, Any] | list | None, partition: int | None, queue_full_wait_s: float,
+         faults: ClientFaults) -> Delivery:
+    """Hand one message to ``client``, waiting at most ``queue_full_wait_s`` while its local queue
+    is full (the client's delivery reports drain it meanwhile)."""
+    topic = delivery.topic
+    kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivery._report}
+    if headers:
+        kwargs["headers"] = headers
+    if partition is not None:
+        kwargs["partition"] = partition
+    deadline = time.monotonic() + queue_full_wait_s
+    while True:
+        try:
+            client.produce(topic, **kwargs)
+            return delivery
+        except BufferError:
+            if time.monotonic() >= deadline:
+                raise ProduceError(
+                    f"the producer's local queue is full ({len(client)} messages waiting) for "
+                    f"{queue_full_wait_s:g}s: {faults.last_error or 'the broker does not keep up'}",
+                    topic=topic) from None
+            time.sleep(0.01)
+        except KafkaException as exc:
+            error = exc.args[0]
+            raise ProduceError(f"{topic} refused the message: {explain(error, None)}", topic=topic, error=error) from None
+
+
+def serve_reports(client: KafkaProducer, closing: threading.Event, name: str) -> threading.Thread:
+    """A thread that serves ``client``'s delivery reports until ``closing`` is set."""
+    def serve() -> None:
+        while not closing.is_set():
+            client.poll(0.1)
+
+    thread = threading.Thread(target=serve, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 class Producer:
     def __init__(self, config_provider: Callable[[], KarafkaConfig] = get_config):
         self._config_provider = config_provider
@@ -147,14 +186,7 @@ class Producer:
         self._sync_wait_s = int(kafka["message.timeout.ms"]) / 1000 + REPORT_MARGIN_S
         self._queue_full_wait_s = config.producer_queue_full_timeout_ms / 1000
         self._client = clients.producer(kafka, error_cb=self.faults.on_error)
-        self._poller = threading.Thread(target=self._serve_reports, args=(self._client, self._closing),
-                                        name="karafka.producer", daemon=True)
-        self._poller.start()
-
-    @staticmethod
-    def _serve_reports(client: KafkaProducer, closing: threading.Event) -> None:
-        while not closing.is_set():
-            client.poll(0.1)
+        self._poller = serve_reports(self._client, self._closing, "karafka.producer")
 
     def produce_async(
         self,
@@ -170,33 +202,8 @@ class Producer:
         unknown partition), and after ``PRODUCER_QUEUE_FULL_TIMEOUT_MS`` while its queue is full.
         """
         with monitor.around("producer.produce", topic=topic, key=key, headers=headers) as sending:
-            return self._produce(topic, serialize(value), key, sending["headers"], partition)
-
-    def _produce(self, topic: str, value: bytes | None, key: str | bytes | None, headers: dict[str, Any] | list | None,
-                 partition: int | None) -> Delivery:
-        client = self.client
-        delivery = Delivery(topic, self.faults, self.counts)
-        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivery._report}
-        if headers:
-            kwargs["headers"] = headers
-        if partition is not None:
-            kwargs["partition"] = partition
-        deadline = time.monotonic() + self._queue_full_wait_s
-        while True:
-            try:
-                client.produce(topic, **kwargs)
-                return delivery
-            except BufferError:  # local queue full: the poller drains delivery reports meanwhile
-                if time.monotonic() >= deadline:
-                    raise ProduceError(
-                        f"the producer's local queue is full ({len(client)} messages waiting) for "
-                        f"{self._queue_full_wait_s:g}s: {self.faults.last_error or 'the broker does not keep up'}",
-                        topic=topic) from None
-                time.sleep(0.01)
-            except KafkaException as exc:
-                error = exc.args[0]
-                raise ProduceError(f"{topic} refused the message: {explain(error, None)}", topic=topic,
-                                   error=error) from None
+            return send(self.client, Delivery(topic, self.faults, self.counts), serialize(value), key, sending["headers"],
+                        partition, self._queue_full_wait_s, self.faults)
 
     def produce_sync(self, topic: str, value: Any, timeout: float | None = None, **kwargs: Any) -> Delivery:
         """Produce and wait for the broker's acknowledgement; raises :class:`ProduceError`.

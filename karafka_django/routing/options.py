@@ -39,6 +39,7 @@ ROUTE_KEYS = (
     "offset_storage",
     "database",
     "transient_errors",
+    "transactional",
     "kafka",
 )
 INITIAL_OFFSETS = ("earliest", "latest")
@@ -194,6 +195,23 @@ def _offset_storage(raw: dict[str, Any], where: str, problems: list[Problem]) ->
     return storage, alias
 
 
+def _transactional(raw: dict[str, Any], where: str, problems: list[Problem]) -> bool:
+    """Each batch in a Kafka transaction: not with offsets in the database (two commits, one
+    would be first) nor virtual partitions (a batch's parts finish apart, one transaction must
+    hold the whole batch)."""
+    value = raw.get("transactional", False)
+    if not isinstance(value, bool):
+        problems.append(Problem("karafka.E049", f"{where}: transactional must be True or False, got {value!r}."))
+        return False
+    if value and raw.get("offset_storage", "kafka") == "database":
+        problems.append(Problem("karafka.E049", f"{where}: transactional cannot be combined with offset_storage 'database'.",
+                                "Offsets go either with the database's transaction or with Kafka's: choose one."))
+    if value and raw.get("virtual_partitions") is not None:
+        problems.append(Problem("karafka.E049", f"{where}: transactional cannot be combined with virtual_partitions.",
+                                "Virtual parts of a batch finish apart; one transaction must cover the whole batch."))
+    return value
+
+
 def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: list[Problem]) -> Route | None:
     """A :class:`Route` from one declaration (validated already to have a topic and a consumer),
     or None with the reasons added to ``problems``."""
@@ -232,6 +250,7 @@ def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: l
         topic_config = parse_spec(str(raw["topic"]), raw["config"], where, problems)
     offset_storage = _offset_storage(raw, where, problems)
     transient_errors = exception_classes(raw.get("transient_errors"), f"{where}: transient_errors", problems, "karafka.E036")
+    transactional = _transactional(raw, where, problems)
     kafka = raw.get("kafka") or {}
     if not (isinstance(kafka, dict) and all(isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in kafka.items())):
         problems.append(Problem("karafka.E037", f"{where}: kafka must be a dict of librdkafka settings, got {kafka!r}."))
@@ -255,5 +274,6 @@ def parse_route(raw: dict[str, Any], default_group: str, where: str, problems: l
         offset_storage=offset_storage[0],
         database=offset_storage[1],
         transient_errors=transient_errors,
+        transactional=transactional,
         kafka=tuple(sorted(kafka.items())),
     )

@@ -52,6 +52,7 @@ class Route:
     offset_storage: str = "kafka"  # or "database": offsets committed with the batch's writes
     database: str = "default"  # the alias whose transactions hold them
     transient_errors: tuple[type, ...] = ()  # a dependency unavailable, not the message failing
+    transactional: bool = False  # each batch in a Kafka transaction with its offset
     kafka: tuple[tuple[str, Any], ...] = ()  # librdkafka settings of its subscription group's consumer, over KAFKA
 
     @property

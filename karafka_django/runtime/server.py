@@ -32,6 +32,7 @@ from ..processing.executor import Executor
 from ..processing.jobs import Job, ServiceJob
 from ..processing.jobs_queue import JobsQueue
 from ..processing.pause import FOREVER
+from ..processing.transactions import TransactionalProducers, transactional_id_base
 from ..processing.worker import WorkerPool
 from ..producing.outbox import OutboxRelay
 from ..producing.producer import producer
@@ -73,7 +74,9 @@ class Server:
         self.concurrency = concurrency or config.concurrency
         self.monitor = monitor
         self.jobs = JobsQueue()
-        self.executor = Executor(self.jobs, monitor)
+        transactions = TransactionalProducers(config.producer_kafka, transactional_id_base(config.client_id, config.kafka, node),
+                                              self.concurrency)
+        self.executor = Executor(self.jobs, monitor, transactions=transactions)
         self.workers = WorkerPool(self.concurrency, self.jobs, self.executor, self._on_critical)
         budget_bytes, prefetch_kbytes = buffer_split(config.max_buffered_bytes, config.kafka, len(subscription_groups))
         self.buffer_budget = BufferBudget(budget_bytes)
@@ -108,6 +111,11 @@ class Server:
         if handle_signals:
             self.install_signal_handlers()
         create_own_topics(self.config, self.subscription_groups, self.monitor)  # before a report or a subscription
+        transactional = any(route.transactional for sg in self.subscription_groups for route in sg.routes)
+        if transactional and (refused := self.executor.transactions.start()):  # fences killed predecessors first
+            self.monitor.instrument("error.occurred", type="transactions.unavailable", error=refused)
+            self.monitor.instrument("app.stopped", pid=os.getpid(), exit_code=EXIT_CLIENT_FAULT, processed=0)
+            return EXIT_CLIENT_FAULT
         # The endpoint and the reporter (psutil) are imported only when used: a smaller idle process.
         if self.metrics_port is not None:
             from ..instrumentation.http_endpoint import HttpEndpoint
@@ -222,6 +230,7 @@ class Server:
             self.reporter.stop()
             self.reporter.join(max(1.0, deadline - time.monotonic()))
         undelivered = producer.close(max(1.0, deadline - time.monotonic()))
+        self.executor.transactions.close()
         if self.http is not None:
             self.http.stop()
         code = self._exit_code if (clean and not undelivered) or self._exit_code == EXIT_CLIENT_FAULT else EXIT_FORCED

@@ -63,7 +63,11 @@ class Kafka:
             except KafkaException as exc:
                 if not (exist_ok and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS):
                     raise
-        wait_until(lambda: name in self.admin.list_topics(timeout=5).topics, 10, f"topic {name}")
+        def led() -> bool:  # every partition has a leader: its offsets can be asked
+            topic = self.admin.list_topics(name, timeout=5).topics.get(name)
+            return (topic is not None and topic.error is None and len(topic.partitions) >= partitions
+                    and all(p.leader >= 0 and p.error is None for p in topic.partitions.values()))
+        wait_until(led, 10, f"topic {name} with a leader for each partition")
         return name
 
     def produce(self, topic: str, messages: Iterable[tuple]) -> dict[int, int]:
@@ -102,8 +106,18 @@ class Kafka:
     def ends(self, topic: str, partitions: int) -> dict[int, int]:
         """Each partition's end offset (high watermark)."""
         consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": unique("ends")})
+
+        def end(partition: int) -> int:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+                except KafkaException as exc:  # a leader just elected may not answer yet
+                    if exc.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
         try:
-            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
+            return {p: end(p) for p in range(partitions)}
         finally:
             consumer.close()
 
@@ -115,11 +129,12 @@ class Kafka:
         finally:
             consumer.close()
 
-    def read_all(self, topic: str, timeout: float = 30) -> list:
-        """Every message of ``topic``, read to the end of each partition (true EOF, not ListOffsets)."""
+    def read_all(self, topic: str, timeout: float = 30, isolation: str = "read_committed") -> list:
+        """Every message of ``topic``, read to the end of each partition (true EOF, not ListOffsets;
+        under read_committed the last stable offset: what committed transactions wrote)."""
         partitions = len(self.admin.list_topics(topic, timeout=10).topics[topic].partitions)
         consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": unique("reader"),
-                             "enable.partition.eof": True, "enable.auto.commit": False})
+                             "enable.partition.eof": True, "enable.auto.commit": False, "isolation.level": isolation})
         consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
         messages, at_eof, deadline = [], set(), time.monotonic() + timeout
         try:

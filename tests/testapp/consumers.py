@@ -162,3 +162,27 @@ class ServiceCallingConsumer(BaseConsumer):
                 raise ServiceUnavailable(f"the service is down ({flag})")
         Record.objects.bulk_create([Record(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key,
                                            attempt=self.attempt) for m in messages])
+
+
+class DerivingConsumer(BaseConsumer):
+    """Consume-transform-produce: one message per input to ``<topic>.out``, naming its source.
+
+    Waits for every delivery before the batch ends (at-least-once without a transaction).
+    Payload keys: ``sleep`` (seconds per message), ``poison`` (raises once what the batch
+    produced so far is in the output's log: the batch's transaction aborts)."""
+
+    def consume(self, messages):
+        deliveries = []
+        for message in messages:
+            payload = message.payload if isinstance(message.payload, dict) else {}
+            deliveries.append(self.produce_async(f"{message.topic}.out", {"partition": message.partition,
+                                                                          "offset": message.offset},
+                                                 key=str(message.offset)))
+            if payload.get("sleep"):
+                time.sleep(payload["sleep"])
+            if payload.get("poison"):
+                for delivery in deliveries:
+                    delivery.wait()
+                raise ValueError(f"poison at {message.offset}")
+        for delivery in deliveries:
+            delivery.wait()

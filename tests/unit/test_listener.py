@@ -69,6 +69,9 @@ class ScriptedClient:
     def seek(self, topic, partition, offset):
         return True
 
+    def group_metadata(self):
+        return None
+
     def close(self):
         self.closed.set()
 

@@ -64,6 +64,11 @@ INVALID_SETTINGS = [
                           "virtual_partitions": {"partitioner": "tests.testapp.consumers.by_key"}}]}, ["karafka.E028"]),
     ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "offset_storage": "database", "manual_offset_management": True,
                           "dead_letter_queue": {"topic": "d"}}]}, ["karafka.E029"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "transactional": "yes"}]}, ["karafka.E049"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "transactional": True, "offset_storage": "database"}]},
+     ["karafka.E049"]),
+    ({**BASE, "ROUTES": [{"topic": "a", "consumer": CONSUMER, "transactional": True,
+                          "virtual_partitions": {"partitioner": "tests.testapp.consumers.by_key"}}]}, ["karafka.E049"]),
 ]
 
 
