@@ -153,7 +153,7 @@ class Reporter(threading.Thread):
         estimate = ResourceEstimate(
             subscription_groups=len(snapshot.listeners), concurrency=snapshot.workers.concurrency,
             brokers=max(1, len(brokers)), swarm_nodes=None if snapshot.node is None else 1,
-            metrics=snapshot.metrics, reporting=True,
+            metrics=snapshot.metrics, reporting=True, transactional_producers=snapshot.transactional_producers,
         )
         connections = [c for c in self.process.net_connections(kind="tcp") if c.raddr and c.status == psutil.CONN_ESTABLISHED]
         workers = snapshot.workers

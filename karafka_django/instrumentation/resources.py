@@ -6,7 +6,10 @@ live process with psutil (tests compare the two). librdkafka figures, per client
 - a consumer runs ``3 + brokers`` threads (its main thread, the internal broker thread, the
   group coordinator's and one per broker) and opens ``brokers + 1`` connections (each broker,
   plus the coordinator's own connection);
-- a producer runs ``2 + brokers`` threads and opens ``brokers`` connections.
+- a producer runs ``2 + brokers`` threads and opens ``brokers`` connections;
+- a transactional producer (``CONCURRENCY`` of them with a ``transactional`` route) runs
+  ``3 + brokers`` threads (its transaction coordinator's too) plus the thread serving its
+  delivery reports, and opens ``brokers + 1`` connections (like a consumer's coordinator).
 
 Memory: an idle server measured about ``IDLE_RSS_BYTES`` here; fetched messages add at most
 ``MAX_BUFFERED_BYTES``: three quarters for the coordinators (buffers and batches in flight),
@@ -41,6 +44,7 @@ class ResourceEstimate:
     producer: bool = True  # the process-wide producer exists once something produces (or a DLQ does)
     metrics: bool = False  # --metrics-port: one more thread
     reporting: bool = False  # REPORTING: a reporter thread, its commands consumer, and the producer
+    transactional_producers: int = 0  # CONCURRENCY when a route is transactional
     buffer_budget_bytes: int = 0  # the coordinators' share of MAX_BUFFERED_BYTES
     prefetch_kbytes: int = 0  # queued.max.messages.kbytes of each consumer
     threads: dict[str, int] = field(init=False)
@@ -60,8 +64,10 @@ class ResourceEstimate:
             "reporter": int(self.reporting),
             "librdkafka_commands_consumer": (3 + b) if self.reporting else 0,
             "swarm_heartbeat": int(self.swarm_nodes is not None),
+            "transactional_producers": self.transactional_producers * (4 + b),
         }
-        tcp = {"consumers": (sg + int(self.reporting)) * (b + 1), "producer": b if producer else 0}
+        tcp = {"consumers": (sg + int(self.reporting)) * (b + 1), "producer": b if producer else 0,
+               "transactional_producers": self.transactional_producers * (b + 1)}
         object.__setattr__(self, "threads", threads)
         object.__setattr__(self, "tcp_connections", tcp)
 

@@ -71,6 +71,7 @@ class ServerSnapshot:
     buffered_bytes: int
     #: dependencies unavailable now: {"dependency", "since_s", "retries", "error"} (processing.dependencies)
     dependencies_unavailable: tuple[dict[str, Any], ...] = ()
+    transactional_producers: int = 0  # open now (processing.transactions)
 
     @property
     def partitions(self) -> list[PartitionSnapshot]:

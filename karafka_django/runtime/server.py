@@ -195,7 +195,8 @@ class Server:
         return ServerSnapshot(node=self.node, state=self.state, metrics=self.metrics_port is not None, workers=workers,
                               listeners=tuple(listener_snapshot(listener, now) for listener in self.listeners),
                               buffered_bytes=self.buffer_budget.used,
-                              dependencies_unavailable=self.executor.dependencies.snapshot(now))
+                              dependencies_unavailable=self.executor.dependencies.snapshot(now),
+                              transactional_producers=self.executor.transactions.open_count)
 
     def apply_command(self, command: str, topic: str | None = None, partition: int | None = None) -> None:
         """An operator's command from the admin: quiet or stop the process, pause or resume a partition."""

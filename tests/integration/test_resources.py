@@ -62,3 +62,28 @@ def test_karafka_info_matches_a_running_server(brokers, subscription_groups, pro
     assert live.tcp_connections == estimate["tcp_connections_per_process"] == expected_tcp
     assert abs(live.threads - estimate["threads_per_process"]) <= THREAD_TOLERANCE, (live.threads, estimate["threads"])
     assert 2 <= db_peak <= estimate["db_connections_per_process"] == 3 + subscription_groups
+
+
+def test_karafka_info_counts_the_transactional_producers_of_a_running_server(three_nodes, make_server, server_env):
+    """A transactional route: CONCURRENCY transactional producers, made at start, each with a
+    connection to every broker (the outputs' leaders are spread) and its transaction coordinator's."""
+    broker, kafka = three_nodes
+    topic = kafka.create_topic(unique("tx"), 3, replicas=3)
+    output = kafka.create_topic(f"{topic}.out", 3, replicas=3)
+    kafka.produce(topic, ((i % 3, str(i).encode(), b'{"sleep": 0.002}') for i in range(3000)))
+    routes = [{"topic": topic, "consumer": "tests.testapp.consumers.DerivingConsumer", "transactional": True}]
+    server = make_server(routes, CONCURRENCY=3, MAX_MESSAGES=20).start()
+    server.wait_assigned()
+    wait_until(lambda: sum(kafka.ends(output, 3).values()) >= 1000, 60, "results produced")
+    live = measure(server.pid, broker.ports)
+    assert server.stop() == 0
+
+    info = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "karafka_info", "--format", "json", "--no-producer"],
+        env={**server_env, "KARAFKA_TEST_OVERRIDES": json.dumps({"ROUTES": routes, "CONCURRENCY": 3})},
+        capture_output=True, text=True, check=True,
+    )
+    estimate = json.loads(info.stdout)["resources"]
+    assert estimate["transactional_producers"] == 3
+    assert live.tcp_connections == estimate["tcp_connections_per_process"] == 1 * (3 + 1) + 3 * (3 + 1)
+    assert abs(live.threads - estimate["threads_per_process"]) <= THREAD_TOLERANCE, (live.threads, estimate["threads"])

@@ -38,6 +38,7 @@ class Command(BaseCommand):
             brokers=brokers,
             swarm_nodes=swarm,
             producer=not no_producer,
+            transactional_producers=(concurrency or config.concurrency) * any(r.transactional for sg in groups for r in sg.routes),
             metrics=metrics,
             buffer_budget_bytes=budget,
             prefetch_kbytes=prefetch_kbytes,
@@ -75,7 +76,9 @@ class Command(BaseCommand):
         write(f"  threads          {estimate.threads_per_process:>5}  " +
               ", ".join(f"{k} {v}" for k, v in estimate.threads.items() if v))
         write(f"  TCP connections  {estimate.tcp_per_process:>5}  consumers {estimate.subscription_groups} x "
-              f"(brokers + 1) = {estimate.tcp_connections['consumers']}, producer {estimate.tcp_connections['producer']}")
+              f"(brokers + 1) = {estimate.tcp_connections['consumers']}, producer {estimate.tcp_connections['producer']}"
+              + (f", transactional producers {estimate.transactional_producers} x (brokers + 1) = "
+                 f"{estimate.tcp_connections['transactional_producers']}" if estimate.transactional_producers else ""))
         write(f"  DB connections   {estimate.db_connections_per_process:>5}  at most, per database: CONCURRENCY + "
               f"subscription groups")
         mib = 2**20
