@@ -2,7 +2,7 @@
 
     ./bench/run                      # every benchmark
     ./bench/run overhead json        # some of them (latency overhead json orm exactly_once cpu memory shutdown
-                                     # big_messages deploys)
+                                     # big_messages deploys transactions)
 
 Each prints a line as it finishes, then a table and one JSON line with every figure. Runs
 start their own Tansu broker; the ORM run uses the PostgreSQL that scripts/postgres.sh starts.
@@ -34,6 +34,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from bench.deploys import deploys  # noqa: E402
+from bench.transactions import transactions  # noqa: E402
 from karafka_django.brokers import Broker, make_broker  # noqa: E402
 
 CONSUMERS = "bench.benchapp.consumers"
@@ -520,6 +521,7 @@ def main(argv: list[str]) -> None:
         "overhead": Bench.overhead, "json": Bench.json, "orm": Bench.orm, "cpu": Bench.cpu,
         "memory": Bench.memory, "shutdown": Bench.shutdown, "big_messages": Bench.big_messages,
         "exactly_once": Bench.exactly_once, "latency": Bench.latency, "deploys": deploys,
+        "transactions": transactions,
     }
     unknown = set(names) - set(benches)
     if unknown:

@@ -104,3 +104,16 @@ class Arrivals(BaseConsumer):
     def consume(self, messages):
         now, run = time.time(), settings.KARAFKA["CLIENT_ID"]
         Arrival.objects.bulk_create(Arrival(run=run, partition=m.partition, offset=m.offset, at=now) for m in messages)
+
+
+class Deriver(BaseConsumer):
+    """Consume-transform-produce: one message per input to ``<topic>.out``, every delivery
+    waited for before the batch ends (at-least-once without a transaction)."""
+
+    def consume(self, messages):
+        target = f"{self.topic}.out"
+        deliveries = [self.produce_async(target, value, key=key)
+                      for key, value in zip(messages.raw_keys(), messages.raw_payloads())]
+        for delivery in deliveries:
+            delivery.wait()
+        Tally.add(len(deliveries))
