@@ -32,14 +32,16 @@ class PausedEnds:
 
 
 def partition_snapshot(consumer_group: str, topic: str, partition: int, coordinator: Coordinator, stats: dict[str, Any],
-                       now: float, stalled_after_s: float) -> PartitionSnapshot:
+                       now: float, stalled_after_s: float, read_committed: bool = True) -> PartitionSnapshot:
     """The partition's offsets and lag as librdkafka last counted them, and its state here. Lag
-    is the high watermark minus the stored offset (what was processed) once one is stored, minus
-    the committed offset before. A paused partition's high watermark is the one the listener
-    last asked of the broker: librdkafka's statistics stop refreshing a partition not fetched."""
+    is the end minus the stored offset (what was processed) once one is stored, minus the
+    committed offset before. The end is the last stable offset for a ``read_committed`` consumer
+    (librdkafka's default: an open transaction holds it back), else the high watermark. A paused
+    partition's end is the one the listener last asked of the broker (ListOffsets at the
+    consumer's isolation level): librdkafka's statistics stop refreshing a partition not fetched."""
     p = stats.get("topics", {}).get(topic, {}).get("partitions", {}).get(str(partition), {})
     committed_lag, stored_lag = p.get("consumer_lag", -1), p.get("consumer_lag_stored", -1)
-    high = p.get("hi_offset")
+    high = p.get("ls_offset" if read_committed else "hi_offset")
     polled = coordinator.offsets.paused_high_watermark
     if polled is not None and (high is None or polled > high):  # paused: statistics stopped at the pause
         committed, stored = p.get("committed_offset", -1), p.get("stored_offset", -1)
@@ -78,8 +80,9 @@ def listener_snapshot(listener: Listener, now: float) -> ListenerSnapshot:
     """A listener's part of ``Server.snapshot()``: its client and the partitions it owns."""
     group, stats = listener.subscription_group, listener.statistics
     stalled_after_s = listener.config.stalled_partition_timeout_ms / 1000
-    partitions = tuple(partition_snapshot(group.consumer_group, topic, partition, coordinator, stats, now, stalled_after_s)
-                       for (topic, partition), coordinator in list(listener.coordinators.items()))
+    read_committed = listener.kafka_config.get("isolation.level", "read_committed") == "read_committed"
+    partitions = tuple(partition_snapshot(group.consumer_group, topic, partition, coordinator, stats, now, stalled_after_s,
+                                          read_committed) for (topic, partition), coordinator in list(listener.coordinators.items()))
     return ListenerSnapshot(
         subscription_group=group.name, consumer_group=group.consumer_group, topics=group.topics,
         polled_s_ago=now - listener.last_poll_at, max_poll_interval_s=listener.max_poll_interval_s,

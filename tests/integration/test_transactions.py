@@ -3,11 +3,16 @@ against Apache Kafka, with real crashes (SIGKILL) and what readers of each isola
 
 import json
 import random
+import re
 from collections import Counter
 
 import pytest
+from confluent_kafka import Producer
+from django.core.management import call_command
 
-from tests.integration.harness import unique, wait_until
+from karafka_django.brokers import free_port
+from tests.integration.harness import health, unique, wait_until
+from tests.testapp.models import Record
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +79,31 @@ def test_an_aborted_batch_is_invisible_to_read_committed_and_its_dead_letter_com
     assert uncommitted[(0, 5)] >= 2 and uncommitted[(0, 0)] >= 2, "the aborted attempts were written, then aborted"
     [dead] = kafka.read_all(dlq)
     assert dead.offset() is not None and dict(dead.headers())["original_offset"] == b"5"
+
+
+def test_lag_of_a_read_committed_consumer_is_measured_to_the_last_stable_offset(kafka, make_server, producing_to, capsys):
+    """Ten messages in a committed transaction (offsets 0-9, its marker at 10), then five in one
+    left open (11-15): the last stable offset is 11, the high watermark 16. A server reads the
+    ten; the live lag and karafka_groups measure to 11, so only the marker is left (lag 1), not
+    the six offsets an open transaction holds back."""
+    topic = kafka.create_topic(unique("lso"), 1)
+    writer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "transactional.id": unique("writer")})
+    writer.init_transactions(30)
+    for count, commit in ((10, True), (5, False)):
+        writer.begin_transaction()
+        for _ in range(count):
+            writer.produce(topic, b"{}", partition=0)
+        writer.flush(30)
+        if commit:
+            writer.commit_transaction(30)
+    port = free_port()
+    server = make_server([{"topic": topic, "consumer": "tests.testapp.consumers.RecordingConsumer"}],
+                         ["--metrics-port", str(port)]).start()
+    wait_until(lambda: Record.objects.filter(topic=topic).count() == 10, 30, "the committed messages")
+    assert kafka.ends(topic, 1) == {0: 11}, "a read_committed client's end is the LSO"
+    assert len(kafka.read_all(topic, isolation="read_uncommitted")) == 15
+    wait_until(lambda: health(port).get("lag") == 1, 30, f"the live lag at the LSO; last {health(port)}")
+    assert server.stop() == 0
+    call_command("karafka_groups", "lag", make_server.group)
+    assert re.search(rf"{topic}\s+0\s+committed 10\s+end 11\s+lag 1\b", capsys.readouterr().out)
+    writer.abort_transaction(30)

@@ -24,7 +24,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("list", help="groups, state, members and total lag")
-        lag = sub.add_parser("lag", help="committed offset, high watermark and lag per partition")
+        lag = sub.add_parser("lag", help="committed offset, end (the last stable offset under read_committed, "
+                                           "librdkafka's default; else the high watermark) and lag per partition")
         lag.add_argument("group")
         seek = sub.add_parser("seek", help="move a stopped group on one topic")
         seek.add_argument("group")
@@ -66,7 +67,7 @@ class Command(BaseCommand):
             committed = "-" if row.committed is None else row.committed
             lag = "-" if row.lag is None else row.lag
             self.stdout.write(f"{row.topic:<40} {row.partition:>4}  committed {committed:<10} "
-                              f"high watermark {row.high_watermark:<10} lag {lag}")
+                              f"end {row.high_watermark:<10} lag {lag}")
 
     def _seek(self, groups, group, topic, to_offset, to_time, to, dry_run, **options):
         if to_offset:
