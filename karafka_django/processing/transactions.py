@@ -157,8 +157,11 @@ class TransactionalProducers:
                 broken = not _abort(producer)
             else:
                 transaction.commit(coordinator, metadata)
-        except BaseException:
+        except BaseException as exc:
             broken = not _abort(producer)
+            if broken and isinstance(exc, Exception) and not isinstance(exc, TransactionFailed):
+                # the producer failed (fenced, fatal): the batch is retried on a new one, no message blamed
+                raise TransactionFailed(f"the transactional producer failed: {exc}") from exc
             raise
         finally:
             _local.transaction = None

@@ -148,7 +148,10 @@ def serve_reports(client: KafkaProducer, closing: threading.Event, name: str) ->
     """A thread that serves ``client``'s delivery reports until ``closing`` is set."""
     def serve() -> None:
         while not closing.is_set():
-            client.poll(0.1)
+            try:
+                client.poll(0.1)
+            except KafkaException:  # a fatal error (fenced): error_cb reported it; the owner replaces the client
+                closing.wait(0.1)
 
     thread = threading.Thread(target=serve, name=name, daemon=True)
     thread.start()

@@ -11,6 +11,7 @@ from confluent_kafka import Producer
 from django.core.management import call_command
 
 from karafka_django.brokers import free_port
+from karafka_django.brokers.kafka import KafkaCluster
 from tests.integration.harness import health, unique, wait_until
 from tests.testapp.models import Record
 
@@ -107,3 +108,39 @@ def test_lag_of_a_read_committed_consumer_is_measured_to_the_last_stable_offset(
     call_command("karafka_groups", "lag", make_server.group)
     assert re.search(rf"{topic}\s+0\s+committed 10\s+end 11\s+lag 1\b", capsys.readouterr().out)
     writer.abort_transaction(30)
+
+
+def test_fenced_producers_are_replaced_and_their_batches_retried_without_a_duplicate(kafka, make_server):
+    """Another client takes the server's transactional ids mid-backlog (init_transactions fences
+    the server's producers, as a zombie's successor would): the server's open transactions abort,
+    the fenced producers are replaced, their batches retried; the log says the dependency went
+    away and came back, and every result is read once."""
+    topic, _ = kafka.backlog(unique("fenced"), 2, 2000, {"sleep": 0.003})
+    output = kafka.create_topic(f"{topic}.out", 2)
+    route = {"topic": topic, "consumer": CONSUMER, "transactional": True}
+    server = make_server([route], CONCURRENCY=2, MAX_MESSAGES=20, KAFKA={"group.instance.id": "host-1"}).start()
+    wait_until(lambda: sum(kafka.ends(output, 2).values()) >= 300, 60, "results under way")
+    usurpers = [Producer({"bootstrap.servers": kafka.bootstrap_servers, "transactional.id": f"{make_server.group}-host-1-{n}"})
+                for n in range(2)]
+    for usurper in usurpers:
+        usurper.init_transactions(30)
+    wait_until(lambda: len(sources(kafka.read_all(output))) == 2000, 120, "every input's result readable")
+    assert server.stop() == 0
+    assert set(sources(kafka.read_all(output)).values()) == {1}
+    log = server.log()
+    assert "dependency=\"kafka transactions\" state=unavailable" in log and "state=available" in log, log[-3000:]
+
+
+def test_a_cluster_that_cannot_run_transactions_stops_the_server_with_one_clear_line(make_server, tmp_path):
+    """One node whose transaction log wants three replicas: no transaction coordinator can be
+    found, so the server's transactional producers cannot start; it says so once and exits 3
+    before consuming anything."""
+    with KafkaCluster(data_dir=tmp_path / "no-transactions", heap="384m",
+                      properties={"transaction.state.log.replication.factor": 3}) as crippled:
+        server = make_server([{"topic": unique("never"), "consumer": CONSUMER, "transactional": True}],
+                             KAFKA={"bootstrap.servers": crippled.bootstrap_servers}).start()
+        code = server.process.wait(90)
+    assert code == 3, server.log()
+    [line] = [line for line in server.log().splitlines() if "transactions.unavailable" in line]
+    assert "need a cluster that offers transactions" in line
+    assert "partitions_assigned" not in server.log()
