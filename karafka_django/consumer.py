@@ -140,9 +140,8 @@ class BaseConsumer:
         if current_transaction() is not None:
             yield
             return
-        if self._coordinator.route.offsets_in_database or self._group_metadata is None:
-            raise KarafkaError("a Kafka transaction needs a consumer group's member (karafka_server) and cannot "
-                               "hold offsets stored in the database")
+        if self._coordinator.route.offsets_in_database:
+            raise KarafkaError("a Kafka transaction cannot hold offsets stored in the database")
         with self._transactions.transaction(self._coordinator, self._group_metadata) as transaction:
             yield
         if transaction.offset is not None and not transaction.revoked:

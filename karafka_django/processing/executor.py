@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ..conf import get_config
@@ -23,7 +24,7 @@ from .coordinator import Coordinator
 from .dependencies import Dependencies
 from .jobs import Job, ServiceJob
 from .jobs_queue import JobsQueue
-from .transactions import TransactionalProducers, transactional_id_base
+from .transactions import Transaction, TransactionalProducers, transactional_id_base
 
 CRITICAL_ERRORS = (MemoryError, SystemExit, KeyboardInterrupt)
 
@@ -132,12 +133,15 @@ class Executor:
     def _consume_in_kafka_transaction(self, consumer: Any, job: Job, raw: list) -> None:
         """A transactional route: what the batch produces and its next offset commit together."""
         coordinator = job.coordinator
-        with self.transactions.transaction(coordinator, self.group_metadata[coordinator.route.subscription_group]) as txn:
+        with self._transaction(coordinator) as txn:
             self._consume(consumer, coordinator, raw)
             if not (coordinator.route.manual_offset_management or job.marks_void):
                 txn.offset = job.raw[-1].offset() + 1
         job.marks_void |= txn.revoked
         job.marked = txn.offset  # marked once committed (manual offset management)
+
+    def _transaction(self, coordinator: Coordinator) -> AbstractContextManager[Transaction]:
+        return self.transactions.transaction(coordinator, self.group_metadata.get(coordinator.route.subscription_group))
 
     def _wait_for_dependency(self, coordinator: Coordinator, job: Job, exc: BaseException) -> bool:
         """A dependency is unavailable: retry after the backoff, blaming and counting nothing."""
@@ -187,7 +191,7 @@ class Executor:
         try:
             with self.monitor.around("dead_letter_queue.dispatch", raw=raw, route=route, error=error):
                 if route.transactional:  # the dead letter and the offset move past it commit together
-                    with self.transactions.transaction(coordinator, self.group_metadata[route.subscription_group]) as txn:
+                    with self._transaction(coordinator) as txn:
                         dead_letter_queue.dispatch(raw, route, error, send=txn.produce_sync)
                         txn.offset = raw.offset() + 1 if mark else None
                     mark &= not txn.revoked

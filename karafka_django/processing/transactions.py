@@ -31,7 +31,7 @@ from confluent_kafka import KafkaException, TopicPartition
 
 from ..connection import clients
 from ..connection.faults import ClientFaults
-from ..errors import TransactionFailed
+from ..errors import KarafkaError, TransactionFailed
 from ..instrumentation import monitor
 from ..producing.producer import Delivery, DeliveryCounts, send, serialize, serve_reports
 
@@ -143,8 +143,10 @@ class TransactionalProducers:
         return index, producer
 
     @contextmanager
-    def transaction(self, coordinator: Coordinator, group_metadata: Callable[[], Any]) -> Iterator[Transaction]:
+    def transaction(self, coordinator: Coordinator, group_metadata: Callable[[], Any] | None) -> Iterator[Transaction]:
         """Begin; commit when the block ends (with ``Transaction.offset``); abort when it raises."""
+        if group_metadata is None:
+            raise KarafkaError("a Kafka transaction needs the consumer of karafka_server: its group's generation fences it")
         metadata = group_metadata()  # the generation this batch runs under: a later one fences it
         index, producer = self._take()
         broken = False

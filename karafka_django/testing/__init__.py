@@ -8,7 +8,8 @@
 ``consume`` runs the routed consumer through the real coordinator and executor, so it gets the
 batch a server would hand it (same ``Message`` objects, offsets, mark/seek semantics, one
 consumer instance per partition kept across calls). What the code under test produces
-through the shared producer is captured in ``karafka.produced_messages``, not sent.
+through the shared producer is captured in ``karafka.produced_messages``, not sent; so is what a
+``transactional`` route produces (there is no broker to hold a transaction).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +98,36 @@ class _NoConnectionHygiene:
     after_job = before_job
 
 
+class _RecordedTransaction:
+    """A transactional route's batch under the test client: what it produces is recorded like
+    any message (there is no broker to hold a transaction); an exception still fails the batch."""
+
+    offset: int | None = None
+    revoked = False
+
+    @staticmethod
+    def produce_async(topic: str, value: Any, **kwargs: Any) -> Any:
+        return producer.produce_async(topic, value, **kwargs)
+
+    @staticmethod
+    def produce_sync(topic: str, value: Any, **kwargs: Any) -> Any:
+        return producer.produce_sync(topic, value, **kwargs)
+
+
+class _RecordedTransactions:
+    """Stands in for the pool of transactional producers."""
+
+    open_count = 0
+
+    @staticmethod
+    @contextmanager
+    def transaction(coordinator: Coordinator, group_metadata: Any) -> Iterator[_RecordedTransaction]:
+        yield _RecordedTransaction()
+
+    def close(self) -> None:
+        pass
+
+
 class KarafkaTestClient:
     def __init__(self) -> None:
         config, routing = load()
@@ -103,7 +136,8 @@ class KarafkaTestClient:
         self.max_messages = config.max_messages
         self.jobs = JobsQueue()
         self.monitor = Monitor()
-        self.executor = Executor(self.jobs, self.monitor, db_hooks=_NoConnectionHygiene)
+        self.executor = Executor(self.jobs, self.monitor, db_hooks=_NoConnectionHygiene,
+                                 transactions=_RecordedTransactions())  # type: ignore[arg-type]
         self.coordinators: dict[tuple[str, int], Coordinator] = {}
         self.produced_messages: list[Produced] = []
         self._pending: dict[tuple[str, int], list] = defaultdict(list)

@@ -108,3 +108,17 @@ def test_a_failing_hook_is_reported_and_the_other_instances_hooks_still_run(make
     executor.run_hook(coordinator, "revoked")
     assert called == ["second"]
     assert events == [("error.occurred", "consumer.revoked.error"), ("consumer.revoked", None)]
+
+
+def test_the_test_client_runs_a_transactional_route_and_records_what_it_produces(settings):
+    from karafka_django.testing import KarafkaTestClient
+
+    settings.KARAFKA = {**settings.KARAFKA, "ROUTES": [
+        {"topic": "t", "consumer": "tests.testapp.consumers.DerivingConsumer", "transactional": True}]}
+    with KarafkaTestClient() as karafka:
+        karafka.produce("t", {})
+        karafka.produce("t", {})
+        karafka.consume()
+        assert [(m.topic, m.payload) for m in karafka.produced_messages] == [
+            ("t.out", {"partition": 0, "offset": 0}), ("t.out", {"partition": 0, "offset": 1})]
+        assert karafka.coordinator("t", 0).offsets.marked == 2
