@@ -137,8 +137,8 @@ class Executor:
             self._consume(consumer, coordinator, raw)
             if not (coordinator.route.manual_offset_management or job.marks_void):
                 txn.offset = job.raw[-1].offset() + 1
-        job.marks_void |= txn.revoked
-        job.marked = txn.offset  # marked once committed (manual offset management)
+        job.marks_void |= txn.revoked  # aborted: the revocation's commit must not move past it
+        job.marked = None if job.marks_void else txn.offset  # marked once committed (manual offset management)
 
     def _transaction(self, coordinator: Coordinator) -> AbstractContextManager[Transaction]:
         return self.transactions.transaction(coordinator, self.group_metadata.get(coordinator.route.subscription_group))

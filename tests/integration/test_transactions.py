@@ -144,3 +144,33 @@ def test_a_cluster_that_cannot_run_transactions_stops_the_server_with_one_clear_
     [line] = [line for line in server.log().splitlines() if "transactions.unavailable" in line]
     assert "need a cluster that offers transactions" in line
     assert "partitions_assigned" not in server.log()
+
+
+@pytest.mark.parametrize("protocol", ["eager", "consumer"])
+def test_partitions_moved_by_rebalances_mid_transaction_are_committed_once(kafka, make_server, protocol):
+    """A second server joins mid-backlog, then the first leaves: partitions move twice while
+    batches run. A batch that ends after its partition moved is refused (the generation it
+    started under is gone) and aborted; its new owner produces the results once."""
+    topic, _ = kafka.backlog(unique("moved"), 4, 3000, {"sleep": 0.003})
+    output = kafka.create_topic(f"{topic}.out", 4)
+    route = {"topic": topic, "consumer": CONSUMER, "transactional": True}
+    kafka_settings = {"eager": {"partition.assignment.strategy": "range"},
+                      "consumer": {"group.protocol": "consumer", "session.timeout.ms": None}}[protocol]
+
+    def server(instance: str):
+        return make_server([route], MAX_MESSAGES=20, REVOCATION_TIMEOUT_MS=200,
+                           KAFKA={**kafka_settings, "group.instance.id": instance}).start()
+
+    def produced() -> int:
+        return sum(kafka.ends(output, 4).values())
+
+    first = server("host-1")
+    wait_until(lambda: produced() >= 500, 60, "results under way")
+    second = server("host-2")
+    second.wait_assigned(timeout=60)
+    wait_until(lambda: produced() >= 1500, 60, "both consuming")
+    assert first.stop() == 0
+    wait_until(lambda: len(sources(kafka.read_all(output))) == 3000, 120, "every input's result readable")
+    assert second.stop() == 0
+    assert set(sources(kafka.read_all(output)).values()) == {1}
+    assert "partitions_revoked" in first.log()
