@@ -174,3 +174,18 @@ def test_partitions_moved_by_rebalances_mid_transaction_are_committed_once(kafka
     assert second.stop() == 0
     assert set(sources(kafka.read_all(output)).values()) == {1}
     assert "partitions_revoked" in first.log()
+
+
+def test_a_transaction_block_in_a_plain_route_commits_its_message_with_its_mark(kafka, make_server):
+    """``with self.transaction()`` around one message's produce and mark: the block that raises
+    (the first attempt at offset 3) is aborted, the batch retried from offset 3; each result is
+    read once and the committed offset is the end."""
+    topic = kafka.create_topic(unique("block"), 1)
+    output = kafka.create_topic(f"{topic}.out", 1)
+    kafka.produce(topic, [(0, str(i).encode(), json.dumps({"poison": i == 3}).encode()) for i in range(8)])
+    server = make_server([{"topic": topic, "consumer": "tests.testapp.consumers.BlockDerivingConsumer",
+                           "manual_offset_management": True}]).start()
+    wait_until(lambda: kafka.committed(make_server.group, topic, 1) == {0: 8}, 60, "every message committed")
+    assert server.stop() == 0
+    assert sources(kafka.read_all(output)) == {(0, offset): 1 for offset in range(8)}
+    assert sources(kafka.read_all(output, isolation="read_uncommitted"))[(0, 3)] == 2, "the raising block was aborted"

@@ -186,3 +186,16 @@ class DerivingConsumer(BaseConsumer):
                 raise ValueError(f"poison at {message.offset}")
         for delivery in deliveries:
             delivery.wait()
+
+
+class BlockDerivingConsumer(BaseConsumer):
+    """A plain route whose consumer opens ``with self.transaction()`` per message: the derived
+    message and the mark commit together. ``poison`` raises inside the block (it aborts)."""
+
+    def consume(self, messages):
+        for message in messages:
+            with self.transaction():
+                self.produce_sync(f"{message.topic}.out", {"partition": message.partition, "offset": message.offset})
+                if isinstance(message.payload, dict) and message.payload.get("poison") and self.attempt == 0:
+                    raise ValueError(f"poison at {message.offset}")
+                self.mark_as_consumed(message)
