@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import karafka_django
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,9 +40,15 @@ print("installed and working")
 
 
 def test_the_wheel_installs_and_works_outside_the_checkout(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(ROOT)],
+    """The sdist and the wheel, built as a release would be and checked by twine."""
+    subprocess.run([sys.executable, "-m", "build", "-q", "--outdir", str(tmp_path / "dist"), str(ROOT)],
                    check=True, capture_output=True, timeout=300)
     [wheel] = (tmp_path / "dist").glob("karafka_django-*.whl")
+    [sdist] = (tmp_path / "dist").glob("karafka_django-*.tar.gz")
+    checked = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)],
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert wheel.name.startswith(f"karafka_django-{karafka_django.__version__}-")
     names = zipfile.ZipFile(wheel).namelist()
     assert "karafka_django/templates/admin/karafka_django/dead_letters.html" in names
     assert "karafka_django/migrations/0002_exactly_once.py" in names and "karafka_django/pytest_plugin.py" in names

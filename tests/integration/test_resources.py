@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+import karafka_django
 from karafka_django.brokers import free_port
 from karafka_django.instrumentation.resources import measure
 from tests.integration.harness import ROOT, unique, wait_until
@@ -84,6 +85,7 @@ def test_karafka_info_counts_the_transactional_producers_of_a_running_server(thr
         capture_output=True, text=True, check=True,
     )
     estimate = json.loads(info.stdout)["resources"]
+    assert json.loads(info.stdout)["version"] == karafka_django.__version__ != "0+unknown"
     assert estimate["transactional_producers"] == 3
     assert live.tcp_connections == estimate["tcp_connections_per_process"] == 1 * (3 + 1) + 3 * (3 + 1)
     assert abs(live.threads - estimate["threads_per_process"]) <= THREAD_TOLERANCE, (live.threads, estimate["threads"])

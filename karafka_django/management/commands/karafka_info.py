@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from karafka_django import __version__
 from karafka_django.connection import clients
 from karafka_django.instrumentation.resources import (
     IDLE_RSS_BYTES,
@@ -49,7 +50,8 @@ class Command(BaseCommand):
             for sg in groups
         ]
         if format == "json":
-            self.stdout.write(json.dumps({"routing": routing_data, "resources": estimate.as_dict()}, indent=2))
+            self.stdout.write(json.dumps({"version": __version__, "routing": routing_data, "resources": estimate.as_dict()},
+                                         indent=2))
             return
         self._print(routing_data, estimate, bool(topics))
 
@@ -65,7 +67,7 @@ class Command(BaseCommand):
 
     def _print(self, routing: list, estimate: ResourceEstimate, online: bool) -> None:
         write = self.stdout.write
-        write("Routing")
+        write(f"karafka_django {__version__}\n\nRouting")
         for group in routing:
             write(f"  consumer group {group['consumer_group']} / subscription group {group['subscription_group']}")
             for topic, partitions in group["topics"].items():
