@@ -166,14 +166,11 @@ class Listener(threading.Thread):
 
     def _store(self, coordinators: Iterable[Coordinator]) -> None:
         """Hand newly marked offsets to librdkafka, which commits them (auto-commit, close)."""
-        to_store = []
-        for coordinator in coordinators:
-            marked = coordinator.offsets.marked
-            if marked is not None and marked != coordinator.offsets.stored:
-                to_store.append((coordinator.topic, coordinator.partition, marked))
-                coordinator.offsets.stored = marked
-        if to_store:
-            self.client.store_offsets(to_store)
+        fresh = [c for c in coordinators if c.offsets.marked != c.offsets.stored]
+        for coordinator in fresh:
+            coordinator.offsets.stored = coordinator.offsets.marked
+        if marks := _marks(fresh):
+            self.client.store_offsets(marks)
 
     # -- rebalance callbacks (run inside consume, on this thread) ---------------------------------
 
@@ -296,4 +293,6 @@ class Listener(threading.Thread):
 
 
 def _marks(coordinators: Iterable[Coordinator]) -> list[tuple[str, int, int]]:
-    return [(c.topic, c.partition, c.offsets.marked) for c in coordinators if c.offsets.marked is not None]
+    """What the listener commits: the marks, except where Kafka transactions commit the offsets."""
+    return [(c.topic, c.partition, marked) for c in coordinators
+            if (marked := c.offsets.marked) is not None and not c.offsets.by_transactions]

@@ -134,7 +134,8 @@ class Executor:
         """A transactional route: what the batch produces and its next offset commit together."""
         coordinator = job.coordinator
         with self._transaction(coordinator) as txn:
-            self._consume(consumer, coordinator, raw)
+            if raw:  # filtered out entirely: the transaction only moves the offset
+                self._consume(consumer, coordinator, raw)
             if not (coordinator.route.manual_offset_management or job.marks_void):
                 txn.offset = job.raw[-1].offset() + 1
         job.marks_void |= txn.revoked  # aborted: the revocation's commit must not move past it

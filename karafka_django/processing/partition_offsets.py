@@ -22,6 +22,10 @@ class PartitionOffsets:
         self.last_processed_at: float | None = None  # wall clock, for the reports
         #: The end asked of the broker while fetching is paused (the listener's; statistics go stale then)
         self.paused_high_watermark: int | None = None
+        #: Kafka transactions commit this partition's offsets (a transactional route, or a consumer's
+        #: ``transaction()`` block): the listener never commits them itself, since an earlier mark
+        #: committed after a transaction's would move the group back over results already sent.
+        self.by_transactions = False
 
     def mark(self, offset: int) -> None:
         """Record ``offset`` as the next one to commit; marks only move forward."""

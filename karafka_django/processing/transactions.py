@@ -101,6 +101,7 @@ class Transaction:
         for delivery in self.deliveries:  # a message that failed fails the transaction
             delivery.wait(CALL_TIMEOUT_S)
         if self.offset is not None:
+            coordinator.offsets.by_transactions = True  # from now on only transactions commit its offsets
             offsets = [TopicPartition(coordinator.topic, coordinator.partition, self.offset)]
             _call(client.send_offsets_to_transaction, offsets, group_metadata, CALL_TIMEOUT_S)
         _commit(client)

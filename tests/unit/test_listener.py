@@ -130,3 +130,23 @@ def test_a_commit_refused_at_shutdown_by_a_rebalance_under_way_is_retried_after_
         listener.join(10)
     assert client.refusals == [] and client.committed == [("t", 0, 3)]
     assert "failed" not in caplog.text
+
+
+def test_offsets_that_transactions_commit_are_never_stored_or_committed_by_the_listener():
+    """After a transaction committed a partition's offsets, an older mark committed by the
+    consumer (auto-commit, a revocation) would move the group back over results already sent."""
+    client = ScriptedClient([raw_message("t", p, 0, b"{}") for p in (0, 1)])
+    listener, jobs = make_listener(client)
+    listener.start()
+    try:
+        first, second = sorted((jobs.get(), jobs.get()), key=lambda job: job.coordinator.partition)
+        first.coordinator.offsets.by_transactions = True  # as Transaction.commit sets it
+        for job in (first, second):
+            job.coordinator.complete(job, mark_last=True)
+        wait_until(lambda: ("t", 1, 1) in client.stored, 5, "partition 1's mark stored")
+        client.revoke([0, 1])
+    finally:
+        listener.stop(time.monotonic() + 0.3)
+        listener.join(10)
+    assert ("t", 0, 1) not in client.stored and ("t", 0, 1) not in client.committed
+    assert ("t", 1, 1) in client.committed
