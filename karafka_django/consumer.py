@@ -144,5 +144,5 @@ class BaseConsumer:
             raise KarafkaError("a Kafka transaction cannot hold offsets stored in the database")
         with self._transactions.transaction(self._coordinator, self._group_metadata) as transaction:
             yield
-        if transaction.offset is not None and not transaction.revoked:
+        if transaction.offset is not None:
             self._coordinator.mark_consumed(self._job, transaction.offset - 1)

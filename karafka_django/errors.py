@@ -25,4 +25,9 @@ class ProduceError(KarafkaError):
 
 class TransactionFailed(KarafkaError):
     """A Kafka transaction was aborted by the broker or the client (fenced, a rebalance moved the
-    partition, the coordinator unreachable): nothing of it is visible, the batch runs again."""
+    partition, the coordinator unreachable): nothing of it is visible, the batch runs again.
+    ``rebalanced``: refused because the group's generation moved on (an ordinary rebalance)."""
+
+    def __init__(self, message: str, rebalanced: bool = False):
+        super().__init__(message)
+        self.rebalanced = rebalanced

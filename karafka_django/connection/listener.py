@@ -191,6 +191,7 @@ class Listener(threading.Thread):
         # Every pause of an earlier assignment is dropped (as Karafka does): a partition starts
         # flowing from its committed offset; what should pause now pauses on the next turn.
         self.client.accept_assignment(partitions)
+        self.group_metadata = self.client.group_metadata()  # the new generation, before a job of it starts
         self._partitions_event("connection.listener.partitions_assigned", partitions)
 
     def _on_revoke(self, _consumer: Any, partitions: list) -> None:

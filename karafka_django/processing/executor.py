@@ -138,7 +138,6 @@ class Executor:
                 self._consume(consumer, coordinator, raw)
             if not (coordinator.route.manual_offset_management or job.marks_void):
                 txn.offset = job.raw[-1].offset() + 1
-        job.marks_void |= txn.revoked  # aborted: the revocation's commit must not move past it
         job.marked = None if job.marks_void else txn.offset  # marked once committed (manual offset management)
 
     def _transaction(self, coordinator: Coordinator) -> AbstractContextManager[Transaction]:
@@ -149,8 +148,8 @@ class Executor:
         name = self.dependencies.unavailable(exc, coordinator)
         if name is None:
             return False
-        if coordinator.revoked:  # the rebalance fenced its transaction: the new owner runs the batch
-            coordinator.fail(job, exc, blame=False, counted=False)
+        if coordinator.revoked or getattr(exc, "rebalanced", False):  # a rebalance fenced its transaction:
+            coordinator.fail(job, exc, blame=False, counted=False)  # the batch runs again (here or at its new owner)
             return True
         if coordinator.retry.dependency_since is None:
             coordinator.retry.dependency_since = time.monotonic()
@@ -195,7 +194,6 @@ class Executor:
                     with self._transaction(coordinator) as txn:
                         dead_letter_queue.dispatch(raw, route, error, send=txn.produce_sync)
                         txn.offset = raw.offset() + 1 if mark else None
-                    mark &= not txn.revoked
                 else:
                     dead_letter_queue.dispatch(raw, route, error)
             if mark and route.offsets_in_database:  # its own transaction, once the DLQ has the message

@@ -11,10 +11,11 @@ the broker after ``transaction.timeout.ms`` (it blocks ``read_committed`` reader
 
 **Fencing.** The offsets go in with the consumer's group metadata read when the batch started:
 if a rebalance moved the partition meanwhile, the coordinator refuses them and the transaction
-aborts, so a batch that outlived its partition never commits beside the new owner's. A batch
-whose partition was revoked aborts before even asking. A producer that failed fatally (fenced
-by a newer instance of its id) is closed and replaced; the batch is retried, never committed
-twice.
+aborts, so a batch that outlived its partition never commits beside the new owner's; one that
+ends while the revocation still waits for it commits, and the new owner (whose offset fetch
+waits for pending transactional offsets) starts after it. A producer that failed fatally
+(fenced by a newer instance of its id) is closed and replaced; the batch is retried, never
+committed twice.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ..connection import clients
 from ..connection.faults import ClientFaults
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 
 #: Bound of each transactional call (init, send offsets, commit, abort), in seconds.
 CALL_TIMEOUT_S = 30.0
+#: A group that moved on since the batch started refuses its offsets with these.
+REBALANCED = {KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS,
+              KafkaError.FENCED_INSTANCE_ID}
 #: How long a full local queue may hold a produce inside a transaction, in seconds.
 QUEUE_FULL_WAIT_S = 30.0
 
@@ -79,7 +83,6 @@ class Transaction:
     def __init__(self, producer: TransactionalProducer):
         self.producer = producer
         self.offset: int | None = None  # the partition's next offset, committed with the transaction
-        self.revoked = False  # aborted: the partition was revoked during the batch
         self.deliveries: list[Delivery] = []
 
     def produce_async(self, topic: str, value: Any, key: str | bytes | None = None,
@@ -155,11 +158,7 @@ class TransactionalProducers:
             _local.transaction = transaction = Transaction(producer)
             _call(producer.client.begin_transaction)
             yield transaction
-            if coordinator.revoked:  # nothing of it may count: the partition's new owner runs it again
-                transaction.revoked = True
-                broken = not _abort(producer)
-            else:
-                transaction.commit(coordinator, metadata)
+            transaction.commit(coordinator, metadata)
         except BaseException as exc:
             broken = not _abort(producer)
             if broken and isinstance(exc, Exception) and not isinstance(exc, TransactionFailed):
@@ -191,7 +190,8 @@ def _call(method: Callable[..., Any], *args: Any) -> Any:
     try:
         return method(*args)
     except KafkaException as exc:
-        raise TransactionFailed(f"{method.__name__}: {exc.args[0].str()}") from exc
+        error = exc.args[0]
+        raise TransactionFailed(f"{method.__name__}: {error.str()}", rebalanced=error.code() in REBALANCED) from exc
 
 
 def _commit(client: Any) -> None:

@@ -103,7 +103,6 @@ class _RecordedTransaction:
     any message (there is no broker to hold a transaction); an exception still fails the batch."""
 
     offset: int | None = None
-    revoked = False
 
     @staticmethod
     def produce_async(topic: str, value: Any, **kwargs: Any) -> Any:

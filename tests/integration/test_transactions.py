@@ -174,6 +174,7 @@ def test_partitions_moved_by_rebalances_mid_transaction_are_committed_once(kafka
     assert second.stop() == 0
     assert set(sources(kafka.read_all(output)).values()) == {1}
     assert "partitions_revoked" in first.log()
+    assert "kafka transactions" not in first.log() + second.log(), "a rebalance is not an outage"
 
 
 def test_a_transaction_block_in_a_plain_route_commits_its_message_with_its_mark(kafka, make_server):
