@@ -110,6 +110,7 @@ def test_lag_of_a_read_committed_consumer_is_measured_to_the_last_stable_offset(
     writer.abort_transaction(30)
 
 
+@pytest.mark.matrix  # a long fault scenario: one Python/Django pair runs it
 def test_fenced_producers_are_replaced_and_their_batches_retried_without_a_duplicate(kafka, make_server):
     """Another client takes the server's transactional ids mid-backlog (init_transactions fences
     the server's producers, as a zombie's successor would): the server's open transactions abort,
@@ -131,6 +132,7 @@ def test_fenced_producers_are_replaced_and_their_batches_retried_without_a_dupli
     assert "dependency=\"kafka transactions\" state=unavailable" in log and "state=available" in log, log[-3000:]
 
 
+@pytest.mark.matrix  # a long fault scenario: one Python/Django pair runs it
 def test_a_cluster_that_cannot_run_transactions_stops_the_server_with_one_clear_line(make_server, tmp_path):
     """One node whose transaction log wants three replicas: no transaction coordinator can be
     found, so the server's transactional producers cannot start; it says so once and exits 3
@@ -146,6 +148,7 @@ def test_a_cluster_that_cannot_run_transactions_stops_the_server_with_one_clear_
     assert "partitions_assigned" not in server.log()
 
 
+@pytest.mark.matrix  # a long fault scenario: one Python/Django pair runs it
 @pytest.mark.parametrize("protocol", ["eager", "consumer"])
 def test_partitions_moved_by_rebalances_mid_transaction_are_committed_once(kafka, make_server, protocol):
     """A second server joins mid-backlog, then the first leaves: partitions move twice while
