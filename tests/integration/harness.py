@@ -66,7 +66,7 @@ class Kafka:
         def led() -> bool:  # every partition has a leader: its offsets can be asked
             topic = self.admin.list_topics(name, timeout=5).topics.get(name)
             return (topic is not None and topic.error is None and len(topic.partitions) >= partitions
-                    and all(p.leader >= 0 and p.error is None for p in topic.partitions.values()))
+                    and all(p.leader >= 0 for p in topic.partitions.values()))  # a replica may still be down
         wait_until(led, 10, f"topic {name} with a leader for each partition")
         return name
 
