@@ -2,7 +2,7 @@
 
     ./bench/run                      # every benchmark
     ./bench/run overhead json        # some of them (latency overhead json orm exactly_once cpu memory shutdown
-                                     # big_messages deploys transactions)
+                                     # big_messages deploys transactions per_message scale)
 
 Each prints a line as it finishes, then a table and one JSON line with every figure. Runs
 start their own Tansu broker; the ORM run uses the PostgreSQL that scripts/postgres.sh starts.
@@ -34,6 +34,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from bench.deploys import deploys  # noqa: E402
+from bench.per_message import per_message, scale  # noqa: E402
 from bench.transactions import transactions  # noqa: E402
 from karafka_django.brokers import Broker, make_broker  # noqa: E402
 
@@ -79,8 +80,8 @@ class Bench:
         producer.flush(120)
         say(f"  {count:,} messages in {time.perf_counter() - started:.1f}s")
 
-    def raw_rate(self, topic: str, total: int, parse_json: bool = False) -> float:
-        """Messages/s of a plain consume(1000) loop reading offset and value (and json.loads)."""
+    def raw_rate(self, topic: str, total: int, parse_json: bool = False, loads: Callable[[bytes], Any] = json.loads) -> float:
+        """Messages/s of a plain consume(1000) loop reading offset and value (and ``loads`` of it)."""
         consumer = Consumer({"bootstrap.servers": self.broker.bootstrap_servers, "group.id": f"raw-{uuid.uuid4().hex}",
                              "auto.offset.reset": "earliest", "session.timeout.ms": 6000, **FAST_FETCH})
         consumer.subscribe([topic])
@@ -92,7 +93,7 @@ class Bench:
                     message.offset()
                     value = message.value()
                     if parse_json:
-                        json.loads(value)
+                        loads(value)
                 if batch:
                     now = time.perf_counter()
                     first, last, seen = first or now, now, seen + len(batch)
@@ -521,7 +522,7 @@ def main(argv: list[str]) -> None:
         "overhead": Bench.overhead, "json": Bench.json, "orm": Bench.orm, "cpu": Bench.cpu,
         "memory": Bench.memory, "shutdown": Bench.shutdown, "big_messages": Bench.big_messages,
         "exactly_once": Bench.exactly_once, "latency": Bench.latency, "deploys": deploys,
-        "transactions": transactions,
+        "transactions": transactions, "per_message": per_message, "scale": scale,
     }
     unknown = set(names) - set(benches)
     if unknown:

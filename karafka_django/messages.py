@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
 from confluent_kafka import Message as RawMessage
 
+from .deserializers import PayloadLoader
 from .errors import DeserializationError
 
 _UNSET = object()
@@ -103,8 +104,28 @@ class BatchMetadata:
 
 @cache
 def message_class(deserializer: Callable[[Message], Any]) -> type[Message]:
-    """The Message subclass that deserializes with ``deserializer`` (one per deserializer)."""
-    return type("Message", (Message,), {"__slots__": (), "deserializer": staticmethod(deserializer)})
+    """The Message subclass that deserializes with ``deserializer`` (one per deserializer).
+
+    A :class:`PayloadLoader` (the built-in deserializers) is called on the payload's bytes
+    straight from ``payload``: half the cost per message of going through the generic call."""
+    attributes: dict[str, Any] = {"__slots__": (), "deserializer": staticmethod(deserializer)}
+    if isinstance(deserializer, PayloadLoader):
+        attributes["payload"] = property(_payload_loaded_by(deserializer), doc=Message.payload.__doc__)
+    return type("Message", (Message,), attributes)
+
+
+def _payload_loaded_by(loader: PayloadLoader) -> Callable[[Message], Any]:
+    def payload(message: Message) -> Any:
+        value = message._payload
+        if value is _UNSET:
+            raw = message._raw.value()
+            try:
+                value = message._payload = None if raw is None else loader.loads(raw)
+            except Exception as exc:
+                raise DeserializationError(message.topic, message.partition, message.offset, exc) from exc
+        return value
+
+    return payload
 
 
 class Messages:

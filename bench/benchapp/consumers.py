@@ -117,3 +117,22 @@ class Deriver(BaseConsumer):
         for delivery in deliveries:
             delivery.wait()
         Tally.add(len(deliveries))
+
+
+class IteratingReader(BaseConsumer):
+    """The loop users write: every message's offset and raw payload, one ``Message`` at a time."""
+
+    def consume(self, messages):
+        for message in messages:
+            message.offset  # noqa: B018  (read, as the raw loop reads them)
+            message.raw_payload  # noqa: B018
+        Tally.add(len(messages))
+
+
+class IteratingJsonReader(BaseConsumer):
+    """The loop users write with the default JSON deserializer: ``message.payload`` each."""
+
+    def consume(self, messages):
+        for message in messages:
+            message.payload  # noqa: B018
+        Tally.add(len(messages))

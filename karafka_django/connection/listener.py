@@ -41,18 +41,9 @@ COMMIT_RETRY_S = 5.0
 
 
 class Listener(threading.Thread):
-    def __init__(
-        self,
-        subscription_group: SubscriptionGroup,
-        config: KarafkaConfig,
-        jobs: JobsQueue,
-        executor: Executor,
-        monitor: Monitor,
-        budget: BufferBudget,
-        prefetch_kbytes: int,
-        node: int | None = None,
-        client_factory: Callable[..., Client] = Client,
-    ):
+    def __init__(self, subscription_group: SubscriptionGroup, config: KarafkaConfig, jobs: JobsQueue, executor: Executor,
+                 monitor: Monitor, budget: BufferBudget, prefetch_kbytes: int, node: int | None = None,
+                 client_factory: Callable[..., Client] = Client):
         super().__init__(name=f"karafka.listener-{subscription_group.name}", daemon=True)
         self.subscription_group = subscription_group
         self.config = config
@@ -83,7 +74,8 @@ class Listener(threading.Thread):
         self.client_factory = client_factory  # Client(settings, on_stats, on_error); a fake in unit tests
         self._client: Client | None = None
         self.group_metadata: Any = None  # the latest, for transactions (read on this thread, which owns the client)
-        executor.group_metadata[subscription_group.name] = lambda: self.group_metadata
+        self._in_transactions = any(route.transactional for route in routes)  # else from a first transaction() block
+        executor.group_metadata[subscription_group.name] = self._metadata_for_a_transaction
         self.assigned_offsets = AssignedOffsets(subscription_group.route_for, executor.dependencies, self.backoff.seconds(1))
         self.paused_ends = PausedEnds(int(self.kafka_config.get("statistics.interval.ms", 5000)) / 1000 or 5.0)
 
@@ -139,9 +131,8 @@ class Listener(threading.Thread):
             self.faults.on_reachable()
             self.distributor.distribute(messages, self.coordinators)
         self._maintain(self.last_poll_at)
-        if self.monitor.has_subscribers("connection.listener.fetch_loop"):
-            self.monitor.instrument("connection.listener.fetch_loop", subscription_group=self.subscription_group.name,
-                                    messages=len(messages))
+        if self.monitor.has_subscribers(event := "connection.listener.fetch_loop"):
+            self.monitor.instrument(event, subscription_group=self.subscription_group.name, messages=len(messages))
 
     def _maintain(self, now: float) -> None:
         """Apply what coordinators recorded since the last poll."""
@@ -160,7 +151,8 @@ class Listener(threading.Thread):
                 coordinator.fetch_paused = wants_paused
                 coordinator.offsets.paused_high_watermark = None
         self._store(self.coordinators.values())
-        self.group_metadata = client.group_metadata()
+        if self._in_transactions:  # a generation can move on without a callback (KIP-848 epochs)
+            self.group_metadata = client.group_metadata()
         self.paused_ends.refresh(client, self.coordinators, now)
         self.assigned_offsets.retry(self.coordinators, now)
 
@@ -171,6 +163,11 @@ class Listener(threading.Thread):
             coordinator.offsets.stored = coordinator.offsets.marked
         if marks := _marks(fresh):
             self.client.store_offsets(marks)
+
+    def _metadata_for_a_transaction(self) -> Any:
+        """On a worker: the generation read last; polls keep it fresh from now on."""
+        self._in_transactions = True
+        return self.group_metadata
 
     # -- rebalance callbacks (run inside consume, on this thread) ---------------------------------
 
@@ -246,12 +243,10 @@ class Listener(threading.Thread):
         self.client.close()
 
     def _commit_owned(self) -> None:
-        """Commit the marks of the partitions still owned, before leaving. In a deploy other
-        members leave and join meanwhile, and a rebalance under way refuses the commit
-        (ILLEGAL_GENERATION; STALE_MEMBER_EPOCH under KIP-848): poll it through (a revocation
-        commits what it takes, in the new generation or epoch) and commit what is left, for at
-        most COMMIT_RETRY_S. What is fetched meanwhile is dropped: it is not marked, so it is
-        delivered again."""
+        """Commit the marks of the partitions still owned, before leaving. A rebalance under way
+        (a deploy) refuses it (ILLEGAL_GENERATION, STALE_MEMBER_EPOCH): poll it through (a revocation
+        commits what it takes) and commit what is left, for at most COMMIT_RETRY_S. What is fetched
+        meanwhile is dropped: not marked, it is delivered again."""
         give_up_at = min(self._deadline, time.monotonic() + COMMIT_RETRY_S)
         while (error := self._commit(list(self.coordinators.values()))) and time.monotonic() < give_up_at:
             self.client.consume(FETCH_BATCH, TICK_S)
@@ -287,10 +282,9 @@ class Listener(threading.Thread):
         if failure_of(message.error()) is not None:  # fatal (a static member fenced, ...): the client cannot go on
             self.faults.on_error(message.error())
             return
-        self.monitor.instrument(
-            "error.occurred", type="connection.listener.message_error", subscription_group=self.subscription_group.name,
-            topic=message.topic(), partition=message.partition(), error=str(message.error()),
-        )
+        self.monitor.instrument("error.occurred", type="connection.listener.message_error",
+                                subscription_group=self.subscription_group.name, topic=message.topic(),
+                                partition=message.partition(), error=str(message.error()))
 
 
 def _marks(coordinators: Iterable[Coordinator]) -> list[tuple[str, int, int]]:

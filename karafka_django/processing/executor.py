@@ -59,6 +59,7 @@ class Executor:
         try:
             return self._run(job)
         finally:
+            job.raw = []  # its consumer keeps the job (a mark in shutdown() is the last batch's), not its messages
             hook = coordinator.job_ended()
             if hook is not None:  # the partition was revoked (or the server stopped) meanwhile
                 self.run_hook(coordinator, hook)
@@ -112,9 +113,12 @@ class Executor:
 
     def _consume(self, consumer: Any, coordinator: Coordinator, raw: list) -> None:
         route = coordinator.route
-        consumer.messages = Messages(raw, route.deserializer)
-        with self.monitor.around("consumer.consume", consumer=consumer, messages=consumer.messages, route=route):
-            consumer.consume(consumer.messages)
+        consumer.messages = messages = Messages(raw, route.deserializer)
+        try:
+            with self.monitor.around("consumer.consume", consumer=consumer, messages=messages, route=route):
+                consumer.consume(messages)
+        finally:  # a partition's consumer outlives the batch: with many partitions, kept batches add up
+            consumer.messages = Messages([], route.deserializer)  # (the collector walks each kept message)
 
     def _consume_in_transaction(self, consumer: Any, job: Job, raw: list) -> None:
         """Offsets in the database: the batch's writes and the partition's next offset commit

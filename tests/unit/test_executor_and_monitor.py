@@ -122,3 +122,25 @@ def test_the_test_client_runs_a_transactional_route_and_records_what_it_produces
         assert [(m.topic, m.payload) for m in karafka.produced_messages] == [
             ("t.out", {"partition": 0, "offset": 0}), ("t.out", {"partition": 0, "offset": 1})]
         assert karafka.coordinator("t", 0).offsets.marked == 2
+
+
+def test_a_partition_keeps_no_message_of_its_finished_batches(settings):
+    """A partition's consumer (and its last job) outlive each batch: with hundreds of partitions,
+    kept batches were hundreds of thousands of live messages that every full collection walked."""
+    import gc
+
+    from confluent_kafka import Message as RawMessage
+
+    from karafka_django.testing import KarafkaTestClient
+
+    settings.KARAFKA = {**settings.KARAFKA, "ROUTES": [
+        {"topic": "kept", "consumer": "tests.testapp.consumers.OffsetsCollector"}]}
+    with KarafkaTestClient() as karafka:
+        for partition in range(4):
+            for n in range(50):
+                karafka.produce("kept", {"n": n}, partition=partition)
+        karafka.consume()
+        assert karafka.committed("kept", 3) == 50
+        gc.collect()
+        alive = [o for o in gc.get_objects() if isinstance(o, RawMessage) and o.topic() == "kept"]
+        assert alive == []

@@ -1,5 +1,7 @@
 """Messages are lazy: payloads are deserialized on first read, errors name the offset."""
 
+import json
+
 import pytest
 
 from karafka_django.deserializers import json_deserializer
@@ -43,6 +45,21 @@ def test_orjson_deserializer_reads_the_same_json():
 
     message = Messages([order(1, b'{"a": [1, 2]}')], orjson_deserializer).first()
     assert message.payload == {"a": [1, 2]}
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a": 1}', b' {"a": [1, 2]}\n', b"\xef\xbb\xbf{}", '{"a": "\u00e9"}'.encode("utf-16"), b'"x"', b"1.5",
+    b"", b"nul", b"{}x", b"\xed\xa0\x80", b"\xff",
+])
+def test_the_default_json_loader_answers_as_json_loads(raw):
+    """Its fast path (plain UTF-8, one document) or ``json.loads`` itself: the same value, the same error."""
+    def outcome(loads):
+        try:
+            return loads(raw)
+        except Exception as exc:
+            return type(exc), str(exc)
+
+    assert outcome(json_deserializer.loads) == outcome(json.loads)
 
 
 def test_serialize_values_for_the_producer():
