@@ -61,8 +61,18 @@ class Bench:
         topic = f"{name}-{uuid.uuid4().hex[:6]}"
         for future in self.admin.create_topics([NewTopic(topic, partitions, 1)]).values():
             future.result(15)
+        deadline = time.monotonic() + 30  # the controller acknowledged it; brokers learn it shortly after
+        while not self._led(topic, partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: not every partition has a leader after 30 s")
+            time.sleep(0.1)
         self.fill(topic, partitions, count, payload)
         return topic
+
+    def _led(self, topic: str, partitions: int) -> bool:
+        metadata = self.admin.list_topics(topic, timeout=10).topics.get(topic)
+        return (metadata is not None and metadata.error is None and len(metadata.partitions) == partitions
+                and all(p.leader >= 0 for p in metadata.partitions.values()))
 
     def fill(self, topic: str, partitions: int, count: int, payload: bytes) -> None:
         producer = Producer({"bootstrap.servers": self.broker.bootstrap_servers, "linger.ms": 50,

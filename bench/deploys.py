@@ -42,7 +42,7 @@ PROTOCOLS = {
 }
 
 
-def _partitions_owned(port: int) -> int:
+def partitions_owned(port: int) -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
             return int(json.loads(response.read()).get("partitions", 0))
@@ -50,7 +50,7 @@ def _partitions_owned(port: int) -> int:
         return 0
 
 
-def _wait(predicate: Any, timeout: float, what: str) -> None:
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -95,19 +95,19 @@ def rolling_deploy(bench: Bench, protocol: str) -> dict[str, Any]:
     servers = [start() for _ in range(SERVERS)]
     feed.start()
     try:
-        _wait(lambda: sum(_partitions_owned(port) for _, port in servers) == PARTITIONS, 90, "the group formed")
+        wait_for(lambda: sum(partitions_owned(port) for _, port in servers) == PARTITIONS, 90, "the group formed")
         time.sleep(SETTLE_S)  # steady consumption, part of the measured window
         deploy_started = time.time()
         for index, (process, _port) in enumerate(list(servers)):
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(90)
             servers[index] = start()
-            _wait(lambda port=servers[index][1]: _partitions_owned(port) > 0, 90, "the new server consuming")
+            wait_for(lambda port=servers[index][1]: partitions_owned(port) > 0, 90, "the new server consuming")
         deploy_s = time.time() - deploy_started
         time.sleep(SETTLE_S)
         feed.stopped.set()
         feed.join(60)
-        _wait(lambda: Arrival.objects.filter(run=run).values("partition", "offset").distinct().count() >= feed.sent, 90,
+        wait_for(lambda: Arrival.objects.filter(run=run).values("partition", "offset").distinct().count() >= feed.sent, 90,
               "every message processed")
     finally:
         feed.stopped.set()
