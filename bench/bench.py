@@ -175,16 +175,23 @@ class Bench:
 
     # -- the benchmarks --------------------------------------------------------------------------
 
-    def side_by_side(self, consumer: str, topic: str, total: int, parse_json: bool, goal: float) -> dict[str, Any]:
-        """Raw and framework runs alternated ROUNDS times over the same messages; medians and their ratio."""
-        raw, framework = [], []
-        for _ in range(ROUNDS):
-            raw.append(self.raw_rate(topic, total, parse_json=parse_json))
-            framework.append(self.framework_rate(consumer, topic, total, concurrency=5, max_messages=1000))
-        raw_rate, framework_rate = statistics.median(raw), statistics.median(framework)
-        return {"raw_msgs_per_s": round(raw_rate), "karafka_msgs_per_s": round(framework_rate),
-                "ratio": round(framework_rate / raw_rate, 3), "ratios_per_round": [round(f / r, 2) for f, r in zip(framework, raw)],
-                "goal": f">= {goal}", "goal_met": framework_rate / raw_rate >= goal}
+    def side_by_side(self, consumer: str, topic: str, total: int, parse_json: bool, goal: float, rounds: int = ROUNDS,
+                     concurrency: int = 5, same_loader: Callable[[bytes], Any] | None = None) -> dict[str, Any]:
+        """Raw and framework runs alternated ``rounds`` times over the same messages; medians and their
+        ratio. With ``same_loader``, a third loop parses with it: the framework's own cost, parsing equal."""
+        rates: dict[str, list[float]] = {"raw": [], "karafka": [], "same_loader": []}
+        for _ in range(rounds):
+            rates["raw"].append(self.raw_rate(topic, total, parse_json=parse_json))
+            rates["karafka"].append(self.framework_rate(consumer, topic, total, concurrency=concurrency, max_messages=1000))
+            if same_loader is not None:
+                rates["same_loader"].append(self.raw_rate(topic, total, parse_json=True, loads=same_loader))
+        raw, karafka = statistics.median(rates["raw"]), statistics.median(rates["karafka"])
+        figures = {"raw_msgs_per_s": round(raw), "karafka_msgs_per_s": round(karafka), "ratio": round(karafka / raw, 3),
+                   "ratios_per_round": [round(f / r, 2) for f, r in zip(rates["karafka"], rates["raw"])]}
+        if same_loader is not None:
+            same = statistics.median(rates["same_loader"])
+            figures |= {"raw_same_loader_msgs_per_s": round(same), "ratio_to_same_loader": round(karafka / same, 3)}
+        return figures | {"goal": f">= {goal}", "goal_met": karafka / raw >= goal}
 
     def latency(self) -> dict[str, Any]:
         """Producer timestamp to the consumer's hands, at a low and a high rate: a raw ``poll()``

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -41,20 +40,8 @@ SETTLE_S = 3
 
 
 def _side_by_side(bench: Bench, consumer: str, topic: str, total: int, parse_json: bool, goal: float) -> dict[str, Any]:
-    """Raw loop, framework (and, for JSON, the raw loop with the framework's own loader) alternated."""
-    rates: dict[str, list[float]] = {"raw": [], "karafka": [], "raw_same_loader": []}
-    for _ in range(ROUNDS):
-        rates["raw"].append(bench.raw_rate(topic, total, parse_json=parse_json))
-        rates["karafka"].append(bench.framework_rate(consumer, topic, total, concurrency=CONCURRENCY, max_messages=1000))
-        if parse_json:
-            rates["raw_same_loader"].append(bench.raw_rate(topic, total, parse_json=True, loads=json_deserializer.loads))
-    raw, karafka = statistics.median(rates["raw"]), statistics.median(rates["karafka"])
-    figures = {"raw_msgs_per_s": round(raw), "karafka_msgs_per_s": round(karafka), "ratio": round(karafka / raw, 3),
-               "ratios_per_round": [round(f / r, 2) for f, r in zip(rates["karafka"], rates["raw"])]}
-    if parse_json:  # the framework's own cost, with the parsing equal on both sides
-        same = statistics.median(rates["raw_same_loader"])
-        figures |= {"raw_same_loader_msgs_per_s": round(same), "ratio_to_same_loader": round(karafka / same, 3)}
-    return figures | {"goal": f">= {goal}", "goal_met": karafka / raw >= goal}
+    return bench.side_by_side(consumer, topic, total, parse_json, goal, rounds=ROUNDS, concurrency=CONCURRENCY,
+                              same_loader=json_deserializer.loads if parse_json else None)
 
 
 def per_message(bench: Bench) -> dict[str, Any]:
