@@ -1,4 +1,4 @@
-"""The README's embedding recipes, run as written: gunicorn, an ASGI server's lifespan, uWSGI.
+"""The embedding recipes of the docs (guides/integrations.md), run as written: gunicorn, an ASGI server's lifespan, uWSGI.
 Each host consumes, logs through the server's listeners, answers /healthz, and stops the
 server gracefully (offsets committed) when it is stopped itself."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from karafka_django.brokers import free_port
-from project.shop.tests.readme import readme_block
+from project.shop.tests.docs_blocks import docs_block
 from tests.integration.harness import ROOT, health, unique, wait_until
 from tests.testapp.models import Record
 
@@ -20,9 +20,9 @@ BIN = Path(sys.executable).parent
 
 
 def _host(recipe: str, module: str, tmp_path: Path, metrics_port: int) -> Path:
-    """The README's recipe written as ``module``.py, with the test's metrics port."""
+    """The recipe written as ``module``.py, with the test's metrics port."""
     path = tmp_path / f"{module}.py"
-    path.write_text(readme_block(recipe).replace("9394", str(metrics_port)))
+    path.write_text(docs_block(recipe).replace("9394", str(metrics_port)))
     return path
 
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 CONSUMER = "tests.testapp.consumers.RecordingConsumer"
 #: Classic: librdkafka matches the pattern against the topics of its metadata, refreshed this
-#: often (the README advises lowering the 5-minute default for patterns). KIP-848: the broker matches.
+#: often (the docs advise lowering the 5-minute default for patterns). KIP-848: the broker matches.
 PROTOCOLS = {"classic": {"topic.metadata.refresh.interval.ms": 1000},
              "consumer": {"group.protocol": "consumer", "session.timeout.ms": None}}
 

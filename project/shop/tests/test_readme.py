@@ -1,5 +1,5 @@
-"""The README's testing example, defined here by running the block as the README shows it."""
+"""The testing example of the docs (guides/testing.md), defined here by running the block as shown."""
 
-from project.shop.tests.readme import readme_block
+from project.shop.tests.docs_blocks import docs_block
 
-exec(compile(readme_block("# project/shop/tests/test_readme.py"), "README.md", "exec"))
+exec(compile(docs_block("# project/shop/tests/test_readme.py"), "docs/guides/testing.md", "exec"))
