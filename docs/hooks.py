@@ -94,8 +94,19 @@ def bench_results() -> str:
     return re.sub(r"^(#+) ", r"#\1 ", text.split("\n", 1)[1], flags=re.MULTILINE)
 
 
+def peers_results() -> str:
+    """The section of bench/RESULTS.md that ``./bench/peers/run`` produced, without its heading."""
+    text = (ROOT / "bench" / "RESULTS.md").read_text()
+    section = text.split(f"\n{PEERS_HEADING}", 1)[1].split("\n## ", 1)[0]
+    return section.split("\n", 1)[1].strip()
+
+
+PEERS_HEADING = "## The Python peers"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "settings": settings_reference, "commands": commands_reference, "bench-results": bench_results,
+    "peers-results": peers_results,
 }
 
 
