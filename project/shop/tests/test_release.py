@@ -76,7 +76,7 @@ def test_the_demo_runs_from_the_wheel_installed_in_a_clean_virtualenv(broker, tm
     app = tmp_path / "app"  # the demo project without the package's source next to it
     shutil.copytree(ROOT / "project", app / "project", ignore=shutil.ignore_patterns("__pycache__", "tests"))
     shutil.copy(ROOT / "manage.py", app)
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DJANGO_SETTINGS_MODULE": "project.settings",
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path)), "DJANGO_SETTINGS_MODULE": "project.settings",
            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers, "KAFKA_SESSION_TIMEOUT_MS": "6000",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.sqlite3'}"}
 
