@@ -86,6 +86,7 @@ class Server:
         self.reporter: Reporter | None = None
         self.node = node  # the swarm node index, None outside a swarm
         self.http: HttpEndpoint | None = None
+        self._subscribed: list[object] = []  # listeners this server subscribed to the (process-wide) monitor
         self.state = "initialized"
         databases = {"default", *(r.database for sg in subscription_groups for r in sg.routes if r.offsets_in_database)}
         self.outbox_relay = OutboxRelay(producer, databases, timedelta(milliseconds=config.outbox_relay_after_ms), monitor,
@@ -126,7 +127,7 @@ class Server:
             from ..instrumentation.reporter import Reporter
 
             self.reporter = Reporter(self.config, self.monitor, self.snapshot, self.apply_command)
-            self.monitor.subscribe(self.reporter)
+            self._subscribe(self.reporter)
             self.reporter.start()
         self.workers.start()
         for listener in self.listeners:
@@ -234,6 +235,8 @@ class Server:
         self.executor.transactions.close()
         if self.http is not None:
             self.http.stop()
+        for subscriber in self._subscribed:
+            self.monitor.unsubscribe(subscriber)
         code = self._exit_code if (clean and not undelivered) or self._exit_code == EXIT_CLIENT_FAULT else EXIT_FORCED
         self.state = "stopped"
         self.monitor.instrument("app.stopped", pid=os.getpid(), exit_code=code, processed=self.workers.processed)
@@ -270,8 +273,13 @@ class Server:
         except ImportError:
             return None
         listener = PrometheusListener(self.snapshot)
-        self.monitor.subscribe(listener)
+        self._subscribe(listener)
         return listener.render
+
+    def _subscribe(self, listener: object) -> None:
+        """Subscribed until the server stops: an embedded server's process goes on without it."""
+        self.monitor.subscribe(listener)
+        self._subscribed.append(listener)
 
     def _on_stop_signal(self, signum: int, _frame: Any) -> None:
         now = time.monotonic()

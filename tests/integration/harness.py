@@ -22,6 +22,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Errors while a consumer group's coordinator moves to another node.
+COORDINATOR_MOVING = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.COORDINATOR_LOAD_IN_PROGRESS}
 
 
 def unique(name: str) -> str:
@@ -121,13 +123,20 @@ class Kafka:
         finally:
             consumer.close()
 
-    def committed(self, group: str, topic: str, partitions: int) -> dict[int, int]:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": group})
-        try:
-            found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-            return {tp.partition: tp.offset for tp in found}
-        finally:
-            consumer.close()
+    def committed(self, group: str, topic: str, partitions: int, timeout: float = 30) -> dict[int, int]:
+        """The group's committed offsets, asked again while its coordinator moves (a node was killed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": group})
+            try:
+                found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+                return {tp.partition: tp.offset for tp in found}
+            except KafkaException as exc:
+                if exc.args[0].code() not in COORDINATOR_MOVING or time.monotonic() > deadline:
+                    raise
+            finally:
+                consumer.close()
+            time.sleep(0.2)
 
     def read_all(self, topic: str, timeout: float = 30, isolation: str = "read_committed") -> list:
         """Every message of ``topic``, read to the end of each partition (true EOF, not ListOffsets;

@@ -103,6 +103,26 @@ def test_an_embedded_server_consumes_in_a_thread_and_stops_cleanly(kafka, embedd
     assert not [t for t in threading.enumerate() if t.name.startswith("karafka")], "its threads are gone"
 
 
+
+def test_a_stopped_embedded_server_reports_nothing_more_of_the_process(kafka, embedded_server, producing_to):
+    """The process outlives an embedded server: its reporter must stop publishing the process's
+    errors once the server stopped (it stayed subscribed to the monitor, and later errors went out
+    through the shared producer)."""
+    from karafka_django import embedded, producer
+    from karafka_django.instrumentation import monitor
+
+    topic = kafka.create_topic(unique("embedded-reporting"), 1)
+    errors_topic = unique("errors")
+    server = embedded_server([{"topic": topic, "consumer": CONSUMER}], REPORTING=True, ERRORS_TOPIC=errors_topic)
+    wait_until(lambda: server.state == "running", 40, "the server running")
+    monitor.instrument("error.occurred", type="consumer.consume.error", error="while running", exception=RuntimeError())
+    assert embedded.stop(60) == 0
+    monitor.instrument("error.occurred", type="consumer.consume.error", error="after the stop", exception=RuntimeError())
+    producer.flush(10)
+    published = [json.loads(m.value())["error"] for m in kafka.read_all(errors_topic, timeout=10)]
+    assert any("while running" in error for error in published), published
+    assert not any("after the stop" in error for error in published), published
+
 @pytest.fixture
 def subscribed():
     """``subscribed(listener)`` subscribes it to the monitor for this test only."""

@@ -91,13 +91,15 @@ def test_a_full_local_queue_raises_after_the_bounded_wait_and_a_too_large_messag
     import time
 
     from karafka_django.brokers import free_port
+    from karafka_django.conf import parse
     from karafka_django.errors import ProduceError
     from karafka_django.producing.producer import Producer
 
-    settings.KARAFKA = {**settings.KARAFKA, "PRODUCER_QUEUE_FULL_TIMEOUT_MS": 500,
-                        "KAFKA": {"bootstrap.servers": f"127.0.0.1:{free_port()}"},
-                        "PRODUCER": {"queue.buffering.max.messages": 5}}
-    own = Producer()  # not the shared one: a reporter left by an earlier test may produce with that
+    config = parse({**settings.KARAFKA, "PRODUCER_QUEUE_FULL_TIMEOUT_MS": 500,
+                    "KAFKA": {"bootstrap.servers": f"127.0.0.1:{free_port()}"}, "PRODUCER": {"queue.buffering.max.messages": 5}})
+    # A producer of its own, and the settings left alone: a thread an earlier test left behind may
+    # use the shared producer meanwhile, and must neither fill this queue nor connect to nowhere.
+    own = Producer(lambda: config)
     try:
         for n in range(5):
             own.produce_async("orders", {"n": n})
