@@ -10,6 +10,7 @@ time, an idle consumer's RSS, threads and TCP connections, and the end-to-end la
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -88,15 +89,9 @@ class Driver:
         raise TimeoutError(f"no {prefix} within {timeout:.0f}s")
 
     def stop(self) -> None:
-        with_suppressed(lambda: os.killpg(self.process.pid, signal.SIGKILL))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(30)
-
-
-def with_suppressed(action: Any) -> None:
-    try:
-        action()
-    except ProcessLookupError:
-        pass
 
 
 def throughput(bench: Bench, module: str, topic: str, work: str, dsn: str) -> float:
