@@ -60,12 +60,22 @@ def test_initial_offset_latest_skips_what_was_there_before_the_group_existed(kaf
     kafka.produce(topic, [(0, b"old", b"{}")] * 5)
     server = make_server([{"topic": topic, "consumer": CONSUMER, "initial_offset": "latest"}]).start()
     server.wait_assigned()
-    time.sleep(3)  # librdkafka resolves "latest" after the assignment, asynchronously
-    for _ in range(3):
+
+    def produced_one_more_and_one_was_processed() -> bool:
+        """librdkafka resolves "latest" after the assignment, asynchronously: what is produced
+        before that is skipped too, so one new message every half second until one is processed."""
+        if Record.objects.exists():
+            return True
         kafka.produce(topic, [(0, b"new", b"{}")])
-    wait_until(lambda: Record.objects.count() >= 3, 20, "the new messages")
+        return False
+    wait_until(produced_one_more_and_one_was_processed, 30, "a message produced after the assignment processed", 0.5)
+    first = Record.objects.order_by("offset").first().offset
+    kafka.produce(topic, [(0, b"new", b"{}")] * 3)
+    end = kafka.ends(topic, 1)[0]
+    wait_until(lambda: Record.objects.count() == end - first, 20, "every message from the first processed on")
     assert server.stop() == 0
-    assert sorted(Record.objects.values_list("offset", "key")) == [(5, "new"), (6, "new"), (7, "new")]
+    assert first >= 5
+    assert sorted(Record.objects.values_list("offset", "key")) == [(offset, "new") for offset in range(first, end)]
 
 
 def test_a_lone_message_is_handed_over_without_waiting_for_the_poll_timeout(kafka, make_server):

@@ -2,7 +2,6 @@
 
 import re
 import signal
-import time
 
 import pytest
 from django.core.management import call_command
@@ -43,14 +42,21 @@ def test_a_second_server_joining_takes_over_partitions_without_loss_or_redo(kafk
 
 def test_quiet_mode_finishes_in_flight_work_and_takes_no_more(kafka, make_server):
     topic, _ = kafka.backlog("quiet", 3, 3000, {"sleep": 0.003})
-    server = make_server([{"topic": topic, "consumer": CONSUMER}], MAX_MESSAGES=20).start()
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], MAX_MESSAGES=20, STATUS_INTERVAL_MS=200).start()
     wait_until(lambda: Record.objects.count() >= 200, 60, "processing under way")
     server.signal(signal.SIGTSTP)
     server.wait_for_log("app.quieting")
-    time.sleep(1)  # in-flight batches (20 x 3 ms) are long done by now
-    settled = Record.objects.count()
-    time.sleep(2)
-    assert Record.objects.count() == settled < 3000, "quiet mode still took new work"
+    idle = "state=quiet processed={} busy=0 queued=0"
+
+    def quiet_statuses() -> list[str]:
+        return [line for line in server.log().split("app.quieting", 1)[1].splitlines()
+                if re.search(idle.format(r"\d+"), line)]
+    # In-flight batches end; then the process stays quiet for ten more status lines (2 s).
+    settled = wait_until(quiet_statuses, 10, "the in-flight batches ended")[0]
+    written = Record.objects.count()
+    wait_until(lambda: len(quiet_statuses()) >= 11, 10, "ten more status lines")
+    assert all(idle.format(re.search(r"processed=(\d+)", settled).group(1)) in line for line in quiet_statuses())
+    assert Record.objects.count() == written < 3000, "quiet mode still took new work"
     assert server.process.poll() is None, "quiet mode must keep the process in the group"
     assert server.stop() == 0
     committed = kafka.committed(make_server.group, topic, 3)
