@@ -1,4 +1,5 @@
 import os
+import threading
 
 import pytest
 from django.db import connection
@@ -6,10 +7,35 @@ from django.db import connection
 from karafka_django import BaseConsumer, producer
 from karafka_django.brokers import broker_kind, free_ports, make_broker
 from karafka_django.deserializers import json_deserializer
+from karafka_django.instrumentation.logger import LoggingListener
+from karafka_django.instrumentation.monitor import monitor
 from karafka_django.processing.coordinator import Coordinator
 from karafka_django.processing.pause import Backoff
 from karafka_django.routing import Route
-from tests.integration.harness import ConnectionSampler, Kafka, ServerProcess, unique
+from tests.integration.harness import ConnectionSampler, Kafka, ServerProcess, unique, wait_until
+
+
+@pytest.fixture(autouse=True)
+def nothing_outlives_its_test():
+    """What a test started in this process ends with it: its threads (given 10 s) and its
+    subscriptions to the process-wide monitor. A server left behind keeps acting on the process
+    (a stopped embedded server's reporter once published later tests' errors). The log lines are
+    the one subscription kept on purpose: once per process, however often a server starts."""
+    threads, subscribers = set(threading.enumerate()), _monitor_subscribers()
+    yield
+    def threads_left() -> list[str]:
+        return [thread.name for thread in threading.enumerate() if thread not in threads]
+    try:
+        wait_until(lambda: not threads_left(), 10, "the test's threads to end")
+    except AssertionError:
+        raise AssertionError(f"threads outlived the test: {threads_left()}") from None
+    left = [subscriber for subscriber in _monitor_subscribers() if subscriber not in subscribers]
+    assert not left, f"subscribed to the process-wide monitor and left: {left}"
+
+
+def _monitor_subscribers() -> list:
+    return [subscriber for subscribers in [*monitor._subscribers.values(), *monitor._wrappers.values()]
+            for subscriber in subscribers if not isinstance(getattr(subscriber, "__self__", None), LoggingListener)]
 
 
 def pytest_report_header(config):
