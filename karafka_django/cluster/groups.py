@@ -61,9 +61,9 @@ class OffsetChange:
 
 
 class Groups:
-    def __init__(self, kafka: dict[str, Any], timeout: float = 30):
+    def __init__(self, kafka: dict[str, Any], timeout: float = 30, failures: clients.Failures | None = None):
         self.kafka, self.timeout = kafka, timeout
-        self.admin = clients.admin(kafka)
+        self.admin = clients.admin(kafka, failures)
 
     # -- reading ---------------------------------------------------------------------------------
 

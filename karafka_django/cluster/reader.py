@@ -77,9 +77,11 @@ class TopicReader:
     fetches, not a new client."""
 
     def __init__(self, kafka: dict[str, Any], preview_bytes: int = 10_000,
-                 consumer_factory: Callable[..., Consumer] = clients.consumer):
-        """``kafka``: a reading client's settings (``KarafkaConfig.tool_kafka``: cluster and credentials)."""
+                 consumer_factory: Callable[..., Consumer] = clients.consumer, failures: clients.Failures | None = None):
+        """``kafka``: a reading client's settings (``KarafkaConfig.tool_kafka``: cluster and credentials);
+        ``failures`` learns what the cluster says of this client (a command's error message)."""
         self.kafka = kafka
+        self.failures = failures
         self.preview_bytes = preview_bytes
         self.consumer_factory = consumer_factory  # clients.consumer; a scripted one in unit tests
         self._lock = threading.Lock()  # one read at a time on the one consumer
@@ -93,8 +95,14 @@ class TopicReader:
 
     def _consumer(self) -> Consumer:
         if self._client is None:
-            self._client = self.consumer_factory(self.kafka, **READER_SETTINGS, **{"group.id": f"karafka-reader-{uuid.uuid4().hex}"})
+            role = {"error_cb": self.failures.on_error} if self.failures else {}
+            self._client = self.consumer_factory(self.kafka, **READER_SETTINGS, **role,
+                                                 **{"group.id": f"karafka-reader-{uuid.uuid4().hex}"})
         return self._client
+
+    def explain(self, exc: BaseException) -> str:
+        """Why a read failed: what the cluster refused this client for, if it did."""
+        return self.failures.explain(exc, self._client) if self.failures else str(exc)
 
     def topic_names(self) -> list[str]:
         with self._lock:

@@ -41,8 +41,9 @@ class Failures:
     def on_error(self, error: Any) -> None:
         self.failure = self.failure or failure_of(error)
 
-    def explain(self, exc: BaseException, client: AdminClient) -> str:
-        client.poll(0)  # serve the error callbacks librdkafka queued meanwhile
+    def explain(self, exc: BaseException, client: AdminClient | Consumer | None) -> str:
+        if client is not None:
+            client.poll(0)  # serve the error callbacks librdkafka queued meanwhile
         return f"the cluster refused this client: {self.failure}" if self.failure else str(exc)
 
 

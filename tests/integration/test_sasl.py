@@ -1,5 +1,5 @@
 """A SASL-protected Apache Kafka (SASL/PLAIN, static users): the commands that reach the cluster
-say a wrong password in the server's own words, and the right one connects."""
+(topics, info, groups, dead letters) say a wrong password in the server's own words, and the right one connects."""
 
 import re
 
@@ -42,13 +42,18 @@ def test_a_wrong_password_is_one_line_in_the_servers_words_and_the_right_one_con
         call_command("karafka_topics", "plan")
     with pytest.raises(CommandError) as info_refused:
         call_command("karafka_info")
+    with pytest.raises(CommandError) as groups_refused:
+        call_command("karafka_groups", "list")
+    with pytest.raises(CommandError) as dlq_refused:
+        call_command("karafka_dlq", "list", topic)
+    refusals = [str(refused.value) for refused in (topics_refused, info_refused, groups_refused, dlq_refused)]
 
     server_env["KAFKA_BOOTSTRAP_SERVERS"] = secured.bootstrap_servers
     server = make_server([route], KAFKA=credentials("wrong")).start()
     assert server.process.wait(60) == 3
     said = failure(server.log())
-    assert failure(str(topics_refused.value)) == said == failure(str(info_refused.value))
-    assert "\n" not in str(topics_refused.value) and "\n" not in str(info_refused.value)
+    assert [failure(refusal) for refusal in refusals] == [said] * 4
+    assert not [refusal for refusal in refusals if "\n" in refusal]
 
     settings.KARAFKA = {**settings.KARAFKA, "KAFKA": {**kafka, **credentials("app-secret")}}
     call_command("karafka_topics", "migrate")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from confluent_kafka import KafkaException
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from karafka_django.cluster.dead_letters import DeadLetters, replay_group
 from karafka_django.cluster.reader import TopicReader
+from karafka_django.connection import clients
 from karafka_django.loading import load_or_fail
 
 
@@ -47,10 +49,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, topic, **options):
         config, _ = load_or_fail()
+        reader = TopicReader(config.tool_kafka, failures=clients.Failures())
         try:
-            getattr(self, f"_{action}")(config, DeadLetters(config, TopicReader(config.tool_kafka), topic), **options)
+            getattr(self, f"_{action}")(config, DeadLetters(config, reader, topic), **options)
         except (ValueError, RuntimeError) as exc:
             raise CommandError(str(exc)) from None
+        except (KafkaException, TimeoutError) as exc:  # the cluster's answer, or none in time
+            raise CommandError(f"{action} failed: {reader.explain(exc)}") from exc
+        finally:
+            reader.close()
 
     def _list(self, config, letters, page, per_page, **options):
         if page < 1 or per_page < 1:

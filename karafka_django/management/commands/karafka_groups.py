@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from confluent_kafka import KafkaException
 from django.core.management.base import BaseCommand, CommandError
 
 from karafka_django.cluster.groups import GroupInUse, Groups, OffsetChange
+from karafka_django.connection import clients
 from karafka_django.loading import load_or_fail
 
 
@@ -44,13 +46,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **options):
         config, _ = load_or_fail()
-        groups = Groups(config.tool_kafka)
+        failures = clients.Failures()
+        groups = Groups(config.tool_kafka, failures=failures)
         try:
             getattr(self, f"_{action}")(groups, **options)
-        except GroupInUse as exc:
+        except (GroupInUse, ValueError, RuntimeError) as exc:
             raise CommandError(str(exc)) from None
-        except (ValueError, RuntimeError) as exc:
-            raise CommandError(str(exc)) from None
+        except (KafkaException, TimeoutError) as exc:  # the cluster's answer, or none in time
+            raise CommandError(f"{action} failed: {failures.explain(exc, groups.admin)}") from exc
 
     def _list(self, groups, **options):
         summaries = groups.summaries()
