@@ -161,6 +161,19 @@ def producing_to(kafka, settings):
 
 
 @pytest.fixture
+def sentry():
+    """``sentry(**options)`` initialises a Sentry client for the test; it is closed at the end and
+    the process left with none. (``sentry_sdk.init()`` as a reset would install Sentry's default
+    integrations for the rest of the process, Django's included, and their threads.)"""
+    import sentry_sdk
+
+    yield lambda **options: sentry_sdk.init(dsn="https://key@sentry.example/1", default_integrations=False,
+                                            auto_enabling_integrations=False, **options)
+    sentry_sdk.get_client().close()
+    sentry_sdk.get_global_scope().set_client(None)
+
+
+@pytest.fixture
 def make_coordinator():
     """``make_coordinator(consumer=..., backoff=..., **route_options)``: partition t/0 of group g."""
 

@@ -221,8 +221,7 @@ def test_statsd_metrics_arrive_with_their_tags(kafka, make_server):
 
 
 def test_errors_reach_sentry_once_per_failing_batch_with_their_tags_and_no_message_content(
-        kafka, embedded_server, subscribed, settings, caplog):
-    import sentry_sdk
+        kafka, embedded_server, subscribed, settings, caplog, sentry):
     from django.db import transaction
     from sentry_sdk.transport import Transport
 
@@ -239,25 +238,21 @@ def test_errors_reach_sentry_once_per_failing_batch_with_their_tags_and_no_messa
                 self.events.append(envelope.get_event())
 
     transport = Captured()
-    sentry_sdk.init(dsn="https://key@sentry.example/1", transport=transport, default_integrations=False,
-                    auto_enabling_integrations=False)  # send_default_pii is off: no message content may leave
+    sentry(transport=transport)  # send_default_pii is off: no message content may leave
     secret = "SECRET-4242"
-    try:
-        subscribed(SentryListener())
-        topic, tasks_topic = kafka.create_topic(unique("watched"), 1), kafka.create_topic(unique("tasks"), 1)
-        settings.TASKS = {"default": {"BACKEND": "karafka_django.tasks.KafkaBackend", "OPTIONS": {"topic": tasks_topic}}}
-        kafka.produce(topic, [(0, secret.encode(), json.dumps({"poison": True, "card": secret}).encode(), 0,
-                               [("card", secret.encode())])])
-        dlq = unique("watched_dlq")
-        embedded_server([{"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 2}}],
-                        PAUSE_TIMEOUT_MS=100)
-        with transaction.atomic():
-            explode.enqueue()
-        wait_until(lambda: kafka.read_all(dlq, timeout=2), 40, "the poison message dead-lettered after 3 attempts")
-        wait_until(lambda: {e["tags"].get("karafka.error_type") for e in transport.events} >= {"consumer.consume.error", "task.error"},
-                   40, "both errors captured")
-    finally:
-        sentry_sdk.init()
+    subscribed(SentryListener())
+    topic, tasks_topic = kafka.create_topic(unique("watched"), 1), kafka.create_topic(unique("tasks"), 1)
+    settings.TASKS = {"default": {"BACKEND": "karafka_django.tasks.KafkaBackend", "OPTIONS": {"topic": tasks_topic}}}
+    kafka.produce(topic, [(0, secret.encode(), json.dumps({"poison": True, "card": secret}).encode(), 0,
+                           [("card", secret.encode())])])
+    dlq = unique("watched_dlq")
+    embedded_server([{"topic": topic, "consumer": CONSUMER, "dead_letter_queue": {"topic": dlq, "max_retries": 2}}],
+                    PAUSE_TIMEOUT_MS=100)
+    with transaction.atomic():
+        explode.enqueue()
+    wait_until(lambda: kafka.read_all(dlq, timeout=2), 40, "the poison message dead-lettered after 3 attempts")
+    wait_until(lambda: {e["tags"].get("karafka.error_type") for e in transport.events} >= {"consumer.consume.error", "task.error"},
+               40, "both errors captured")
     consumed = [e for e in transport.events if e["tags"]["karafka.error_type"] == "consumer.consume.error"]
     assert len(consumed) == 1, "three failed attempts of one batch: one event"
     assert {k: consumed[0]["tags"][k] for k in ("kafka.topic", "kafka.partition", "kafka.offset", "kafka.consumer_group",

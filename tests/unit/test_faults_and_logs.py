@@ -73,15 +73,10 @@ def test_identical_lines_are_collapsed_and_counted(monkeypatch):
     assert passes("Connect to 1 failed (after 9ms in state CONNECT)").endswith("(and 50 identical lines in the last 11s)")
 
 
-def test_error_payloads_follow_the_setting_else_sentrys_send_default_pii():
-    import sentry_sdk
-
+def test_error_payloads_follow_the_setting_else_sentrys_send_default_pii(sentry):
     from karafka_django.instrumentation.privacy import payloads_allowed
 
     assert payloads_allowed(True) and not payloads_allowed(False)
     assert not payloads_allowed(None), "no Sentry client: no message content"
-    try:
-        sentry_sdk.init(dsn="https://key@sentry.example/1", send_default_pii=True, default_integrations=False)
-        assert payloads_allowed(None) and not payloads_allowed(False)
-    finally:
-        sentry_sdk.init()
+    sentry(send_default_pii=True)
+    assert payloads_allowed(None) and not payloads_allowed(False)
