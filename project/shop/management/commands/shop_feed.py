@@ -3,6 +3,7 @@
 import itertools
 import random
 import time
+import uuid
 
 from confluent_kafka.admin import AdminClient, NewTopic
 from django.core.management.base import BaseCommand
@@ -23,9 +24,10 @@ class Command(BaseCommand):
     def handle(self, *args, rate, count, **options):
         self.create_topics()
         started, produced = time.monotonic(), 0
+        feed = uuid.uuid4().hex[:8]  # order numbers are unique: two feeds never share one
         try:
             for n in itertools.count(1):
-                number = f"ORD-{int(started)}-{n}"
+                number = f"ORD-{feed}-{n}"
                 total = round(random.uniform(5, 500), 2)
                 producer.produce_async("orders", {"number": number, "customer": f"customer-{n % 97}", "total": total}, key=number)
                 if n % 5:
