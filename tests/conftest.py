@@ -34,8 +34,8 @@ def nothing_outlives_its_test():
 
 
 def _monitor_subscribers() -> list:
-    return [subscriber for subscribers in [*monitor._subscribers.values(), *monitor._wrappers.values()]
-            for subscriber in subscribers if not isinstance(getattr(subscriber, "__self__", None), LoggingListener)]
+    return [subscriber for subscriber in monitor.subscribers()
+            if not isinstance(getattr(subscriber, "__self__", None), LoggingListener)]
 
 
 def pytest_report_header(config):

@@ -24,7 +24,7 @@ LIVE_STATES = {ConsumerGroupState.STABLE, ConsumerGroupState.PREPARING_REBALANCI
                ConsumerGroupState.COMPLETING_REBALANCING}
 
 
-class GroupInUse(Exception):
+class GroupInUse(RuntimeError):
     """The group has live members: stop its servers first."""
 
 

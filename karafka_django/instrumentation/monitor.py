@@ -102,6 +102,12 @@ class Monitor:
         wrappers = self._wrappers.get(event)
         return _nested(wrappers, payload) if wrappers else nullcontext(payload)
 
+    def subscribers(self) -> list[Subscriber | Wrapper]:
+        """Every subscribed callable and wrapper, whatever its event (what is listening now)."""
+        with self._lock:
+            return [*(s for subs in self._subscribers.values() for s in subs),
+                    *(w for wrappers in self._wrappers.values() for w in wrappers)]
+
     def has_subscribers(self, event: str) -> bool:
         return bool(self._subscribers.get(event) or self._subscribers.get("*"))
 

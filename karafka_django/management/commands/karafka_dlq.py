@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from confluent_kafka import KafkaException
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -12,6 +11,7 @@ from karafka_django.cluster.dead_letters import DeadLetters, replay_group
 from karafka_django.cluster.reader import TopicReader
 from karafka_django.connection import clients
 from karafka_django.loading import load_or_fail
+from karafka_django.management.cluster_errors import as_command_errors
 
 
 def original_address(value: str) -> tuple[str, int, int]:
@@ -51,11 +51,8 @@ class Command(BaseCommand):
         config, _ = load_or_fail()
         reader = TopicReader(config.tool_kafka, failures=clients.Failures())
         try:
-            getattr(self, f"_{action}")(config, DeadLetters(config, reader, topic), **options)
-        except (ValueError, RuntimeError) as exc:
-            raise CommandError(str(exc)) from None
-        except (KafkaException, TimeoutError) as exc:  # the cluster's answer, or none in time
-            raise CommandError(f"{action} failed: {reader.explain(exc)}") from exc
+            with as_command_errors(action, reader.explain):
+                getattr(self, f"_{action}")(config, DeadLetters(config, reader, topic), **options)
         finally:
             reader.close()
 

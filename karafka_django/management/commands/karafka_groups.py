@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from confluent_kafka import KafkaException
 from django.core.management.base import BaseCommand, CommandError
 
-from karafka_django.cluster.groups import GroupInUse, Groups, OffsetChange
+from karafka_django.cluster.groups import Groups, OffsetChange
 from karafka_django.connection import clients
 from karafka_django.loading import load_or_fail
+from karafka_django.management.cluster_errors import as_command_errors
 
 
 def partition_offset(value: str) -> tuple[int, int]:
@@ -48,12 +48,8 @@ class Command(BaseCommand):
         config, _ = load_or_fail()
         failures = clients.Failures()
         groups = Groups(config.tool_kafka, failures=failures)
-        try:
+        with as_command_errors(action, lambda exc: failures.explain(exc, groups.admin)):
             getattr(self, f"_{action}")(groups, **options)
-        except (GroupInUse, ValueError, RuntimeError) as exc:
-            raise CommandError(str(exc)) from None
-        except (KafkaException, TimeoutError) as exc:  # the cluster's answer, or none in time
-            raise CommandError(f"{action} failed: {failures.explain(exc, groups.admin)}") from exc
 
     def _list(self, groups, **options):
         summaries = groups.summaries()

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from karafka_django.cluster.topics import Topics, topics_to_manage
 from karafka_django.connection import clients
 from karafka_django.loading import load_or_fail
+from karafka_django.management.cluster_errors import as_command_errors
 
 
 class Command(BaseCommand):
@@ -29,12 +30,8 @@ class Command(BaseCommand):
             return
         failures = clients.Failures()
         topics = Topics(config.producer_kafka, failures)
-        try:
+        with as_command_errors(action, lambda exc: failures.explain(exc, topics.admin)):
             getattr(self, f"_{action}")(topics, specs, **options)
-        except Exception as exc:  # the broker's answer, e.g. an unsupported or invalid request
-            if isinstance(exc, CommandError):
-                raise
-            raise CommandError(f"{action} failed: {failures.explain(exc, topics.admin)}") from exc
 
     def _plan(self, topics, specs, **options):
         changes = topics.plan(specs)
