@@ -119,6 +119,14 @@ class Deriver(BaseConsumer):
         Tally.add(len(deliveries))
 
 
+class Counter(BaseConsumer):
+    """Reads nothing: what fetching, handing over and running a batch cost alone (the ceiling of
+    any consumer against a raw loop that reads every message)."""
+
+    def consume(self, messages):
+        Tally.add(len(messages))
+
+
 class IteratingReader(BaseConsumer):
     """The loop users write: every message's offset and raw payload, one ``Message`` at a time."""
 
