@@ -193,3 +193,36 @@ def test_dead_letters_and_the_outbox_relay_through_a_leader_kill_lose_and_duplic
     assert sorted(json.loads(m.value())["n"] for m in kafka.read_all(outbox)) == list(range(300)), "relayed once each"
     good = Record.objects.filter(topic=topic).values("partition", "offset").distinct().count()
     assert good == 2700
+
+
+def test_a_stop_while_every_broker_is_down_ends_within_the_shutdown_timeout_and_loses_nothing(three_nodes, make_server):
+    """A deploy or a node drain during an outage: the coordinator is gone when the server commits
+    and leaves its group. It must still exit within SHUTDOWN_TIMEOUT_MS (the orchestrator's grace
+    period is set from it), and what it processed without a commit is delivered again, no more."""
+    cluster, kafka = three_nodes
+    topic = kafka.create_topic(unique("stopped-in-outage"), PARTITIONS, replicas=3)
+    ends = kafka.produce_json(topic, PARTITIONS, BACKLOG)
+    metrics, timeout_s = free_port(), 10
+    settings = {**SERVER_SETTINGS, "SHUTDOWN_TIMEOUT_MS": timeout_s * 1000}
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], ["--metrics-port", str(metrics)], **settings).start()
+    wait_until(lambda: processed(topic) >= BACKLOG // 5, 90, "a fifth of the backlog processed")
+    committed_before = sum(max(0, o) for o in kafka.committed(make_server.group, topic, PARTITIONS).values())
+    for node in cluster.nodes:
+        cluster.kill(node)
+    wait_until(lambda: health(metrics).get("brokers") == "down", 30, "the outage as a state in /healthz")
+
+    stopping_at = time.monotonic()
+    code = server.stop(timeout=timeout_s + 30)
+    took = time.monotonic() - stopping_at
+    assert took < timeout_s + 5, f"the stop took {took:.1f}s against a {timeout_s}s shutdown timeout"
+    # Nothing can be committed, and librdkafka waits for the coordinator to commit and to leave
+    # the group: the stop is forced at the timeout, and says what held it.
+    assert code == 2, server.log()[-3000:]
+    assert 'app.shutdown_blocked subscription_group=' in server.log() and 'listener="did not finish"' in server.log()
+    bound = processed(topic) - committed_before + PARTITIONS * SERVER_SETTINGS["MAX_MESSAGES"]
+
+    cluster.start()
+    make_server([{"topic": topic, "consumer": CONSUMER}], **SERVER_SETTINGS).start()
+    wait_until(lambda: kafka.committed(make_server.group, topic, PARTITIONS) == ends, 180,
+               "the next server consumed the rest and committed to the ends")
+    assert_every_offset_in_order(topic, ends, bound)
