@@ -73,11 +73,12 @@ def in_flight(kafka: Kafka, group: str, topic: str) -> int:
     return processed(topic) - sum(max(0, o) for o in committed.values()) + PARTITIONS * SERVER_SETTINGS["MAX_MESSAGES"]
 
 
-def start_consuming(kafka: Kafka, make_server, name: str):
+def start_consuming(kafka: Kafka, make_server, name: str, **overrides):
     topic = kafka.create_topic(unique(name), PARTITIONS, replicas=3)
     ends = kafka.produce_json(topic, PARTITIONS, BACKLOG)
     metrics = free_port()
-    server = make_server([{"topic": topic, "consumer": CONSUMER}], ["--metrics-port", str(metrics)], **SERVER_SETTINGS)
+    server = make_server([{"topic": topic, "consumer": CONSUMER}], ["--metrics-port", str(metrics)],
+                         **{**SERVER_SETTINGS, **overrides})
     server.start()
     wait_until(lambda: processed(topic) >= BACKLOG // 5, 90, "a fifth of the backlog processed")
     assert processed(topic) < BACKLOG * 0.9, "the backlog was not mid-flight"
@@ -200,12 +201,9 @@ def test_a_stop_while_every_broker_is_down_ends_within_the_shutdown_timeout_and_
     and leaves its group. It must still exit within SHUTDOWN_TIMEOUT_MS (the orchestrator's grace
     period is set from it), and what it processed without a commit is delivered again, no more."""
     cluster, kafka = three_nodes
-    topic = kafka.create_topic(unique("stopped-in-outage"), PARTITIONS, replicas=3)
-    ends = kafka.produce_json(topic, PARTITIONS, BACKLOG)
-    metrics, timeout_s = free_port(), 10
-    settings = {**SERVER_SETTINGS, "SHUTDOWN_TIMEOUT_MS": timeout_s * 1000}
-    server = make_server([{"topic": topic, "consumer": CONSUMER}], ["--metrics-port", str(metrics)], **settings).start()
-    wait_until(lambda: processed(topic) >= BACKLOG // 5, 90, "a fifth of the backlog processed")
+    timeout_s = 10
+    topic, ends, server, metrics = start_consuming(kafka, make_server, "stopped-in-outage",
+                                                   SHUTDOWN_TIMEOUT_MS=timeout_s * 1000)
     committed_before = sum(max(0, o) for o in kafka.committed(make_server.group, topic, PARTITIONS).values())
     for node in cluster.nodes:
         cluster.kill(node)
