@@ -148,8 +148,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EXPLORER_PREVIEW_BYTES", 10_000, _positive_int, "karafka.E096",
             "how much of a message value the admin's explorer shows (the whole value is a download)."),
     Setting("ERROR_PAYLOADS", None, _optional_boolean, "karafka.E076",
-            "an excerpt of the failed message in error reports (log, errors topic, Sentry); `None` follows Sentry's "
-            "`send_default_pii` (off without Sentry)."),
+            "an excerpt of the failed message in error reports (log, errors topic, Sentry); `None` follows sentry-sdk "
+            "2.x's `send_default_pii` (off without Sentry, and with sentry-sdk 3.x)."),
     Setting("REPORTING", False, _boolean, "karafka.E072",
             "publish process reports and errors, and read commands (the admin pages)."),
     Setting("REPORT_INTERVAL_MS", 5000, _positive_int, "karafka.E097",
@@ -193,7 +193,7 @@ class KarafkaConfig:
     transient_error_timeout_ms: int
     stalled_partition_timeout_ms: int
     explorer_preview_bytes: int
-    error_payloads: bool | None  # None: as Sentry's send_default_pii (instrumentation/privacy.py)
+    error_payloads: bool | None  # None: instrumentation/privacy.py decides (sentry-sdk 2.x's send_default_pii, else off)
     reporting: bool
     report_interval_ms: int
     reports_topic: str

@@ -115,8 +115,7 @@ def run_task(task_id: str) -> None:
         record.errors = [*record.errors, {"exception_class_path": f"{kind.__module__}.{kind.__qualname__}",
                                           "traceback": "".join(traceback.format_exception(exc))}]
         record.status = TaskResultStatus.FAILED
-        monitor.instrument("error.occurred", type="task.error", task=record.task_path, task_id=task_id,
-                           error=f"{kind.__name__}: {exc}", exception=exc)
+        monitor.error("task.error", exc, task=record.task_path, task_id=task_id)
     else:
         record.return_value, record.status = value, TaskResultStatus.SUCCESSFUL
     record.finished_at = timezone.now()

@@ -1,4 +1,4 @@
-# Shared by scripts/demo and scripts/test.
+# Shared by scripts/demo, scripts/test, scripts/lock and bench/run.
 
 find_python() {  # print a working python executable for version $1 (e.g. 3.11), or fail
   local v=$1 candidate
@@ -12,13 +12,29 @@ find_python() {  # print a working python executable for version $1 (e.g. 3.11),
   return 1
 }
 
-ensure_venv() {  # venv dir, python, django requirement, package spec; reinstalls when pyproject changes
-  local venv=$1 python=$2 django=$3 spec=$4 stamp
-  stamp="$(sha1sum pyproject.toml | cut -c1-12) $django $spec"
+# Each lane's exact versions, hashes included (scripts/lock writes them from pyproject.toml).
+LOCK_PY311=requirements/py311-django52.txt
+LOCK_PY313=requirements/py313-django61.txt
+LOCK_LOWEST=requirements/py311-lowest.txt
+
+ensure_venv() {  # venv dir, python, lock file: the lock's exact versions, then this checkout (editable)
+  local venv=$1 python=$2 lock=$3 stamp
+  stamp="$(cat pyproject.toml "$lock" | sha1sum | cut -c1-12) $lock"
   if [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "$stamp" ]; then return 0; fi
-  echo "== installing $spec with $django into $venv ($("$python" -V))"
-  [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+  echo "== installing $lock into $venv ($("$python" -V))"
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" "$django"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r "$lock"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
   echo "$stamp" > "$venv/.installed"
+}
+
+ensure_newest_venv() {  # venv dir, python: the newest release of every dependency today, not the lock
+  local venv=$1 python=$2
+  echo "== resolving the newest releases into $venv ($("$python" -V))"
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade --upgrade-strategy eager -e ".[dev]" django
 }

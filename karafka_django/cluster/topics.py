@@ -76,7 +76,7 @@ def create_own_topics(config: KarafkaConfig, subscription_groups: list[Subscript
     try:
         created = create_missing(config.producer_kafka, specs)
     except KafkaException as exc:
-        monitor.instrument("error.occurred", type="topics.create_error", topics=",".join(s.name for s in specs), error=str(exc))
+        monitor.error("topics.create_error", error=str(exc), topics=",".join(s.name for s in specs))
         return
     if created:
         monitor.instrument("topics.created", topics=",".join(created))

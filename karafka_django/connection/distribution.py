@@ -78,9 +78,8 @@ class Distributor:
             filtered = apply_filters(coordinator, run, self.monitor)
         except Exception as exc:
             coordinator.refetch(run[0].offset(), time.monotonic() + self.backoff.seconds(1))
-            self.monitor.instrument("error.occurred", type="filtering.error", topic=coordinator.topic,
-                                    partition=coordinator.partition, first_offset=run[0].offset(),
-                                    error=f"{type(exc).__name__}: {exc}", exception=exc)
+            self.monitor.error("filtering.error", exc, topic=coordinator.topic, partition=coordinator.partition,
+                               first_offset=run[0].offset())
             return
         finally:
             db.after_job()

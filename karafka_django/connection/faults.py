@@ -68,8 +68,7 @@ class ClientFaults:
             self._suppressed += 1
             return
         self._reported[key] = now
-        self.monitor.instrument("error.occurred", type="connection.client.error", error=text,
-                                repeated=self._suppressed, **self.context)
+        self.monitor.error("connection.client.error", error=text, repeated=self._suppressed, **self.context)
         self._suppressed = 0
 
     def on_reachable(self) -> None:

@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from ..conf import KarafkaConfig
@@ -28,6 +28,7 @@ from ..processing.jobs_queue import JobsQueue
 from ..processing.pause import Backoff
 from ..routing.route import SubscriptionGroup
 from .client import Client
+from .commits import Commits
 from .distribution import Distributor
 from .faults import ClientFaults, failure_of
 from .statistics import PausedEnds, listener_snapshot
@@ -36,8 +37,6 @@ logger = logging.getLogger("karafka_django.listener")
 
 #: Poll timeout while something time-based is pending (a backoff, a pause, a full buffer).
 TICK_S = 0.05
-#: How long a stopping listener retries its last commit through a rebalance under way.
-COMMIT_RETRY_S = 5.0
 
 
 class Listener(threading.Thread):
@@ -102,19 +101,28 @@ class Listener(threading.Thread):
     def run(self) -> None:
         try:
             self._client = self.client_factory(self.kafka_config, self._on_stats, self.faults.on_error)
+            self.commits = Commits(self._client)
             self.client.subscribe(self.subscription_group.topics, on_assign=self._on_assign,
                                   on_revoke=self._on_revoke, on_lost=self._on_lost)
             while not self._stopping.is_set() and self.faults.failure is None:
                 self._poll_once()
             self._shutdown()
-        except Exception as exc:
+        except Exception as exc:  # a bug: the server stops (it sees this thread gone); commit what was processed
             self.clean_exit = False
-            self.monitor.instrument(
-                "error.occurred", type="connection.listener.fetch_loop", subscription_group=self.subscription_group.name,
-                error=f"{type(exc).__name__}: {exc}", exception=exc,
-            )
+            self.monitor.error("connection.listener.fetch_loop", exc, subscription_group=self.subscription_group.name)
+            self._shutdown_after_a_crash()
         finally:
             db.close_thread_connections()
+
+    def _shutdown_after_a_crash(self) -> None:
+        if self._client is None:
+            return
+        self._deadline = min(self._deadline, time.monotonic() + self.config.shutdown_timeout_ms / 1000)
+        try:
+            self._shutdown()
+        except Exception:
+            logger.critical("%s could not commit after its crash: what it processed since its last commit "
+                            "is delivered again", self.name, exc_info=True)
 
     def _poll_once(self) -> None:
         held = next((c for c in self.coordinators.values() if c.holds_fetch()), None)
@@ -150,19 +158,11 @@ class Listener(threading.Thread):
                 (client.pause if wants_paused else client.resume)(topic, partition)
                 coordinator.fetch_paused = wants_paused
                 coordinator.offsets.paused_high_watermark = None
-        self._store(self.coordinators.values())
+        self.commits.store(self.coordinators.values())
         if self._in_transactions:  # a generation can move on without a callback (KIP-848 epochs)
             self.group_metadata = client.group_metadata()
         self.paused_ends.refresh(client, self.coordinators, now)
         self.assigned_offsets.retry(self.coordinators, now)
-
-    def _store(self, coordinators: Iterable[Coordinator]) -> None:
-        """Hand newly marked offsets to librdkafka, which commits them (auto-commit, close)."""
-        fresh = [c for c in coordinators if c.offsets.marked != c.offsets.stored]
-        for coordinator in fresh:
-            coordinator.offsets.stored = coordinator.offsets.marked
-        if marks := _marks(fresh):
-            self.client.store_offsets(marks)
 
     def _metadata_for_a_transaction(self) -> Any:
         """On a worker: the generation read last; polls keep it fresh from now on."""
@@ -219,8 +219,8 @@ class Listener(threading.Thread):
         finished = True
         for coordinator in coordinators:
             finished &= coordinator.execution.wait_idle(deadline - time.monotonic())
-        if commit and (error := self._commit(coordinators)):
-            logger.warning("commit of %s failed: %s: their messages will be delivered again", _marks(coordinators), error)
+        if commit:
+            self.commits.commit(coordinators)
         for coordinator in coordinators:
             if not coordinator.execution.defer(hook):
                 self.executor.run_hook(coordinator, hook)
@@ -236,29 +236,11 @@ class Listener(threading.Thread):
         while any(c.busy for c in self.coordinators.values()) and time.monotonic() < self._deadline:
             self._maintain(time.monotonic())
             self.client.consume(FETCH_BATCH, TICK_S)
-        self._commit_owned()
+        self.commits.commit_before_leaving(lambda: list(self.coordinators.values()), self._deadline)
         coordinators = list(self.coordinators.values())
         self.coordinators = {}
         self.clean_exit &= self._finish(coordinators, self._deadline, hook="shutdown", commit=False)
         self.client.close()
-
-    def _commit_owned(self) -> None:
-        """Commit the marks of the partitions still owned, before leaving. A rebalance under way
-        (a deploy) refuses it (ILLEGAL_GENERATION, STALE_MEMBER_EPOCH): poll it through (a revocation
-        commits what it takes) and commit what is left, for at most COMMIT_RETRY_S. What is fetched
-        meanwhile is dropped: not marked, it is delivered again."""
-        give_up_at = min(self._deadline, time.monotonic() + COMMIT_RETRY_S)
-        while (error := self._commit(list(self.coordinators.values()))) and time.monotonic() < give_up_at:
-            self.client.consume(FETCH_BATCH, TICK_S)
-        if error:
-            logger.warning("commit of %s failed: %s: their messages will be delivered again",
-                           _marks(self.coordinators.values()), error)
-
-    def _commit(self, coordinators: list[Coordinator]) -> str | None:
-        """Store the marks too (librdkafka commits stored offsets on close and unassign: an older
-        stored offset would move the committed one back) and commit them; None, or why not."""
-        self._store(coordinators)
-        return self.client.commit(_marks(coordinators))
 
     # -- librdkafka callbacks --------------------------------------------------------------------
 
@@ -282,12 +264,7 @@ class Listener(threading.Thread):
         if failure_of(message.error()) is not None:  # fatal (a static member fenced, ...): the client cannot go on
             self.faults.on_error(message.error())
             return
-        self.monitor.instrument("error.occurred", type="connection.listener.message_error",
-                                subscription_group=self.subscription_group.name, topic=message.topic(),
-                                partition=message.partition(), error=str(message.error()))
+        self.monitor.error("connection.listener.message_error", error=str(message.error()),
+                           subscription_group=self.subscription_group.name, topic=message.topic(),
+                           partition=message.partition())
 
-
-def _marks(coordinators: Iterable[Coordinator]) -> list[tuple[str, int, int]]:
-    """What the listener commits: the marks, except where Kafka transactions commit the offsets."""
-    return [(c.topic, c.partition, marked) for c in coordinators
-            if (marked := c.offsets.marked) is not None and not c.offsets.by_transactions]

@@ -1,7 +1,10 @@
 """The monitor: named events with subscribers, Karafka's notifications bus.
 
 ``instrument`` costs a dict lookup when nobody listens, so events can sit on warm paths.
-Subscribers run on the thread that emits; one that raises is logged and never breaks processing.
+Subscribers run on the thread that emits. A bug in one (ours or a project's) never reaches the
+code that emitted: it is logged once per cause (subscriber, event, exception type and the line
+that raised), counted (:meth:`Monitor.failures`, ``karafka_instrumentation_failures`` in
+``/metrics``), and the event goes on to the other subscribers.
 
 A few blocks can be *wrapped* (:data:`AROUND_EVENTS`): a listener's ``around_<event>(payload)``
 returns a context manager the block runs inside (a tracer's span), and may change the payload
@@ -12,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
+import traceback
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any
@@ -70,6 +74,8 @@ class Monitor:
         self._subscribers: dict[str, list[Subscriber]] = defaultdict(list)
         self._wrappers: dict[str, list[Wrapper]] = {}
         self._lock = threading.Lock()
+        self._failures: Counter[tuple[str, str]] = Counter()  # (where, event) -> failures
+        self._causes_logged: set[tuple[str, str, str, str]] = set()
 
     def subscribe(self, event: str | object, subscriber: Subscriber | None = None) -> None:
         """``subscribe(event, fn)`` calls ``fn(event, payload)`` (``"*"``: every event);
@@ -100,7 +106,7 @@ class Monitor:
     def around(self, event: str, **payload: Any) -> AbstractContextManager[dict[str, Any]]:
         """Run a block inside the wrappers of ``event``; ``with`` gives the (possibly changed) payload."""
         wrappers = self._wrappers.get(event)
-        return _nested(wrappers, payload) if wrappers else nullcontext(payload)
+        return _nested(self, wrappers, payload) if wrappers else nullcontext(payload)
 
     def subscribers(self) -> list[Subscriber | Wrapper]:
         """Every subscribed callable and wrapper, whatever its event (what is listening now)."""
@@ -118,8 +124,49 @@ class Monitor:
         for subscriber in (direct or []) + (wildcard or []):
             try:
                 subscriber(event, payload)
-            except Exception:
-                logger.exception("monitor subscriber %r failed on %s", subscriber, event)
+            except Exception as failure:
+                self.reporting_failed(_name(subscriber), event, failure)
+
+    def error(self, kind: str, exception: BaseException | None = None, error: str | None = None, **context: Any) -> None:
+        """Publish ``error.occurred`` (``type=kind``, ``error`` "Class: message" unless given).
+        Never raises: reporting an error cannot change what happens to what failed."""
+        try:
+            if error is None:
+                error = describe(exception)
+            self.instrument("error.occurred", type=kind, **context, error=error, exception=exception)
+        except Exception as failure:
+            self.reporting_failed("monitor.error", "error.occurred", failure)
+
+    def reporting_failed(self, where: str, event: str, failure: BaseException) -> None:
+        """A failure while telling about something (a subscriber, building an event): counted
+        always, logged with its traceback the first time its cause is seen."""
+        frame = traceback.extract_tb(failure.__traceback__)[-1:] if failure.__traceback__ else []
+        line = f"{frame[0].filename}:{frame[0].lineno}" if frame else ""
+        cause = (where, event, type(failure).__qualname__, line)
+        with self._lock:
+            self._failures[(where, event)] += 1
+            first = cause not in self._causes_logged
+            self._causes_logged.add(cause)
+        if first:
+            logger.error("instrumentation failed: %s on %s raised %s (logged once per cause, counted after)",
+                         where, event, describe(failure), exc_info=(type(failure), failure, failure.__traceback__))
+
+    def failures(self) -> dict[tuple[str, str], int]:
+        """Failures of the instrumentation so far, per (subscriber or step, event)."""
+        with self._lock:
+            return dict(self._failures)
+
+
+def describe(exception: BaseException | None) -> str:
+    """``Class: message``, the form every error line and report uses."""
+    return "" if exception is None else f"{type(exception).__name__}: {exception}"
+
+
+def _name(subscriber: Any) -> str:
+    owner = getattr(subscriber, "__self__", None)
+    if owner is not None:
+        return f"{type(owner).__qualname__}.{getattr(subscriber, '__name__', '?')}"
+    return getattr(subscriber, "__qualname__", None) or repr(subscriber)
 
 
 def _methods(listener: object, prefix: str, events: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
@@ -130,14 +177,35 @@ def _methods(listener: object, prefix: str, events: tuple[str, ...]) -> Iterator
 
 
 @contextmanager
-def _nested(wrappers: list[Wrapper], payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _nested(monitor: Monitor, wrappers: list[Wrapper], payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
     with ExitStack() as stack:
         for wrapper in wrappers:
-            try:
-                stack.enter_context(wrapper(payload))
-            except Exception:  # a broken wrapper is logged and skipped, like a subscriber
-                logger.exception("monitor wrapper %r failed", wrapper)
+            stack.enter_context(_Guarded(monitor, wrapper, payload))
         yield payload
+
+
+class _Guarded:
+    """One wrapper around a block: a wrapper that fails to enter is skipped, one that fails on
+    exit is reported; neither changes the block's own outcome (its exception, or none)."""
+
+    def __init__(self, monitor: Monitor, wrapper: Wrapper, payload: dict[str, Any]):
+        self.monitor, self.wrapper, self.payload = monitor, wrapper, payload
+        self.entered: AbstractContextManager | None = None
+
+    def __enter__(self) -> None:
+        try:
+            context = self.wrapper(self.payload)
+            context.__enter__()
+            self.entered = context
+        except Exception as failure:
+            self.monitor.reporting_failed(_name(self.wrapper), "around", failure)
+
+    def __exit__(self, *exc_info: Any) -> None:  # never swallows the block's exception
+        if self.entered is not None:
+            try:
+                self.entered.__exit__(*exc_info)
+            except Exception as failure:
+                self.monitor.reporting_failed(_name(self.wrapper), "around", failure)
 
 
 monitor = Monitor()

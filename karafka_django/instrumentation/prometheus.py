@@ -72,7 +72,8 @@ class EventHistogram(EventCounter):
 
 
 class PrometheusListener:
-    def __init__(self, snapshot: Callable[[], ServerSnapshot]):
+    def __init__(self, snapshot: Callable[[], ServerSnapshot],
+                 instrumentation_failures: Callable[[], dict[tuple[str, str], int]] = dict):
         labels = ["consumer_group", "topic"]
         self.messages = EventCounter("karafka_messages_consumed", "Messages processed by consumers", labels)
         self.batches = EventCounter("karafka_batches_consumed", "Batches processed by consumers", labels)
@@ -86,7 +87,7 @@ class PrometheusListener:
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=self.registry)
         self.registry.register(ServerCollector(snapshot, (self.messages, self.batches, self.processing, self.errors,
-                                                          self.dead_lettered, self.rebalances)))
+                                                          self.dead_lettered, self.rebalances), instrumentation_failures))
 
     def on_consumer_consumed(self, _event: str, p: dict[str, Any]) -> None:
         labels = (p["consumer_group"], p["topic"])
@@ -116,12 +117,20 @@ class PrometheusListener:
 class ServerCollector:
     """The event-fed families, and figures read from the running server when Prometheus scrapes."""
 
-    def __init__(self, snapshot: Callable[[], ServerSnapshot], counters: tuple[EventCounter, ...]):
+    def __init__(self, snapshot: Callable[[], ServerSnapshot], counters: tuple[EventCounter, ...],
+                 instrumentation_failures: Callable[[], dict[tuple[str, str], int]]):
         self.snapshot = snapshot
         self.counters = counters
+        self.instrumentation_failures = instrumentation_failures
 
     def collect(self) -> Iterator[Any]:
         yield from (counter.family() for counter in self.counters)
+        failures = CounterMetricFamily("karafka_instrumentation_failures",
+                                       "Failures while reporting (a subscriber, a wrapper, building an error event); "
+                                       "processing went on without them", labels=["subscriber", "event"])
+        for (where, event), count in self.instrumentation_failures().items():
+            failures.add_metric([where, event], count)
+        yield failures
         snapshot = self.snapshot()
         yield from self._partitions(snapshot)
         yield from self._clients(snapshot)

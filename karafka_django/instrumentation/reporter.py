@@ -30,7 +30,7 @@ from django.conf import settings
 from ..conf import KarafkaConfig
 from ..connection import clients
 from ..producing.producer import producer
-from .monitor import Monitor
+from .monitor import Monitor, describe
 from .resources import ResourceEstimate
 from .snapshot import ServerSnapshot
 
@@ -84,11 +84,13 @@ class Reporter(threading.Thread):
                     failing = False
                 except Exception as exc:  # a broker outage must not end reporting for good
                     if not failing:
-                        self.monitor.instrument("error.occurred", type="reporter.error",
-                                                       error=f"{type(exc).__name__}: {exc}", exception=exc)
+                        self.monitor.error("reporter.error", exc)
                     failing = True
                     self._stopped.wait(max(0.0, until - time.monotonic()))
-            self.report()  # the last word: "stopped"
+            try:
+                self.report()  # the last word: "stopped"
+            except Exception as exc:
+                self.monitor.error("reporter.error", exc)
         finally:
             self.commands.close()
 
@@ -120,8 +122,7 @@ class Reporter(threading.Thread):
                 return command
             raise ValueError("a command is a JSON object with a numeric sent_at")
         except ValueError as exc:
-            self.monitor.instrument("error.occurred", type="reporter.malformed_command",
-                                           error=f"{type(exc).__name__}: {exc}", value=repr(value)[:200])
+            self.monitor.error("reporter.malformed_command", error=describe(exc), value=repr(value)[:200])
             return None
 
     def _assign_commands(self, commands: Consumer) -> bool:

@@ -58,6 +58,9 @@ class Executor:
             return 0
         try:
             return self._run(job)
+        except Exception as exc:  # a bug of ours escaped: the batch goes back uncommitted, the worker stops the server
+            coordinator.fail(job, exc, halt=True, blame=False, counted=False)
+            raise
         finally:
             job.raw = []  # its consumer keeps the job (a mark in shutdown() is the last batch's), not its messages
             hook = coordinator.job_ended()
@@ -225,23 +228,29 @@ class Executor:
         return 1
 
     def _error(self, coordinator: Coordinator, job: Job, exc: BaseException, kind: str, **extra: Any) -> None:
-        messages = job.messages  # a tick has none; skip markers have no payload
-        first = messages[0].value() if messages and payloads_allowed(self.error_payloads) else None
-        self.monitor.instrument(
-            "error.occurred",
-            type=kind,
+        """Report a failure of the job; called once its fate is decided, and never raises."""
+        try:
+            excerpt = self._payload_excerpt(job)
+        except Exception as failure:  # the privacy decision or a payload we cannot cut: report without it
+            self.monitor.reporting_failed("executor.payload_excerpt", "error.occurred", failure)
+            excerpt = None
+        self.monitor.error(
+            kind, exc,
             consumer=coordinator.route.consumer_path,
             consumer_group=coordinator.route.consumer_group,
-            payload_excerpt=first[:500].decode("utf-8", "replace") if isinstance(first, bytes) else None,
+            payload_excerpt=excerpt,
             topic=coordinator.topic,
             partition=coordinator.partition,
             first_offset=job.raw[0].offset() if job.raw else None,
             last_offset=job.raw[-1].offset() if job.raw else None,
             attempt=coordinator.pause.attempt,
-            error=f"{type(exc).__name__}: {exc}",
-            exception=exc,
             **extra,
         )
+
+    def _payload_excerpt(self, job: Job) -> str | None:
+        messages = job.messages  # a tick has none; skip markers have no payload
+        first = messages[0].value() if messages and payloads_allowed(self.error_payloads) else None
+        return first[:500].decode("utf-8", "replace") if isinstance(first, bytes) else None
 
     def _run_service(self, job: ServiceJob) -> None:
         """Work of the server itself (the outbox relay), with the same connection hygiene."""
@@ -249,8 +258,7 @@ class Executor:
         try:
             job.call()
         except Exception as exc:
-            self.monitor.instrument("error.occurred", type=f"{job.name}.error", error=f"{type(exc).__name__}: {exc}",
-                                    exception=exc)
+            self.monitor.error(f"{job.name}.error", exc)
         finally:
             self.db.after_job()
             job.done.set()
@@ -278,16 +286,9 @@ class Executor:
                     if dependency is not None:
                         self.dependencies.failed(dependency, exc)
                         continue
-                    self.monitor.instrument(
-                        "error.occurred",
-                        type=f"consumer.{hook}.error",
-                        consumer=coordinator.route.consumer_path,
-                        consumer_group=coordinator.route.consumer_group,
-                        topic=coordinator.topic,
-                        partition=coordinator.partition,
-                        error=f"{type(exc).__name__}: {exc}",
-                        exception=exc,
-                    )
+                    self.monitor.error(f"consumer.{hook}.error", exc, consumer=coordinator.route.consumer_path,
+                                       consumer_group=coordinator.route.consumer_group, topic=coordinator.topic,
+                                       partition=coordinator.partition)
         finally:
             self.db.after_job()
         self.monitor.instrument(f"consumer.{hook}", topic=coordinator.topic, partition=coordinator.partition)

@@ -27,6 +27,13 @@ class PartitionOffsets:
         #: committed after a transaction's would move the group back over results already sent.
         self.by_transactions = False
 
+    def hand_over(self) -> int | None:
+        """The mark not yet handed to librdkafka, recorded as handed now; None when there is none."""
+        if self.marked == self.stored:
+            return None
+        self.stored = self.marked
+        return self.marked
+
     def mark(self, offset: int) -> None:
         """Record ``offset`` as the next one to commit; marks only move forward."""
         if self.marked is None or offset > self.marked:

@@ -1,7 +1,9 @@
 """The shared worker pool: CONCURRENCY threads that run jobs from the jobs queue.
 
-A worker never dies of a job: the executor catches what a consumer raises, and anything that
-escapes it is logged and reported as a critical error so the server shuts down gracefully.
+A worker never dies of a job: the executor catches what a consumer raises. Anything that escapes
+it (a critical error, or a bug of ours) ends the worker with a CRITICAL line naming the thread and
+the exception, and stops the server gracefully (what was processed is committed, exit code 1):
+never a silently smaller pool.
 """
 
 from __future__ import annotations
@@ -38,27 +40,27 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         try:
-            while True:
-                job = self.jobs.get()
-                if job is None:
-                    return
-                self.current = job
-                try:
-                    count = self.executor.run(job)
-                    if count and isinstance(job, Job):  # only a consume job processes messages
-                        key = (job.coordinator.route.consumer_group, job.coordinator.topic)
-                        self.processed_by_topic[key] = self.processed_by_topic.get(key, 0) + count
-                except BaseException as exc:  # critical (SystemExit, MemoryError, ...)
-                    logger.critical("critical error in %s, shutting down", self.name, exc_info=True)
-                    self.on_critical(exc)
-                finally:
-                    self.current = None
-                    self.last_finished_at = time.monotonic()
-                if self.monitor.has_subscribers("worker.processed") and type(job) is Job:
-                    self.monitor.instrument("worker.processed", worker=self.name, topic=job.coordinator.topic,
-                                            partition=job.coordinator.partition)
+            while (job := self.jobs.get()) is not None:
+                self._run(job)
+        except BaseException as exc:  # critical (SystemExit, MemoryError, ...) or a bug: stop the server
+            logger.critical("%s died of %s: %s; stopping the server", self.name, type(exc).__name__, exc, exc_info=True)
+            self.on_critical(exc)
         finally:
             db.close_thread_connections()
+
+    def _run(self, job: Job | ServiceJob) -> None:
+        self.current = job
+        try:
+            count = self.executor.run(job)
+            if count and isinstance(job, Job):  # only a consume job processes messages
+                key = (job.coordinator.route.consumer_group, job.coordinator.topic)
+                self.processed_by_topic[key] = self.processed_by_topic.get(key, 0) + count
+        finally:
+            self.current = None
+            self.last_finished_at = time.monotonic()
+        if self.monitor.has_subscribers("worker.processed") and type(job) is Job:
+            self.monitor.instrument("worker.processed", worker=self.name, topic=job.coordinator.topic,
+                                    partition=job.coordinator.partition)
 
 
 class WorkerPool:
@@ -81,6 +83,10 @@ class WorkerPool:
     @property
     def busy(self) -> int:
         return sum(w.busy for w in self.workers)
+
+    def dead(self) -> list[str]:
+        """Workers that ended while the pool runs (each has logged why)."""
+        return [w.name for w in self.workers if w.ident is not None and not w.is_alive()]
 
     @property
     def processed(self) -> int:

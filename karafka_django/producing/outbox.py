@@ -92,8 +92,7 @@ class OutboxRelay:
                 self.dependencies.failed(DATABASE, exc)
                 return
             if not self.failing:
-                self.monitor.instrument("error.occurred", type="outbox.relay.error",
-                                        error=f"{type(exc).__name__}: {exc}", exception=exc)
+                self.monitor.error("outbox.relay.error", exc)
             self.failing = True
             return
         if self.waiting:

@@ -8,7 +8,7 @@ this main thread closes its own before starting and touches the database no more
 
 from __future__ import annotations
 
-import gc
+import logging
 import os
 import signal
 import threading
@@ -42,21 +42,13 @@ if TYPE_CHECKING:
     from ..instrumentation.http_endpoint import HttpEndpoint
     from ..instrumentation.reporter import Reporter
 
+logger = logging.getLogger("karafka_django.server")
+
 #: 3: a Kafka client cannot work (authentication failed, a fatal librdkafka error).
 EXIT_OK, EXIT_ERROR, EXIT_FORCED, EXIT_CLIENT_FAULT = 0, 1, 2, 3
 #: A repeated stop signal within this window is the same request delivered twice (to the
 #: process and to its group, as `timeout` and some supervisors do), not an order to force.
 REPEATED_SIGNAL_WINDOW_S = 1.0
-
-
-def freeze_startup_heap() -> None:
-    """Take what start-up built (Django's app registry, modules, the routing) out of the garbage
-    collector's sight, as a process that owns its heap may (``gc.freeze``). Those objects live
-    as long as the process, while consuming allocates millions of short-lived messages whose
-    collections would otherwise traverse them again and again; forked swarm nodes also keep
-    sharing those pages, since collections no longer write to them."""
-    gc.collect()
-    gc.freeze()
 
 
 class Server:
@@ -114,7 +106,7 @@ class Server:
         create_own_topics(self.config, self.subscription_groups, self.monitor)  # before a report or a subscription
         transactional = any(route.transactional for sg in self.subscription_groups for route in sg.routes)
         if transactional and (refused := self.executor.transactions.start()):  # fences killed predecessors first
-            self.monitor.instrument("error.occurred", type="transactions.unavailable", error=refused)
+            self.monitor.error("transactions.unavailable", error=refused)
             self.monitor.instrument("app.stopped", pid=os.getpid(), exit_code=EXIT_CLIENT_FAULT, processed=0)
             return EXIT_CLIENT_FAULT
         # The endpoint and the reporter (psutil) are imported only when used: a smaller idle process.
@@ -158,7 +150,8 @@ class Server:
             if any(listener.faults.failure for listener in self.listeners):
                 self._exit_code = EXIT_CLIENT_FAULT
                 break
-            if any(not listener.is_alive() for listener in self.listeners):
+            if gone := [t.name for t in self.listeners if not t.is_alive()] + self.workers.dead():
+                logger.critical("%s ended while the server runs: stopping it (exit code 1)", ", ".join(gone))
                 self._exit_code = EXIT_ERROR
                 break
             self._schedule_outbox_relay(time.monotonic())
@@ -237,7 +230,7 @@ class Server:
             self.http.stop()
         for subscriber in self._subscribed:
             self.monitor.unsubscribe(subscriber)
-        code = self._exit_code if (clean and not undelivered) or self._exit_code == EXIT_CLIENT_FAULT else EXIT_FORCED
+        code = self._exit_code if (clean and not undelivered) or self._exit_code in (EXIT_ERROR, EXIT_CLIENT_FAULT) else EXIT_FORCED
         self.state = "stopped"
         self.monitor.instrument("app.stopped", pid=os.getpid(), exit_code=code, processed=self.workers.processed)
         return code
@@ -272,7 +265,7 @@ class Server:
             from ..instrumentation.prometheus import PrometheusListener
         except ImportError:
             return None
-        listener = PrometheusListener(self.snapshot)
+        listener = PrometheusListener(self.snapshot, self.monitor.failures)
         self._subscribe(listener)
         return listener.render
 

@@ -142,8 +142,12 @@ class KarafkaTestClient:
         self._pending: dict[tuple[str, int], list] = defaultdict(list)
         self._next_offset: dict[tuple[str, int], int] = defaultdict(int)
         self._errors: list[BaseException] = []
-        self.monitor.subscribe("error.occurred", lambda _event, payload: self._errors.append(payload["exception"]))
+        self.monitor.subscribe("error.occurred", self._record_error)
         self._saved_client: Any = None
+
+    def _record_error(self, _event: str, payload: dict[str, Any]) -> None:
+        if payload["exception"] is not None:  # re-raised by consume()
+            self._errors.append(payload["exception"])
 
     # -- input -----------------------------------------------------------------------------------
 

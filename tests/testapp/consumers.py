@@ -199,3 +199,20 @@ class BlockDerivingConsumer(BaseConsumer):
                 if isinstance(message.payload, dict) and message.payload.get("poison") and self.attempt == 0:
                     raise ValueError(f"poison at {message.offset}")
                 self.mark_as_consumed(message)
+
+
+class InjectsAFrameworkBug(RecordingConsumer):
+    """Records like RecordingConsumer; after a batch with a ``bug`` payload the framework itself
+    raises once (a defect of ours, injected where the executor finishes the batch)."""
+
+    def consume(self, messages):
+        super().consume(messages)
+        if any(isinstance(m.payload, dict) and m.payload.get("bug") for m in messages):
+            from karafka_django.processing.executor import Executor
+
+            original = Executor._completed
+
+            def broken(executor, *args, **kwargs):
+                Executor._completed = original
+                raise RuntimeError("injected bug")
+            Executor._completed = broken

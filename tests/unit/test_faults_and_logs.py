@@ -1,7 +1,9 @@
+
 """Client faults as states and librdkafka's log lines collapsed (pure logic, no broker)."""
 
 import logging
 
+import pytest
 from confluent_kafka import KafkaError
 
 from karafka_django.connection.faults import ClientFaults, brokers_up
@@ -73,10 +75,20 @@ def test_identical_lines_are_collapsed_and_counted(monkeypatch):
     assert passes("Connect to 1 failed (after 9ms in state CONNECT)").endswith("(and 50 identical lines in the last 11s)")
 
 
-def test_error_payloads_follow_the_setting_else_sentrys_send_default_pii(sentry):
+def test_error_payloads_follow_the_setting_else_sentry_2s_send_default_pii_and_never_sentry_3s_defaults(sentry):
+    import sentry_sdk
+
     from karafka_django.instrumentation.privacy import payloads_allowed
 
     assert payloads_allowed(True) and not payloads_allowed(False)
     assert not payloads_allowed(None), "no Sentry client: no message content"
-    sentry(send_default_pii=True)
-    assert payloads_allowed(None) and not payloads_allowed(False)
+    if sentry_sdk.VERSION.startswith("2."):
+        sentry(send_default_pii=True)
+        assert payloads_allowed(None) and not payloads_allowed(False)
+    else:  # 3.x has no send_default_pii, and collects queues and frame variables unless told not to
+        with pytest.raises(TypeError):
+            sentry(send_default_pii=True)
+        sentry()
+        assert sentry_sdk.get_client().is_active()
+        assert not payloads_allowed(None), "sentry-sdk 3 with its defaults: no message content"
+        assert payloads_allowed(True)

@@ -10,8 +10,10 @@ in a scope tagged with topic, partition, offset, consumer group and consumer cla
 A batch that keeps failing is one event, at its first attempt (its retries and the backoff are
 in the log and the admin, as state changes): a poison message retried for an hour does not
 spend the project's Sentry quota. No message content is sent unless ``KARAFKA['ERROR_PAYLOADS']``
-(by default Sentry's ``send_default_pii``) allows it: the stack frames' local variables, where a
-consumer holds its payloads, are left out of these events otherwise.
+allows it (by default: sentry-sdk 2.x's ``send_default_pii``; never with 3.x unless the setting says
+True, see :mod:`karafka_django.instrumentation.privacy`): the stack frames' local variables, where a
+consumer holds its payloads, are left out of these events otherwise. Works with sentry-sdk 2.x
+and 3.x through their public API only.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ...conf import get_config
 from ..privacy import payloads_allowed
 
 if TYPE_CHECKING:
-    from sentry_sdk._types import Event
+    from sentry_sdk.types import Event
 
 TAGS = (("topic", "kafka.topic"), ("partition", "kafka.partition"), ("first_offset", "kafka.offset"),
         ("consumer_group", "kafka.consumer_group"), ("consumer", "karafka.consumer"), ("type", "karafka.error_type"),

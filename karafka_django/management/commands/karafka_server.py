@@ -7,7 +7,8 @@ from django.db import connections
 from karafka_django.instrumentation import monitor
 from karafka_django.instrumentation.logger import log_events
 from karafka_django.loading import load_or_fail
-from karafka_django.runtime.server import Server, freeze_startup_heap
+from karafka_django.runtime.heap import freeze_startup_heap
+from karafka_django.runtime.server import Server
 from karafka_django.swarm.node import run_node
 from karafka_django.swarm.supervisor import Supervisor
 
