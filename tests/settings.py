@@ -6,6 +6,7 @@ server process it starts its own routes and settings.
 """
 
 import json
+import os
 from typing import Any
 
 import environ
@@ -44,9 +45,11 @@ TEMPLATES = [{
     ]},
 }]
 STATIC_URL = "static/"
+# Django's own defaults (CONN_MAX_AGE 0, no health checks), as a project that adds the app has them;
+# DATABASE_CONN_MAX_AGE gives a server under test another age.
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:55432/karafka")}
-DATABASES["default"]["CONN_MAX_AGE"] = 60
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if "DATABASE_CONN_MAX_AGE" in os.environ:
+    DATABASES["default"]["CONN_MAX_AGE"] = None if os.environ["DATABASE_CONN_MAX_AGE"] == "none" else int(os.environ["DATABASE_CONN_MAX_AGE"])
 
 KARAFKA: dict[str, Any] = {
     "CLIENT_ID": "karafka-tests",

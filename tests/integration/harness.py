@@ -259,7 +259,9 @@ class ConnectionSampler(threading.Thread):
     """Samples, from pg_stat_activity, how many connections a process holds to the test database.
 
     A backend belongs to the process when its client port is one of the process's local TCP
-    ports (psutil): the database's own view, attributed without trusting the process.
+    ports (psutil): the database's own view, attributed without trusting the process. ``opened``
+    is every backend seen (its pid): how many connections the process opened, as far as sampling
+    sees them.
     """
 
     def __init__(self, dsn: str, database: str, pid: int, pg_port: int, interval: float = 0.02):
@@ -267,6 +269,7 @@ class ConnectionSampler(threading.Thread):
         self.dsn, self.database, self.pid, self.pg_port, self.interval = dsn, database, pid, pg_port, interval
         self.peak = 0
         self.samples = 0
+        self.opened: set[int] = set()
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -286,13 +289,12 @@ class ConnectionSampler(threading.Thread):
     def _sample(self, process: psutil.Process, conn: psycopg.Connection) -> None:
         while not self._done.is_set():
             ports = [c.laddr.port for c in process.net_connections(kind="tcp") if c.raddr and c.raddr.port == self.pg_port]
-            count = 0
+            backends: set[int] = set()
             if ports:
-                count = conn.execute(
-                    "select count(*) from pg_stat_activity where datname = %s and client_port = any(%s)",
-                    (self.database, ports),
-                ).fetchone()[0]
-            self.peak = max(self.peak, count)
+                backends = {pid for (pid,) in conn.execute(
+                    "select pid from pg_stat_activity where datname = %s and client_port = any(%s)", (self.database, ports))}
+            self.opened |= backends
+            self.peak = max(self.peak, len(backends))
             self.samples += 1
             self._done.wait(self.interval)
 
