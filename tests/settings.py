@@ -48,8 +48,8 @@ STATIC_URL = "static/"
 # Django's own defaults (CONN_MAX_AGE 0, no health checks), as a project that adds the app has them;
 # DATABASE_CONN_MAX_AGE gives a server under test another age.
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:55432/karafka")}
-if "DATABASE_CONN_MAX_AGE" in os.environ:
-    DATABASES["default"]["CONN_MAX_AGE"] = None if os.environ["DATABASE_CONN_MAX_AGE"] == "none" else int(os.environ["DATABASE_CONN_MAX_AGE"])
+if (max_age := os.environ.get("DATABASE_CONN_MAX_AGE")) is not None:
+    DATABASES["default"]["CONN_MAX_AGE"] = None if max_age == "none" else int(max_age)
 
 KARAFKA: dict[str, Any] = {
     "CLIENT_ID": "karafka-tests",
