@@ -2,7 +2,7 @@
 
     ./bench/run                      # every benchmark
     ./bench/run overhead json        # some of them (latency overhead json orm exactly_once cpu memory shutdown
-                                     # big_messages deploys transactions per_message scale)
+                                     # big_messages deploys transactions per_message scale workload)
 
 Each prints a line as it finishes, then a table and one JSON line with every figure. Runs
 start their own Tansu broker; the ORM run uses the PostgreSQL that scripts/postgres.sh starts.
@@ -36,6 +36,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from bench.deploys import deploys  # noqa: E402
 from bench.per_message import per_message, scale  # noqa: E402
 from bench.transactions import transactions  # noqa: E402
+from bench.workload import workload  # noqa: E402
 from karafka_django.brokers import Broker, make_broker  # noqa: E402
 
 CONSUMERS = "bench.benchapp.consumers"
@@ -111,18 +112,20 @@ class Bench:
             consumer.close()
         return seen / (last - first)
 
-    def framework_rate(self, consumer: str, topic: str, total: int, concurrency: int, max_messages: int,
+    def framework_rate(self, consumer: str, topic: str, total: int, concurrency: int | None, max_messages: int | None,
                        **route_options: Any) -> float:
-        """Messages/s of an in-process karafka_server run, from the first batch to the last."""
+        """Messages/s of an in-process karafka_server run, from the first batch to the last
+        (``None``: the setting's default)."""
         from django.test import override_settings
 
         from bench.benchapp.consumers import Tally
         from karafka_django.loading import load_or_fail
         from karafka_django.runtime.server import Server
 
-        karafka = {**self.karafka(), "CLIENT_ID": f"fw-{uuid.uuid4().hex[:8]}", "CONCURRENCY": concurrency,
-                   "MAX_MESSAGES": max_messages,
+        karafka = {**self.karafka(), "CLIENT_ID": f"fw-{uuid.uuid4().hex[:8]}",
                    "ROUTES": [{"topic": topic, "consumer": f"{CONSUMERS}.{consumer}", **route_options}]}
+        karafka |= {key: value for key, value in (("CONCURRENCY", concurrency), ("MAX_MESSAGES", max_messages))
+                    if value is not None}
         Tally.reset()
         with override_settings(KARAFKA=karafka):
             config, routing = load_or_fail()
@@ -539,7 +542,7 @@ def main(argv: list[str]) -> None:
         "overhead": Bench.overhead, "json": Bench.json, "orm": Bench.orm, "cpu": Bench.cpu,
         "memory": Bench.memory, "shutdown": Bench.shutdown, "big_messages": Bench.big_messages,
         "exactly_once": Bench.exactly_once, "latency": Bench.latency, "deploys": deploys,
-        "transactions": transactions, "per_message": per_message, "scale": scale,
+        "transactions": transactions, "per_message": per_message, "scale": scale, "workload": workload,
     }
     unknown = set(names) - set(benches)
     if unknown:
@@ -549,7 +552,7 @@ def main(argv: list[str]) -> None:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
         prepare_database()
         settings.KARAFKA["KAFKA"]["bootstrap.servers"] = broker.bootstrap_servers
-        from karafka_django.runtime.server import freeze_startup_heap
+        from karafka_django.runtime.heap import freeze_startup_heap
 
         freeze_startup_heap()  # as karafka_server does; the raw loops run with the same frozen heap
         bench, results = Bench(broker), {}

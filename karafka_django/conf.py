@@ -62,6 +62,10 @@ def _positive_int(value: Any) -> int:
     return value
 
 
+def _optional_positive_int(value: Any) -> int | None:
+    return None if value is None else _positive_int(value)
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("must be True or False")
@@ -110,8 +114,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the clients' `client.id` and the default consumer group."),
     Setting("CONCURRENCY", 5, _positive_int, "karafka.E005",
             "worker threads of a server process (each may hold one database connection)."),
-    Setting("MAX_MESSAGES", 100, _positive_int, "karafka.E006",
-            "largest batch handed to `consume()`."),
+    Setting("MAX_MESSAGES", None, _optional_positive_int, "karafka.E006",
+            "largest batch handed to `consume()`; unset, a batch is what its partition has buffered, up to 1000 "
+            "messages and 1 MiB of payloads: large while a backlog drains, small once caught up."),
     Setting("MAX_WAIT_TIME_MS", 1000, _positive_int, "karafka.E007",
             "longest a poll waits when nothing arrives; a message that arrives is handed over at once."),
     Setting("SHUTDOWN_TIMEOUT_MS", 60000, _positive_int, "karafka.E008",
@@ -175,7 +180,7 @@ class KarafkaConfig:
     producer_kafka: dict[str, Any]
     client_id: str
     concurrency: int
-    max_messages: int
+    max_messages: int | None  # None: batches follow the backlog (processing/buffer.py's AUTO_BATCH_*)
     max_wait_time_ms: int
     shutdown_timeout_ms: int
     pause_timeout_ms: int

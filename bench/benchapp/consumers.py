@@ -5,6 +5,7 @@ import threading
 import time
 
 from django.conf import settings
+from django.db import transaction
 
 from karafka_django import BaseConsumer
 
@@ -63,6 +64,47 @@ class RowWriter(BaseConsumer):
 
     def consume(self, messages):
         Row.objects.bulk_create([Row(partition=m.partition, offset=m.offset) for m in messages])
+        Tally.add(len(messages))
+
+
+class OrmRows(BaseConsumer):
+    """The README's consumer: each payload decoded, one row per message with the ORM, one transaction."""
+
+    def consume(self, messages):
+        with transaction.atomic():
+            Row.objects.bulk_create([Row(partition=m.partition, offset=m.offset) for m in messages if m.payload])
+        Tally.add(len(messages))
+
+
+_connections = threading.local()
+
+
+def own_connection():
+    """This thread's own psycopg connection to the bench database (no Django lifecycle around it)."""
+    if getattr(_connections, "conn", None) is None:
+        import psycopg
+
+        db = settings.DATABASES["default"]
+        _connections.conn = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"],
+                                            autocommit=True)
+    return _connections.conn
+
+
+class PsycopgRows(BaseConsumer):
+    """The same rows through a psycopg connection of the worker's own, one transaction per batch."""
+
+    def consume(self, messages):
+        rows = [(m.partition, m.offset) for m in messages if m.payload]
+        with own_connection().transaction(), own_connection().cursor() as cursor:
+            cursor.executemany('INSERT INTO benchapp_row (partition, "offset") VALUES (%s, %s)', rows)
+        Tally.add(len(messages))
+
+
+class Waiter(BaseConsumer):
+    """Waits 20 ms per batch, as a call to another service would."""
+
+    def consume(self, messages):
+        time.sleep(0.02)
         Tally.add(len(messages))
 
 

@@ -14,6 +14,12 @@ import time
 #: that the listener's work per call is small next to the messages'. Batches handed to
 #: consumers are MAX_MESSAGES.
 FETCH_BATCH = 10_000
+#: With MAX_MESSAGES unset, a batch is what its partition has buffered, up to this many messages
+#: and (by the buffered messages' average size) this many payload bytes: large while a backlog
+#: drains (a transaction, a hand-over and a consume() call per 1000 messages instead of per 100),
+#: small once the partition is caught up (what arrived: the latency of a lone message is the same).
+AUTO_BATCH_MESSAGES = 1000
+AUTO_BATCH_BYTES = 1 << 20
 #: Smallest per-partition buffer before fetching of that partition is paused.
 MIN_BUFFER_BOUND = 2000
 #: A buffer past its bound pauses fetching only once its consumer is behind: no batch of the
@@ -49,9 +55,12 @@ class BufferBudget:
 
 
 class PartitionBuffer:
-    def __init__(self, max_messages: int, budget: BufferBudget):
+    def __init__(self, max_messages: int | None, budget: BufferBudget):
         self.messages: list = []
-        self.bound = max(10 * max_messages, MIN_BUFFER_BOUND)
+        #: A batch's size: MAX_MESSAGES when set, else the backlog's, up to AUTO_BATCH_* (see take)
+        self.batch_messages = max_messages or AUTO_BATCH_MESSAGES
+        self._batch_bytes = None if max_messages else AUTO_BATCH_BYTES
+        self.bound = max(10 * self.batch_messages, MIN_BUFFER_BOUND)
         self.hard_bound = HARD_BOUND_FACTOR * max(self.bound, FETCH_BATCH)
         self.budget = budget
         self._bytes = 0  # of the buffered messages
@@ -75,7 +84,11 @@ class PartitionBuffer:
         self._count_in(raw)
 
     def take(self, count: int) -> list:
-        """The first ``count`` messages, now the batch in flight."""
+        """The first ``count`` messages, now the batch in flight; with MAX_MESSAGES unset, fewer
+        when they would hold more than AUTO_BATCH_BYTES of payloads (by their average size), one
+        at least."""
+        if self._batch_bytes is not None and self._bytes > self._batch_bytes:
+            count = min(count, max(1, self._batch_bytes * len(self.messages) // self._bytes))
         batch = self.messages[:count]
         total = len(self.messages)
         # Exact for the whole buffer (the usual batch), else its share of the bytes; an

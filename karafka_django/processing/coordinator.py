@@ -39,12 +39,11 @@ from .virtual_partitions import VirtualBatch, split
 
 
 class Coordinator:
-    def __init__(self, topic: str, partition: int, route: Route, max_messages: int, backoff: Backoff,
+    def __init__(self, topic: str, partition: int, route: Route, max_messages: int | None, backoff: Backoff,
                  budget: BufferBudget | None = None, predecessor: Coordinator | None = None):
         self.topic = topic
         self.partition = partition
         self.route = route
-        self.max_messages = max_messages
         # The coordinator of an earlier assignment of this partition whose job outlived the
         # revocation wait: nothing starts here until it ended (one batch per partition at a time).
         self.predecessor = predecessor
@@ -280,7 +279,7 @@ class Coordinator:
         if (self.busy or not len(self.buffer) or self.closing or self.revoked or self.offsets.seek_to is not None
                 or self.offsets.unknown or not self.pause.due(now) or self._predecessor_running()):
             return []
-        batch = self.buffer.take(self.retry.batch_size(self.buffer.messages[0].offset(), self.max_messages))
+        batch = self.buffer.take(self.retry.batch_size(self.buffer.messages[0].offset(), self.buffer.batch_messages))
         self.busy = True
         virtual = self.route.virtual_partitions
         real = [m for m in batch if type(m) is not SkipMarker] if self.filters else batch

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ..instrumentation import Monitor
 from . import db
+from .admission import AdmissionGate
 from .executor import Executor
 from .jobs import Job, ServiceJob
 from .jobs_queue import JobsQueue
@@ -23,9 +24,11 @@ logger = logging.getLogger("karafka_django.worker")
 
 
 class Worker(threading.Thread):
-    def __init__(self, index: int, jobs: JobsQueue, executor: Executor, on_critical: Callable[[BaseException], None]):
+    def __init__(self, index: int, jobs: JobsQueue, executor: Executor, on_critical: Callable[[BaseException], None],
+                 gate: AdmissionGate):
         super().__init__(name=f"karafka.worker-{index}", daemon=True)
         self.jobs = jobs
+        self.gate = gate
         self.executor = executor
         self.monitor: Monitor = executor.monitor
         self.on_critical = on_critical
@@ -49,6 +52,10 @@ class Worker(threading.Thread):
             db.close_thread_connections()
 
     def _run(self, job: Job | ServiceJob) -> None:
+        gated = isinstance(job, Job)  # the server's own jobs (the outbox relay) never wait
+        if gated:
+            self.gate.enter()
+        cpu_started = time.thread_time()
         self.current = job
         try:
             count = self.executor.run(job)
@@ -58,6 +65,8 @@ class Worker(threading.Thread):
         finally:
             self.current = None
             self.last_finished_at = time.monotonic()
+            if gated:
+                self.gate.leave(time.thread_time() - cpu_started)
         if self.monitor.has_subscribers("worker.processed") and type(job) is Job:
             self.monitor.instrument("worker.processed", worker=self.name, topic=job.coordinator.topic,
                                     partition=job.coordinator.partition)
@@ -66,7 +75,8 @@ class Worker(threading.Thread):
 class WorkerPool:
     def __init__(self, concurrency: int, jobs: JobsQueue, executor: Executor, on_critical: Callable[[BaseException], None]):
         self.jobs = jobs
-        self.workers = [Worker(i, jobs, executor, on_critical) for i in range(concurrency)]
+        self.gate = AdmissionGate(concurrency)
+        self.workers = [Worker(i, jobs, executor, on_critical, self.gate) for i in range(concurrency)]
 
     def start(self) -> None:
         for worker in self.workers:

@@ -115,7 +115,7 @@ def test_a_full_buffer_of_a_consumer_behind_pauses_fetching_until_it_drained_to_
 def test_a_consumer_that_keeps_up_holds_the_fetch_and_is_paused_only_past_the_hard_bound(coordinator):
     """A fast consumer trails a fast fetch by a few batches: the listener waits for it, since a
     pause would only make librdkafka drop and re-fetch its prefetched messages."""
-    bound, taken = coordinator.buffer.bound, coordinator.max_messages
+    bound, taken = coordinator.buffer.bound, coordinator.buffer.batch_messages
     job = one(coordinator.add(batch(0, bound + taken)))
     one(coordinator.complete(job, mark_last=True))  # a batch just ended: the consumer keeps up
     now = coordinator.buffer.progressed_at
@@ -274,3 +274,25 @@ def test_periodic_tick_only_when_idle_for_the_interval(make_coordinator):
     assert coordinator.add(batch(0, 3)) == [], "consume never overlaps a tick"
     [job] = coordinator.complete(tick, mark_last=True)
     assert offsets(job) == [0, 1, 2] and coordinator.offsets.marked is None
+
+
+def test_unset_max_messages_takes_the_backlog_up_to_a_thousand_messages_or_a_mebibyte():
+    from karafka_django.processing.buffer import AUTO_BATCH_BYTES, AUTO_BATCH_MESSAGES, PartitionBuffer
+
+    small = PartitionBuffer(None, BufferBudget(0))
+    small.extend(batch(0, 1500))  # 10-byte payloads: the message cap binds
+    assert len(small.take(small.batch_messages)) == AUTO_BATCH_MESSAGES
+    small.batch_ended(time.monotonic())
+    assert len(small.take(small.batch_messages)) == 500, "what is buffered, once the backlog is short"
+
+    big = PartitionBuffer(None, BufferBudget(0))
+    big.extend([raw_message("t", 0, o, b"x" * 10_240) for o in range(500)])  # 10 KiB each: the byte bound binds
+    assert len(big.take(big.batch_messages)) == AUTO_BATCH_BYTES // 10_240
+
+    huge = PartitionBuffer(None, BufferBudget(0))
+    huge.extend([raw_message("t", 0, o, b"x" * (2 << 20)) for o in range(3)])
+    assert len(huge.take(huge.batch_messages)) == 1, "one message at least"
+
+    capped = PartitionBuffer(100, BufferBudget(0))  # MAX_MESSAGES set: the user's cap, no byte bound
+    capped.extend([raw_message("t", 0, o, b"x" * 10_240) for o in range(500)])
+    assert len(capped.take(capped.batch_messages)) == 100

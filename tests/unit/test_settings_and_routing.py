@@ -21,7 +21,7 @@ def ids(karafka: dict) -> list[str]:
 
 def test_defaults_and_librdkafka_defaults_that_the_user_can_override():
     config = parse({"KAFKA": {"bootstrap.servers": "k:9092", "fetch.queue.backoff.ms": 500}, "CLIENT_ID": "shop"})
-    assert (config.concurrency, config.max_messages, config.max_wait_time_ms, config.shutdown_timeout_ms) == (5, 100, 1000, 60000)
+    assert (config.concurrency, config.max_messages, config.max_wait_time_ms, config.shutdown_timeout_ms) == (5, None, 1000, 60000)
     assert config.kafka["enable.auto.offset.store"] is False
     assert config.kafka["fetch.queue.backoff.ms"] == 500
     assert config.kafka["client.id"] == "shop"
