@@ -100,6 +100,15 @@ class Client:
         except KafkaException as exc:
             return str(exc.args[0])
 
+    def committed_offsets(self, partitions: list[tuple[str, int]], timeout: float) -> dict[tuple[str, int], int] | str:
+        """The group's committed offsets of ``partitions``, as the coordinator answers now (-1: none);
+        or why it could not answer."""
+        try:
+            answered = self._consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=timeout)
+        except KafkaException as exc:
+            return str(exc.args[0])
+        return {(tp.topic, tp.partition): tp.offset for tp in answered}
+
     def group_metadata(self) -> Any:
         """The group's generation and this member's id, which fence a transaction's offsets."""
         return self._consumer.consumer_group_metadata()

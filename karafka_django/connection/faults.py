@@ -6,8 +6,11 @@ server under a persistent fault must say it once and act: the listener keeps one
 ``failed``) only when the state changes. ``degraded``: a broker answers but another one the client
 was connected to does not (a node of the cluster lost); its node ids are in ``unreachable``.
 Authentication failures and fatal errors are ``failed``: the server stops gracefully with
-``EXIT_CLIENT_FAULT``. Other errors are reported at most once per ``REPEAT_WINDOW_S`` for the
-same text (numbers that change between retries aside).
+``EXIT_CLIENT_FAULT``; but a fatal error that a new client instance cures (a KIP-848 member whose
+session the group dropped: ``GROUP_ID_NOT_FOUND``, ``UNKNOWN_MEMBER_ID``, a fenced member epoch)
+is ``rejoining``: the listener replaces its client, which joins the group again. Other errors
+are reported at most once per ``REPEAT_WINDOW_S`` for the same text (numbers that change between
+retries aside).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class ClientFaults:
         self.down_since: float | None = None
         self.unreachable: tuple[int, ...] = ()  # node ids of brokers lost while others answer
         self.failure: str | None = None  # why the client cannot work (authentication, fatal)
+        self.rejoin: str | None = None  # why the client must be replaced by a new one (it cannot go on)
         self.last_error: str | None = None
         self._reported: dict[str, float] = {}
         self._suppressed = 0
@@ -53,6 +57,11 @@ class ClientFaults:
         code, text = error.code(), error.str()
         self.last_error = text
         failure = failure_of(error)
+        if failure is not None and a_new_client_cures(error):
+            if self.rejoin is None:
+                self.rejoin = failure
+                self._change("rejoining", error=failure)
+            return
         if failure is not None:
             if self.failure is None:
                 self.failure = failure
@@ -70,6 +79,11 @@ class ClientFaults:
         self._reported[key] = now
         self.monitor.error("connection.client.error", error=text, repeated=self._suppressed, **self.context)
         self._suppressed = 0
+
+    def rejoined(self) -> None:
+        """A new client replaced the one that could not go on."""
+        self.rejoin = None
+        self.state = "connecting"
 
     def on_reachable(self) -> None:
         """A broker answered (messages arrived)."""
@@ -96,11 +110,22 @@ class ClientFaults:
         self.monitor.instrument("connection.client.state_changed", state=state, **self.context, **details)
 
 
-#: What to do about a failure, by a phrase of its text.
+#: What to do about a failure, by phrases of its text (all of them present).
 REMEDIES = {
-    "ConsumerGroupHeartbeat": "the cluster does not offer group.protocol 'consumer' (KIP-848): it needs Kafka 4.0+ "
-                              "with the protocol enabled; or set group.protocol 'classic'",
+    ("ConsumerGroupHeartbeat", "not supported"): "the cluster does not offer group.protocol 'consumer' (KIP-848): it needs "
+                                             "Kafka 4.0+ with the protocol enabled; or set group.protocol 'classic'",
 }
+#: Fatal errors of a group member that a new client instance recovers from: the group dropped
+#: this member (its session expired, the group was emptied) or fenced its epoch; a new member
+#: joins with a new id. A duplicate static id (FENCED_INSTANCE_ID) is not one: the newcomer would
+#: be fenced in turn.
+CURED_BY_A_NEW_CLIENT = ("GROUP_ID_NOT_FOUND", "UNKNOWN_MEMBER_ID", "FENCED_MEMBER_EPOCH",
+                         "Group id not found", "Unknown member", "fenced member epoch")
+
+
+def a_new_client_cures(error: Any) -> bool:
+    text = f"{error.name()}: {error.str()}"
+    return any(phrase.lower() in text.lower() for phrase in CURED_BY_A_NEW_CLIENT)
 
 
 def failure_of(error: Any) -> str | None:
@@ -109,7 +134,7 @@ def failure_of(error: Any) -> str | None:
     if not (error.fatal() or error.code() in FAILING_CODES or error.code() == KafkaError._FATAL):
         return None
     text = f"{error.name()}: {error.str()}"
-    remedy = next((remedy for phrase, remedy in REMEDIES.items() if phrase in text), None)
+    remedy = next((remedy for phrases, remedy in REMEDIES.items() if all(p in text for p in phrases)), None)
     return f"{text} ({remedy})" if remedy else text
 
 

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from confluent_kafka import TopicPartition
+
 from ..conf import KarafkaConfig
 from ..instrumentation import Monitor
 from ..processing import db
@@ -100,12 +102,11 @@ class Listener(threading.Thread):
 
     def run(self) -> None:
         try:
-            self._client = self.client_factory(self.kafka_config, self._on_stats, self.faults.on_error)
-            self.commits = Commits(self._client)
-            self.client.subscribe(self.subscription_group.topics, on_assign=self._on_assign,
-                                  on_revoke=self._on_revoke, on_lost=self._on_lost)
+            self._join()
             while not self._stopping.is_set() and self.faults.failure is None:
                 self._poll_once()
+                if self.faults.rejoin is not None:
+                    self._rejoin()
             self._shutdown()
         except Exception as exc:  # a bug: the server stops (it sees this thread gone); commit what was processed
             self.clean_exit = False
@@ -113,6 +114,24 @@ class Listener(threading.Thread):
             self._shutdown_after_a_crash()
         finally:
             db.close_thread_connections()
+
+    def _join(self) -> None:
+        self._client = self.client_factory(self.kafka_config, self._on_stats, self.faults.on_error)
+        self.commits = Commits(self._client)
+        self.client.subscribe(self.subscription_group.topics, on_assign=self._on_assign,
+                              on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    def _rejoin(self) -> None:
+        """The client hit a fatal error that only a new client cures (KIP-848: the member's session
+        lost, ``GROUP_ID_NOT_FOUND``, a fenced epoch): its partitions are lost (nothing committed
+        for them, as the group gave them away), and a new client joins in its place."""
+        self._on_lost(None, [TopicPartition(topic, partition) for topic, partition in self.coordinators])
+        try:
+            self.client.close()
+        except Exception as exc:  # a client in a fatal state may refuse its close: it is dropped all the same
+            logger.debug("closing the failed client: %s", exc)
+        self._join()
+        self.faults.rejoined()
 
     def _shutdown_after_a_crash(self) -> None:
         if self._client is None:
@@ -236,7 +255,7 @@ class Listener(threading.Thread):
         while any(c.busy for c in self.coordinators.values()) and time.monotonic() < self._deadline:
             self._maintain(time.monotonic())
             self.client.consume(FETCH_BATCH, TICK_S)
-        self.commits.commit_before_leaving(lambda: list(self.coordinators.values()), self._deadline)
+        self.clean_exit &= self.commits.commit_before_leaving(lambda: list(self.coordinators.values()), self._deadline)
         coordinators = list(self.coordinators.values())
         self.coordinators = {}
         self.clean_exit &= self._finish(coordinators, self._deadline, hook="shutdown", commit=False)

@@ -16,8 +16,9 @@ from __future__ import annotations
 import threading
 import time
 
-#: How often the limit is reconsidered (seconds of wall time, judged when a job ends).
-WINDOW_S = 1.0
+#: How often the limit is reconsidered (seconds of wall time, judged when a job ends): a
+#: computing workload settles within a second; a window still sees a few batches end.
+WINDOW_S = 0.25
 #: Worker CPU per wall second above which the interpreter is saturated: one worker fewer.
 SATURATED = 0.85
 #: Below it, with workers waiting at the gate: one worker more.

@@ -53,11 +53,11 @@ def test_the_limit_rises_again_only_while_workers_wait_at_the_gate_and_never_pas
     waiter.start()
     assert not admitted.wait(0.2), "a second job waits while the limit is 1"
     clock[0] += admission.WINDOW_S
-    gate.leave(0.2)  # a window of little CPU ended while a worker waited
+    gate.leave(0.2 * admission.WINDOW_S)  # a window of little CPU ended while a worker waited
     assert gate.limit == 2 and admitted.wait(5)
     waiter.join(5)
     for _ in range(3):  # still waiting workers, still little CPU: the cap holds
         clock[0] += admission.WINDOW_S
-        gate.leave(0.1)
+        gate.leave(0.1 * admission.WINDOW_S)
         gate.enter()
     assert gate.limit == 2, "never past CONCURRENCY"

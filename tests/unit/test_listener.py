@@ -28,6 +28,8 @@ class ScriptedClient:
         self.committed: list = []
         self.accepted: list = []
         self.refusals: list[str] = []  # the broker's answers to the next commits, before it accepts
+        self.group: dict = {}  # what the coordinator holds: the last commit that landed, per partition
+        self.replays: list[list] = []  # older commits librdkafka sends again after the next ones land
         self.closed = threading.Event()
         self._callbacks: dict = {}
 
@@ -55,7 +57,13 @@ class ScriptedClient:
         if self.refusals:
             return self.refusals.pop(0)
         self.committed += offsets
+        self.group |= {(t, p): o for t, p, o in offsets}
+        if self.replays:  # a commit deferred at a coordinator change lands after this one
+            self.group |= {(t, p): o for t, p, o in self.replays.pop(0)}
         return None
+
+    def committed_offsets(self, partitions, timeout):
+        return {key: self.group.get(key, -1) for key in partitions}
 
     def consume(self, num_messages, timeout):
         return self.fetch(num_messages, timeout)
@@ -150,3 +158,86 @@ def test_offsets_that_transactions_commit_are_never_stored_or_committed_by_the_l
         listener.join(10)
     assert ("t", 0, 1) not in client.stored and ("t", 0, 1) not in client.committed
     assert ("t", 1, 1) in client.committed
+
+
+def finished(listener, jobs, partitions=(0, 1)):
+    """Run the listener's first batch of each partition to its end (as a worker would)."""
+    for _ in partitions:
+        job = jobs.get()
+        job.coordinator.complete(job, mark_last=True)
+
+
+def test_an_older_commit_that_lands_after_the_final_one_is_committed_over_before_the_listener_leaves(caplog):
+    fetched = [raw_message("t", p, o, b"{}") for p in (0, 1) for o in range(10)]
+    client = ScriptedClient(fetched)
+    client.replays = [[("t", 0, 3), ("t", 1, 4)]]  # an auto-commit deferred while the coordinator moved
+    listener, jobs = make_listener(client)
+    listener.start()
+    finished(listener, jobs)
+    wait_until(lambda: ("t", 0, 10) in client.stored and ("t", 1, 10) in client.stored, 5, "the marks stored")
+    listener.stop(time.monotonic() + 5)
+    listener.join(10)
+    assert client.group == {("t", 0): 10, ("t", 1): 10}, "what the group holds after the stop is what it processed"
+    assert listener.clean_exit
+    assert "an older commit landed after the final one" in caplog.text
+
+
+def test_a_final_commit_that_never_holds_is_not_a_clean_exit(caplog):
+    fetched = [raw_message("t", p, o, b"{}") for p in (0, 1) for o in range(10)]
+    client = ScriptedClient(fetched)
+    client.replays = [[("t", 0, 3)]] * 1000  # every commit is followed by the old one
+    listener, jobs = make_listener(client)
+    listener.start()
+    finished(listener, jobs)
+    wait_until(lambda: ("t", 0, 10) in client.stored, 5, "the marks stored")
+    listener.stop(time.monotonic() + 1)
+    listener.join(10)
+    assert not listener.is_alive() and not listener.clean_exit
+    assert "the final commit did not hold" in caplog.text
+
+
+def test_a_member_the_group_dropped_rejoins_with_a_new_client_and_commits_nothing_for_what_it_lost():
+    from confluent_kafka import KafkaError
+
+    fetched = [raw_message("t", p, o, b"{}") for p in (0, 1) for o in range(10)]
+    clients = [ScriptedClient(fetched), ScriptedClient([])]
+    made = []
+
+    def factory(settings, on_stats, on_error):
+        made.append(clients[len(made)])
+        made[-1].on_error = on_error
+        return made[-1]
+
+    config = parse({"KAFKA": {"bootstrap.servers": "k:9092"}, "MAX_MESSAGES": 10,
+                    "ROUTES": [{"topic": "t", "consumer": "karafka_django.consumer.BaseConsumer"}]})
+    [group] = build_routing(config).subscription_groups
+    jobs, monitor = JobsQueue(), Monitor()
+    states = []
+    monitor.subscribe("connection.client.state_changed", lambda _event, payload: states.append(payload["state"]))
+    listener = Listener(group, config, jobs, Executor(jobs, monitor), monitor, BufferBudget(0), 1024, client_factory=factory)
+    listener.start()
+    try:
+        finished(listener, jobs)  # both partitions processed: marks at 10, not committed yet
+        made[0].on_error(KafkaError(KafkaError._FATAL, "Fatal error: Broker: Group id not found: ConsumerGroupHeartbeat "
+                                    "fatal error: Broker: Group id not found", fatal=True))
+        wait_until(lambda: len(made) == 2, 5, "a new client in place of the dropped member's")
+        assert made[0].closed.is_set() and made[0].committed == [], "what the group gave away is not committed by the lost member"
+        assert listener.is_alive() and listener.faults.failure is None and states[:1] == ["rejoining"]
+        wait_until(lambda: made[1].accepted, 5, "the new member assigned")
+    finally:
+        listener.stop(time.monotonic() + 1)
+        listener.join(10)
+    assert not listener.is_alive()
+
+
+def test_a_fatal_error_no_new_client_cures_still_stops_the_listener():
+    from confluent_kafka import KafkaError
+
+    client = ScriptedClient([])
+    listener, _jobs = make_listener(client)
+    listener.start()
+    wait_until(lambda: client.accepted, 5, "assigned")
+    listener.faults.on_error(KafkaError(KafkaError._FATAL, "Fatal error: Broker: Static consumer fenced by other "
+                                        "consumer with same group.instance.id", fatal=True))
+    listener.join(10)
+    assert not listener.is_alive() and "Static consumer fenced" in listener.faults.failure
