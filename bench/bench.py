@@ -1,6 +1,7 @@
 """Benchmarks: karafka_django against raw confluent-kafka, side by side in one run, one broker.
 
     ./bench/run                      # every benchmark
+    ./bench/run chaos --minutes 5    # the seeded fault campaign (bench/chaos.py has its options)
     ./bench/run overhead json        # some of them (latency overhead json orm exactly_once cpu memory shutdown
                                      # big_messages deploys transactions per_message scale workload)
 
@@ -530,6 +531,11 @@ def main(argv: list[str]) -> None:
     import argparse
 
     from django.conf import settings
+
+    if argv[:1] == ["chaos"]:  # its own options and its own cluster
+        from bench.chaos import main as chaos
+
+        return chaos(argv[1:])
 
     parser = argparse.ArgumentParser(description="karafka_django benchmarks beside raw confluent-kafka")
     parser.add_argument("--broker", choices=("kafka", "tansu"), default="kafka",

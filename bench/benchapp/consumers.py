@@ -1,6 +1,7 @@
 """Consumers measured by bench/bench.py. Counters are per process (the in-process runs read them)."""
 
 import hashlib
+import os
 import threading
 import time
 
@@ -145,6 +146,14 @@ class Arrivals(BaseConsumer):
 
     def consume(self, messages):
         now, run = time.time(), settings.KARAFKA["CLIENT_ID"]
+        Arrival.objects.bulk_create(Arrival(run=run, partition=m.partition, offset=m.offset, at=now) for m in messages)
+
+
+class ChaosRecorder(BaseConsumer):
+    """Writes each message it processes with which process did (the fault campaign's checkers read them)."""
+
+    def consume(self, messages):
+        now, run = time.time(), f"{os.environ['CHAOS_RUN']}:{os.getpid()}"
         Arrival.objects.bulk_create(Arrival(run=run, partition=m.partition, offset=m.offset, at=now) for m in messages)
 
 
