@@ -55,7 +55,7 @@ MODES = {"at_least_once": {}, "database": {"offset_storage": "database"}}
 PROTOCOLS = {
     "eager": {"partition.assignment.strategy": "range", "session.timeout.ms": SESSION_TIMEOUT_MS},
     "cooperative": {"partition.assignment.strategy": "cooperative-sticky", "session.timeout.ms": SESSION_TIMEOUT_MS},
-    "kip848": {"group.protocol": "consumer"},
+    "kip848": {"group.protocol": "consumer", "session.timeout.ms": None},  # the broker holds it (KIP-848)
 }
 FAULTS = ("broker_pause", "broker_kill", "broker_restart", "server_kill", "server_stop", "server_freeze",
           "coordinator_kill_then_stop")
@@ -177,7 +177,7 @@ class Nemesis:
         while time.monotonic() < until:
             time.sleep(self.rng.uniform(*BETWEEN_S))
             fault = self.rng.choice(FAULTS)
-            say(f"  {time.strftime('%H:%M:%S')} {fault}")
+            say(f"  {time.strftime('%H:%M:%S', time.gmtime())} {fault}")
             getattr(self, fault)()
             self.applied[fault] += 1
 

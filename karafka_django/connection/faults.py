@@ -117,15 +117,15 @@ REMEDIES = {
 }
 #: Fatal errors of a group member that a new client instance recovers from: the group dropped
 #: this member (its session expired, the group was emptied) or fenced its epoch; a new member
-#: joins with a new id. A duplicate static id (FENCED_INSTANCE_ID) is not one: the newcomer would
-#: be fenced in turn.
-CURED_BY_A_NEW_CLIENT = ("GROUP_ID_NOT_FOUND", "UNKNOWN_MEMBER_ID", "FENCED_MEMBER_EPOCH",
-                         "Group id not found", "Unknown member", "fenced member epoch")
+#: joins with a new id. A duplicate static id (UNRELEASED_INSTANCE_ID, FENCED_INSTANCE_ID) is not
+#: one: the newcomer would be fenced in turn. librdkafka wraps them in ``_FATAL`` and names them
+#: in its text, in its own words (read from it here).
+CURED_BY_A_NEW_CLIENT = tuple(KafkaError(code).str() for code in (
+    KafkaError.GROUP_ID_NOT_FOUND, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.FENCED_MEMBER_EPOCH))
 
 
 def a_new_client_cures(error: Any) -> bool:
-    text = f"{error.name()}: {error.str()}"
-    return any(phrase.lower() in text.lower() for phrase in CURED_BY_A_NEW_CLIENT)
+    return any(phrase in error.str() for phrase in CURED_BY_A_NEW_CLIENT)
 
 
 def failure_of(error: Any) -> str | None:
