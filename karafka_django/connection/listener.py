@@ -68,7 +68,7 @@ class Listener(threading.Thread):
         self.distributor = Distributor(single_topic, jobs, monitor, self.backoff, self._on_message_error)
         self.statistics: dict[str, Any] = {}
         self.last_poll_at = time.monotonic()
-        self.clean_exit = True
+        self.unclean: str | None = None  # why its stop was not clean (a crash, jobs left running, a commit)
         self.quiet = False
         self._stopping = threading.Event()
         self._deadline = float("inf")
@@ -92,6 +92,10 @@ class Listener(threading.Thread):
         self.quiet = True
 
     @property
+    def clean_exit(self) -> bool:
+        return self.unclean is None
+
+    @property
     def client(self) -> Client:
         """The client, made when the thread starts (on this thread, which alone calls it)."""
         if self._client is None:
@@ -109,7 +113,7 @@ class Listener(threading.Thread):
                     self._rejoin()
             self._shutdown()
         except Exception as exc:  # a bug: the server stops (it sees this thread gone); commit what was processed
-            self.clean_exit = False
+            self.unclean = "crashed"
             self.monitor.error("connection.listener.fetch_loop", exc, subscription_group=self.subscription_group.name)
             self._shutdown_after_a_crash()
         finally:
@@ -255,10 +259,12 @@ class Listener(threading.Thread):
         while any(c.busy for c in self.coordinators.values()) and time.monotonic() < self._deadline:
             self._maintain(time.monotonic())
             self.client.consume(FETCH_BATCH, TICK_S)
-        self.clean_exit &= self.commits.commit_before_leaving(lambda: list(self.coordinators.values()), self._deadline)
+        if not self.commits.commit_before_leaving(lambda: list(self.coordinators.values()), self._deadline):
+            self.unclean = self.unclean or "final commit did not hold"
         coordinators = list(self.coordinators.values())
         self.coordinators = {}
-        self.clean_exit &= self._finish(coordinators, self._deadline, hook="shutdown", commit=False)
+        if not self._finish(coordinators, self._deadline, hook="shutdown", commit=False):
+            self.unclean = self.unclean or "left jobs running"
         self.client.close()
 
     # -- librdkafka callbacks --------------------------------------------------------------------

@@ -250,7 +250,7 @@ class Server:
         for listener in self.listeners:
             if listener.is_alive() or not listener.clean_exit:
                 self.monitor.instrument("app.shutdown_blocked", subscription_group=listener.subscription_group.name,
-                                        listener="did not finish" if listener.is_alive() else "left jobs running")
+                                        listener="did not finish" if listener.is_alive() else listener.unclean)
 
     # -- signals and critical errors -------------------------------------------------------------
 
