@@ -72,8 +72,8 @@ def test_karafka_topics_migrate_creates_the_tasks_and_reports_topics(kafka, sett
     call_command("karafka_topics", "migrate")
     out = capsys.readouterr().out
     assert tasks in out and reports in out
-    topics = kafka.admin.list_topics(timeout=10).topics
-    assert tasks in topics and reports in topics
+    # created once the controller says so; a broker's metadata learns it a moment later
+    wait_until(lambda: {tasks, reports} <= set(kafka.admin.list_topics(timeout=10).topics), 20, "both topics in the metadata")
 
 
 def test_a_server_creates_its_missing_tasks_and_reports_topics_before_anything_reaches_them(kafka, make_server, settings,
