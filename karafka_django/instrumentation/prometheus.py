@@ -73,7 +73,7 @@ class EventHistogram(EventCounter):
 
 class PrometheusListener:
     def __init__(self, snapshot: Callable[[], ServerSnapshot],
-                 instrumentation_failures: Callable[[], dict[tuple[str, str], int]] = dict):
+                 instrumentation_failures: Callable[[], dict[tuple[str, str], int]]):
         labels = ["consumer_group", "topic"]
         self.messages = EventCounter("karafka_messages_consumed", "Messages processed by consumers", labels)
         self.batches = EventCounter("karafka_batches_consumed", "Batches processed by consumers", labels)

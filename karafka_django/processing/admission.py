@@ -63,7 +63,3 @@ class AdmissionGate:
             self.limit -= 1
         elif cpu_per_s < ROOMY and self._waited and self.limit < self.concurrency:
             self.limit += 1
-
-    @property
-    def running(self) -> int:
-        return self._running
