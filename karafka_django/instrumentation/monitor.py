@@ -159,7 +159,12 @@ class Monitor:
 
 def describe(exception: BaseException | None) -> str:
     """``Class: message``, the form every error line and report uses."""
-    return "" if exception is None else f"{type(exception).__name__}: {exception}"
+    if exception is None:
+        return ""
+    try:
+        return f"{type(exception).__name__}: {exception}"
+    except Exception:  # its message cannot be made: say so rather than fail while telling about it
+        return f"{type(exception).__name__}: <unprintable>"
 
 
 def _name(subscriber: Any) -> str:

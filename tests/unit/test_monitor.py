@@ -43,15 +43,21 @@ def test_another_cause_of_the_same_subscriber_is_logged_again(caplog):
     assert sum("instrumentation failed" in r.getMessage() for r in caplog.records) == 2
 
 
-def test_error_never_raises_even_when_the_exception_cannot_be_described():
+def test_an_exception_that_cannot_be_printed_is_reported_by_its_class():
     class Unprintable(Exception):
         def __str__(self):
             raise RuntimeError("no text")
 
+    def broken(_event, _payload):
+        raise Unprintable()
+
     monitor, seen = Monitor(), []
     monitor.subscribe("error.occurred", lambda _event, payload: seen.append(payload))
+    monitor.subscribe("consumer.consumed", broken)
     monitor.error("consumer.consume.error", Unprintable(), topic="t")
-    assert seen == [] and monitor.failures() == {("monitor.error", "error.occurred"): 1}
+    assert seen[-1]["error"] == "Unprintable: <unprintable>"
+    monitor.instrument("consumer.consumed")  # a subscriber raising one: still contained
+    assert list(monitor.failures().values()) == [1]
     monitor.error("consumer.consume.error", ValueError("bad"), topic="t", attempt=2)
     assert seen[-1]["error"] == "ValueError: bad" and seen[-1]["topic"] == "t" and seen[-1]["attempt"] == 2
 
